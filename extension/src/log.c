@@ -1,0 +1,520 @@
+/*
+ * log.c
+ *	  The write path: record(), begin(), complete() and timeout_pending().
+ *
+ * Each function validates its input, stamps the entry (stamp.c) and runs one
+ * prepared statement through SPI. An entry reaches auditlog.entry only here,
+ * so writer_xid and logged_at are always set by the extension, never by the
+ * caller. complete() and timeout_pending() move a row out of
+ * auditlog.pending and into the log in one statement, so a pending entry is
+ * logged exactly once whichever of them gets to it first.
+ */
+#include "auditlog.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+PG_FUNCTION_INFO_V1(auditlog_record);
+PG_FUNCTION_INFO_V1(auditlog_begin);
+PG_FUNCTION_INFO_V1(auditlog_complete);
+PG_FUNCTION_INFO_V1(auditlog_timeout_pending);
+
+/* The request context columns, shared by auditlog.entry and auditlog.pending. */
+#define CONTEXT_COLUMNS 11
+static const char *const context_columns[CONTEXT_COLUMNS] = {
+	"actor_type", "actor_id", "tenant_id", "resource_type", "resource_id",
+	"request_id", "request_uri", "source_ip", "user_agent", "auth_method",
+	"credential_id"
+};
+static const Oid context_types[CONTEXT_COLUMNS] = {
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, INETOID, TEXTOID, TEXTOID,
+	TEXTOID
+};
+
+/* Positions of the arguments of record() and begin() (see sql/30_log.sql). */
+#define ARG_OPERATION 0
+#define ARG_STREAM 1
+#define ARG_FIRST_CONTEXT 2
+
+#define MAX_STREAM_LENGTH 63
+#define MAX_TIMEOUT_ROWS 100000
+
+static SPIPlanPtr record_plan;
+static SPIPlanPtr begin_plan;
+static SPIPlanPtr complete_plan;
+static SPIPlanPtr timeout_plan;
+
+/* The schema the plans above were prepared for. */
+static Oid	plans_namespace = InvalidOid;
+
+/*
+ * Plans name the result type by OID. If the extension was dropped and
+ * created again since they were prepared, that OID is gone: prepare anew.
+ */
+static void
+forget_stale_plans(void)
+{
+	Oid			namespace = get_namespace_oid("auditlog", false);
+	SPIPlanPtr *plans[] = {&record_plan, &begin_plan, &complete_plan, &timeout_plan};
+
+	if (namespace == plans_namespace)
+		return;
+	for (int i = 0; i < lengthof(plans); i++)
+	{
+		if (*plans[i] != NULL)
+			SPI_freeplan(*plans[i]);
+		*plans[i] = NULL;
+	}
+	plans_namespace = namespace;
+}
+
+static Oid
+result_type(void)
+{
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						   CStringGetDatum("result"),
+						   ObjectIdGetDatum(plans_namespace));
+}
+
+/* Append ", col1, col2, ..." or ", prefix.col1, ..." for the context columns. */
+static void
+append_context_columns(StringInfo sql, const char *prefix)
+{
+	for (int i = 0; i < CONTEXT_COLUMNS; i++)
+		appendStringInfo(sql, ", %s%s", prefix, context_columns[i]);
+}
+
+/* Append ", $first, ..., $(first + 10)". */
+static void
+append_context_params(StringInfo sql, int first)
+{
+	for (int i = 0; i < CONTEXT_COLUMNS; i++)
+		appendStringInfo(sql, ", $%d", first + i);
+}
+
+static SPIPlanPtr
+prepare(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "auditlog: could not prepare \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static uint64
+execute(SPIPlanPtr plan, Datum *values, const char *nulls, int expected)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "auditlog: statement failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/* ---------- input checks: each raises a clear error before anything is written */
+
+static text *
+required_operation(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *operation;
+	char	   *s;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("operation must not be null"),
+				 errhint("Name what was done, for example 'project.create'.")));
+	operation = PG_GETARG_TEXT_PP(argno);
+	s = text_to_cstring(operation);
+	if (strspn(s, " \t\r\n") == strlen(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("operation must not be empty"),
+				 errhint("Name what was done, for example 'project.create'.")));
+	return operation;
+}
+
+/* Streams become object key segments, so they are kept to a safe alphabet. */
+static text *
+required_stream(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *s;
+	size_t		len;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("stream must not be null"),
+				 errhint("Omit it to use the default stream 'audit'.")));
+	s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	len = strlen(s);
+	if (len == 0 || len > MAX_STREAM_LENGTH ||
+		strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != len ||
+		s[0] == '.' || s[0] == '-' || s[0] == '_')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid stream name \"%s\"", s),
+				 errdetail("A stream name is 1 to %d characters of a-z, 0-9, '_', '.' and '-', starting with a letter or digit.",
+						   MAX_STREAM_LENGTH)));
+	return PG_GETARG_TEXT_PP(argno);
+}
+
+/* The caller supplies success or error; timeout belongs to timeout_pending(). */
+static Datum
+required_result(FunctionCallInfo fcinfo, int argno)
+{
+	Datum		result;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("result must not be null"),
+				 errhint("Use 'success' or 'error'.")));
+	result = PG_GETARG_DATUM(argno);
+	if (strcmp(DatumGetCString(DirectFunctionCall1(enum_out, result)), "timeout") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("result 'timeout' is reserved for entries timed out by auditlog.timeout_pending()"),
+				 errhint("Use 'success' or 'error'.")));
+	return result;
+}
+
+static void
+check_http_status(FunctionCallInfo fcinfo, int argno)
+{
+	int32		status;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	status = PG_GETARG_INT32(argno);
+	if (status < 100 || status > 599)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("http_status %d is out of range", status),
+				 errdetail("An HTTP status code lies between 100 and 599.")));
+}
+
+static void
+check_details(FunctionCallInfo fcinfo, int argno)
+{
+	Jsonb	   *details;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	details = PG_GETARG_JSONB_P(argno);
+	if (!JB_ROOT_IS_OBJECT(details) || JB_ROOT_IS_SCALAR(details))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("details must be a JSON object"),
+				 errdetail("Got a JSON %s.",
+						   JB_ROOT_IS_SCALAR(details) ? "scalar" : "array")));
+}
+
+/* Copy argument argno into values[slot]/nulls[slot]. */
+static void
+take_arg(FunctionCallInfo fcinfo, int argno, Datum *values, char *nulls, int slot)
+{
+	nulls[slot] = PG_ARGISNULL(argno) ? 'n' : ' ';
+	values[slot] = PG_ARGISNULL(argno) ? (Datum) 0 : PG_GETARG_DATUM(argno);
+}
+
+/* ---------- record(operation, stream, <context>, result, http_status, error_code, error_message, details) */
+
+#define RECORD_PARAMS 21
+
+static void
+prepare_record(void)
+{
+	StringInfoData sql;
+	Oid			types[RECORD_PARAMS] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO auditlog.entry (id, stream, logged_at, started_at, operation");
+	append_context_columns(&sql, "");
+	appendStringInfoString(&sql, ", result, http_status, error_code, error_message, details, writer_xid)"
+						   " VALUES ($1, $2, $3, $3, $4");
+	append_context_params(&sql, 5);
+	appendStringInfoString(&sql, ", $16, $17, $18, $19, $20, $21)");
+
+	memcpy(types + 4, context_types, sizeof(context_types));
+	types[15] = result_type();
+	types[16] = INT4OID;
+	types[17] = TEXTOID;
+	types[18] = TEXTOID;
+	types[19] = JSONBOID;
+	types[20] = XID8OID;
+	record_plan = prepare(sql.data, RECORD_PARAMS, types);
+}
+
+Datum
+auditlog_record(PG_FUNCTION_ARGS)
+{
+	Datum		values[RECORD_PARAMS];
+	char		nulls[RECORD_PARAMS];
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	FullTransactionId writer;
+	TimestampTz logged_at;
+
+	required_operation(fcinfo, ARG_OPERATION);
+	required_stream(fcinfo, ARG_STREAM);
+	required_result(fcinfo, 13);
+	check_http_status(fcinfo, 14);
+	check_details(fcinfo, 17);
+
+	logged_at = auditlog_stamp(&writer);
+	auditlog_uuid_v7(logged_at, id);
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = UUIDPGetDatum(id);
+	values[1] = PG_GETARG_DATUM(ARG_STREAM);
+	values[2] = TimestampTzGetDatum(logged_at);
+	values[3] = PG_GETARG_DATUM(ARG_OPERATION);
+	for (int i = 0; i < CONTEXT_COLUMNS; i++)
+		take_arg(fcinfo, ARG_FIRST_CONTEXT + i, values, nulls, 4 + i);
+	for (int i = 0; i < 5; i++)
+		take_arg(fcinfo, 13 + i, values, nulls, 15 + i);
+	values[20] = FullTransactionIdGetDatum(writer);
+
+	SPI_connect();
+	forget_stale_plans();
+	if (record_plan == NULL)
+		prepare_record();
+	execute(record_plan, values, nulls, SPI_OK_INSERT);
+	SPI_finish();
+
+	PG_RETURN_UUID_P(id);
+}
+
+/* ---------- begin(operation, stream, <context>, details) */
+
+#define BEGIN_PARAMS 16
+
+static void
+prepare_begin(void)
+{
+	StringInfoData sql;
+	Oid			types[BEGIN_PARAMS] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO auditlog.pending (id, stream, started_at, operation");
+	append_context_columns(&sql, "");
+	appendStringInfoString(&sql, ", details) VALUES ($1, $2, $3, $4");
+	append_context_params(&sql, 5);
+	appendStringInfoString(&sql, ", $16)");
+
+	memcpy(types + 4, context_types, sizeof(context_types));
+	types[15] = JSONBOID;
+	begin_plan = prepare(sql.data, BEGIN_PARAMS, types);
+}
+
+Datum
+auditlog_begin(PG_FUNCTION_ARGS)
+{
+	Datum		values[BEGIN_PARAMS];
+	char		nulls[BEGIN_PARAMS];
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	TimestampTz started_at;
+
+	required_operation(fcinfo, ARG_OPERATION);
+	required_stream(fcinfo, ARG_STREAM);
+	check_details(fcinfo, 13);
+
+	started_at = auditlog_clock();
+	auditlog_uuid_v7(started_at, id);
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = UUIDPGetDatum(id);
+	values[1] = PG_GETARG_DATUM(ARG_STREAM);
+	values[2] = TimestampTzGetDatum(started_at);
+	values[3] = PG_GETARG_DATUM(ARG_OPERATION);
+	for (int i = 0; i < CONTEXT_COLUMNS; i++)
+		take_arg(fcinfo, ARG_FIRST_CONTEXT + i, values, nulls, 4 + i);
+	take_arg(fcinfo, 13, values, nulls, 15);
+
+	SPI_connect();
+	forget_stale_plans();
+	if (begin_plan == NULL)
+		prepare_begin();
+	execute(begin_plan, values, nulls, SPI_OK_INSERT);
+	SPI_finish();
+
+	PG_RETURN_UUID_P(id);
+}
+
+/*
+ * The INSERT ... SELECT that moves rows of the CTE "moved" (rows of
+ * auditlog.pending) into the log. logged_at is $logged_at, but never before
+ * the entry's own started_at (a clock stepped back must not make an entry
+ * end before it began).
+ */
+static void
+append_move_into_log(StringInfo sql, const char *result, const char *http_status,
+					 const char *error_code, const char *error_message,
+					 const char *details, const char *resource_type,
+					 const char *resource_id, int logged_at_param, int writer_param)
+{
+	appendStringInfoString(sql, " INSERT INTO auditlog.entry (id, stream, logged_at, started_at, operation");
+	append_context_columns(sql, "");
+	appendStringInfoString(sql, ", result, http_status, error_code, error_message, details, writer_xid)");
+	appendStringInfo(sql, " SELECT m.id, m.stream, greatest($%d, m.started_at), m.started_at, m.operation",
+					 logged_at_param);
+	for (int i = 0; i < CONTEXT_COLUMNS; i++)
+	{
+		const char *column = context_columns[i];
+
+		if (strcmp(column, "resource_type") == 0 && resource_type)
+			appendStringInfo(sql, ", %s", resource_type);
+		else if (strcmp(column, "resource_id") == 0 && resource_id)
+			appendStringInfo(sql, ", %s", resource_id);
+		else
+			appendStringInfo(sql, ", m.%s", column);
+	}
+	appendStringInfo(sql, ", %s, %s, %s, %s, %s, $%d FROM moved m",
+					 result, http_status, error_code, error_message, details,
+					 writer_param);
+}
+
+/* ---------- complete(id, result, http_status, error_code, error_message, details, resource_type, resource_id) */
+
+#define COMPLETE_PARAMS 10
+
+static void
+prepare_complete(void)
+{
+	StringInfoData sql;
+	Oid			types[COMPLETE_PARAMS] = {
+		UUIDOID, TIMESTAMPTZOID, result_type(), INT4OID, TEXTOID,
+		TEXTOID, JSONBOID, TEXTOID, TEXTOID, XID8OID
+	};
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "WITH moved AS (DELETE FROM auditlog.pending WHERE id = $1 RETURNING *)");
+	append_move_into_log(&sql, "$3", "$4", "$5", "$6",
+						 "CASE WHEN m.details IS NULL THEN $7 WHEN $7 IS NULL THEN m.details ELSE m.details || $7 END",
+						 "coalesce($8, m.resource_type)", "coalesce($9, m.resource_id)",
+						 2, 10);
+	complete_plan = prepare(sql.data, COMPLETE_PARAMS, types);
+}
+
+Datum
+auditlog_complete(PG_FUNCTION_ARGS)
+{
+	Datum		values[COMPLETE_PARAMS];
+	char		nulls[COMPLETE_PARAMS];
+	FullTransactionId writer;
+	TimestampTz logged_at;
+	uint64		moved;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("id must not be null"),
+				 errhint("Pass the id that auditlog.begin() returned.")));
+	required_result(fcinfo, 1);
+	check_http_status(fcinfo, 2);
+	check_details(fcinfo, 5);
+
+	logged_at = auditlog_stamp(&writer);
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = TimestampTzGetDatum(logged_at);
+	for (int i = 1; i < 8; i++)
+		take_arg(fcinfo, i, values, nulls, i + 1);
+	values[9] = FullTransactionIdGetDatum(writer);
+
+	SPI_connect();
+	forget_stale_plans();
+	if (complete_plan == NULL)
+		prepare_complete();
+	moved = execute(complete_plan, values, nulls, SPI_OK_INSERT);
+	SPI_finish();
+
+	PG_RETURN_BOOL(moved == 1);
+}
+
+/* ---------- timeout_pending(older_than, max_rows) */
+
+#define TIMEOUT_PARAMS 4
+
+static void
+prepare_timeout(void)
+{
+	StringInfoData sql;
+	Oid			types[TIMEOUT_PARAMS] = {INTERVALOID, INT4OID, TIMESTAMPTZOID, XID8OID};
+
+	/*
+	 * SKIP LOCKED: a row locked by a complete() in progress is left to it
+	 * (if that complete() rolls back, the next run takes the row), and two
+	 * runs at once take disjoint rows.
+	 */
+	initStringInfo(&sql);
+	appendStringInfoString(&sql,
+						   "WITH due AS (SELECT id FROM auditlog.pending"
+						   " WHERE started_at < now() - $1"
+						   " ORDER BY started_at, id LIMIT $2 FOR UPDATE SKIP LOCKED),"
+						   " moved AS (DELETE FROM auditlog.pending p USING due"
+						   " WHERE p.id = due.id RETURNING p.*)");
+	append_move_into_log(&sql, "'timeout'", "NULL", "NULL", "NULL", "m.details",
+						 NULL, NULL, 3, 4);
+	timeout_plan = prepare(sql.data, TIMEOUT_PARAMS, types);
+}
+
+Datum
+auditlog_timeout_pending(PG_FUNCTION_ARGS)
+{
+	Datum		values[TIMEOUT_PARAMS];
+	FullTransactionId writer;
+	TimestampTz logged_at;
+	Interval   *older_than;
+	int32		max_rows;
+	Interval	zero = {0};
+	uint64		moved;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("older_than and max_rows must not be null")));
+	older_than = PG_GETARG_INTERVAL_P(0);
+	max_rows = PG_GETARG_INT32(1);
+	if (DatumGetBool(DirectFunctionCall2(interval_le, IntervalPGetDatum(older_than),
+										 IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must be a positive interval"),
+				 errhint("Entries begun longer ago than older_than are timed out, for example '4 hours'.")));
+	if (max_rows <= 0 || max_rows > MAX_TIMEOUT_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows must be between 1 and %d", MAX_TIMEOUT_ROWS),
+				 errhint("Run it again to time out more entries; each run stays short.")));
+
+	logged_at = auditlog_stamp(&writer);
+
+	values[0] = IntervalPGetDatum(older_than);
+	values[1] = Int32GetDatum(max_rows);
+	values[2] = TimestampTzGetDatum(logged_at);
+	values[3] = FullTransactionIdGetDatum(writer);
+
+	SPI_connect();
+	forget_stale_plans();
+	if (timeout_plan == NULL)
+		prepare_timeout();
+	moved = execute(timeout_plan, values, NULL, SPI_OK_INSERT);
+	SPI_finish();
+
+	PG_RETURN_INT32((int32) moved);
+}

@@ -1,0 +1,34 @@
+-- The extension installs into schema auditlog with its roles, and makes no
+-- day partition at install time (those are made at run time, so pg_dump keeps them).
+CREATE EXTENSION auditlog;
+
+SELECT extversion FROM pg_extension WHERE extname = 'auditlog';
+
+SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'auditlog\_%' ORDER BY rolname;
+
+SELECT partition_count, default_partition_rows, pending_count FROM auditlog.health;
+
+-- Every public function carries a comment.
+SELECT p.proname
+FROM pg_proc p
+WHERE p.pronamespace = 'auditlog'::regnamespace
+  AND obj_description(p.oid, 'pg_proc') IS NULL;
+
+-- SECURITY DEFINER functions pin their search_path.
+SELECT p.proname
+FROM pg_proc p
+WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prosecdef
+  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+
+-- PUBLIC may execute nothing.
+SELECT p.proname
+FROM pg_proc p
+WHERE p.pronamespace = 'auditlog'::regnamespace
+  AND has_function_privilege('public', p.oid, 'EXECUTE');
+
+-- The DEFAULT partition and begun entries are dumped with the data.
+SELECT c.relname
+FROM pg_extension e, unnest(e.extconfig) AS t(oid)
+JOIN pg_class c ON c.oid = t.oid
+WHERE e.extname = 'auditlog'
+ORDER BY 1;

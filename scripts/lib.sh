@@ -1,0 +1,64 @@
+# Shared by scripts/demo.sh, scripts/test.sh and bench/: installing what the
+# project needs, building it, and throwaway Postgres clusters.
+# Source it; do not run it.
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG=$PG_BIN/pg_config
+export PG_CONFIG
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev pkg-config python3)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Installs the Debian packages the project needs, unless they are all there.
+install_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "run as root to install: ${missing[*]}"
+  log "installing ${missing[*]}"
+  # Debian's package would otherwise make and start a cluster of its own on 5432.
+  mkdir -p /etc/postgresql-common
+  [ -f /etc/postgresql-common/createcluster.conf ] ||
+    echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build_extension() {
+  log "building and installing the extension"
+  make -s -C "$ROOT/extension" PG_CONFIG="$PG_CONFIG" >/dev/null
+  make -s -C "$ROOT/extension" PG_CONFIG="$PG_CONFIG" install >/dev/null
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_cluster DIR: initdb (once) and start a cluster owned by the postgres
+# user in DIR, on a free loopback port. Sets and exports PGHOST, PGPORT,
+# PGUSER for libpq clients.
+start_cluster() {
+  local dir=$1
+  mkdir -p "$dir"
+  chown postgres: "$dir"
+  chmod 700 "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust \
+      --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  PGPORT=$(free_port)
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s start -o \
+    "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c max_prepared_transactions=20 -c fsync=off" \
+    || { cat "$dir/server.log" >&2; die "could not start Postgres in $dir"; }
+  export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
+}
+
+stop_cluster() {
+  local dir=$1
+  [ -f "$dir/data/postmaster.pid" ] || return 0
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -s -m fast stop || true
+}

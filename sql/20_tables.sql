@@ -1,0 +1,81 @@
+-- Tables: the log, its DEFAULT partition, begun entries and the clock floor.
+--
+-- Day partitions are made at run time by ensure_partitions(), never here:
+-- objects made by this script belong to the extension, and pg_dump would skip
+-- them and their rows.
+
+-- The monotonic clock floor, in microseconds since 2000-01-01 (a timestamptz's
+-- internal value). tick() raises it; writers stamp logged_at no lower. A
+-- sequence because setval is non-transactional and WAL-logged.
+CREATE SEQUENCE auditlog.clock_floor AS bigint MINVALUE 0 START 0 NO CYCLE;
+SELECT setval('auditlog.clock_floor', 0);
+COMMENT ON SEQUENCE auditlog.clock_floor IS
+  'Monotonic floor for logged_at (microseconds since 2000-01-01 UTC), raised by tick().';
+
+CREATE TABLE auditlog.entry (
+  id            uuid NOT NULL,
+  stream        text NOT NULL DEFAULT 'audit',
+  logged_at     timestamptz NOT NULL,
+  started_at    timestamptz NOT NULL,
+  operation     text NOT NULL,
+  actor_type    text,
+  actor_id      text,
+  tenant_id     text,
+  resource_type text,
+  resource_id   text,
+  request_id    text,
+  request_uri   text,
+  source_ip     inet,
+  user_agent    text,
+  auth_method   text,
+  credential_id text,
+  result        auditlog.result NOT NULL,
+  http_status   int,
+  error_code    text,
+  error_message text,
+  details       jsonb CONSTRAINT entry_details_is_object
+                  CHECK (details IS NULL OR jsonb_typeof(details) = 'object'),
+  writer_xid    xid8 NOT NULL,
+  PRIMARY KEY (logged_at, id)
+) PARTITION BY RANGE (logged_at);
+COMMENT ON TABLE auditlog.entry IS
+  'The audit log: append-only, one partition per UTC day. Written only through auditlog.record(), auditlog.complete() and auditlog.timeout_pending().';
+COMMENT ON COLUMN auditlog.entry.logged_at IS
+  'When the entry entered the log: read after the writer''s xid was assigned, never below the clock floor.';
+COMMENT ON COLUMN auditlog.entry.writer_xid IS
+  'Top-level xid of the transaction that inserted the entry; meaningful only in this cluster.';
+
+-- Batches of the export find their rows by writer.
+CREATE INDEX entry_writer_xid ON auditlog.entry (writer_xid);
+
+-- Strays land here when their day has no partition yet; ensure_partitions()
+-- moves them out. Registered for pg_dump so a dump keeps them.
+CREATE TABLE auditlog.entry_default PARTITION OF auditlog.entry DEFAULT;
+COMMENT ON TABLE auditlog.entry_default IS
+  'Entries whose day had no partition yet; kept empty by auditlog.ensure_partitions().';
+SELECT pg_catalog.pg_extension_config_dump('auditlog.entry_default', '');
+
+CREATE TABLE auditlog.pending (
+  id            uuid PRIMARY KEY,
+  stream        text NOT NULL,
+  started_at    timestamptz NOT NULL,
+  operation     text NOT NULL,
+  actor_type    text,
+  actor_id      text,
+  tenant_id     text,
+  resource_type text,
+  resource_id   text,
+  request_id    text,
+  request_uri   text,
+  source_ip     inet,
+  user_agent    text,
+  auth_method   text,
+  credential_id text,
+  details       jsonb CONSTRAINT pending_details_is_object
+                  CHECK (details IS NULL OR jsonb_typeof(details) = 'object')
+);
+COMMENT ON TABLE auditlog.pending IS
+  'Entries begun by auditlog.begin() and not yet completed or timed out.';
+CREATE INDEX pending_started_at ON auditlog.pending (started_at, id);
+SELECT pg_catalog.pg_extension_config_dump('auditlog.pending', '');
+

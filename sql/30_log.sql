@@ -1,0 +1,77 @@
+-- Writing the log. The hot path is in C (extension/src/log.c); every function
+-- takes named arguments so callers pass only what they have.
+
+CREATE FUNCTION auditlog.record(
+  operation     text,
+  stream        text DEFAULT 'audit',
+  actor_type    text DEFAULT NULL,
+  actor_id      text DEFAULT NULL,
+  tenant_id     text DEFAULT NULL,
+  resource_type text DEFAULT NULL,
+  resource_id   text DEFAULT NULL,
+  request_id    text DEFAULT NULL,
+  request_uri   text DEFAULT NULL,
+  source_ip     inet DEFAULT NULL,
+  user_agent    text DEFAULT NULL,
+  auth_method   text DEFAULT NULL,
+  credential_id text DEFAULT NULL,
+  result        auditlog.result DEFAULT 'success',
+  http_status   int DEFAULT NULL,
+  error_code    text DEFAULT NULL,
+  error_message text DEFAULT NULL,
+  details       jsonb DEFAULT NULL)
+RETURNS uuid
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'auditlog_record';
+COMMENT ON FUNCTION auditlog.record IS
+  'Writes one finished entry straight into the log and returns its id (a UUIDv7).';
+
+CREATE FUNCTION auditlog.begin(
+  operation     text,
+  stream        text DEFAULT 'audit',
+  actor_type    text DEFAULT NULL,
+  actor_id      text DEFAULT NULL,
+  tenant_id     text DEFAULT NULL,
+  resource_type text DEFAULT NULL,
+  resource_id   text DEFAULT NULL,
+  request_id    text DEFAULT NULL,
+  request_uri   text DEFAULT NULL,
+  source_ip     inet DEFAULT NULL,
+  user_agent    text DEFAULT NULL,
+  auth_method   text DEFAULT NULL,
+  credential_id text DEFAULT NULL,
+  details       jsonb DEFAULT NULL)
+RETURNS uuid
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'auditlog_begin';
+COMMENT ON FUNCTION auditlog.begin IS
+  'Begins an entry before the operation runs and returns its id; auditlog.complete() finishes it, or auditlog.timeout_pending() logs it as timed out. Call it in the request''s transaction: if it fails, so does the request.';
+
+CREATE FUNCTION auditlog.complete(
+  id            uuid,
+  result        auditlog.result,
+  http_status   int DEFAULT NULL,
+  error_code    text DEFAULT NULL,
+  error_message text DEFAULT NULL,
+  details       jsonb DEFAULT NULL,
+  resource_type text DEFAULT NULL,
+  resource_id   text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'auditlog_complete';
+COMMENT ON FUNCTION auditlog.complete IS
+  'Moves a begun entry into the log with its result. details are merged over those given to begin(); resource_type and resource_id, when given, replace them. Returns false, changing nothing, when the entry is no longer pending (already completed or timed out).';
+
+CREATE FUNCTION auditlog.timeout_pending(
+  older_than interval DEFAULT '4 hours',
+  max_rows   int DEFAULT 1000)
+RETURNS int
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'auditlog_timeout_pending';
+COMMENT ON FUNCTION auditlog.timeout_pending IS
+  'Logs, with result timeout, up to max_rows entries begun before now() - older_than and never completed, oldest first. Returns how many. Safe to run concurrently with itself and with complete(): each entry is logged once.';
+

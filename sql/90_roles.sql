@@ -1,0 +1,28 @@
+-- Roles. Roles belong to the cluster, not to a database, so they may already
+-- exist (the extension installed in another database).
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'auditlog_writer') THEN
+    CREATE ROLE auditlog_writer NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'auditlog_reader') THEN
+    CREATE ROLE auditlog_reader NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'auditlog_admin') THEN
+    CREATE ROLE auditlog_admin NOLOGIN;
+  END IF;
+END
+$$;
+GRANT auditlog_writer, auditlog_reader TO auditlog_admin;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auditlog FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA auditlog FROM PUBLIC;
+GRANT USAGE ON SCHEMA auditlog TO auditlog_writer, auditlog_reader, auditlog_admin;
+
+GRANT EXECUTE ON FUNCTION auditlog.record, auditlog.begin, auditlog.complete
+  TO auditlog_writer;
+GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.health
+  TO auditlog_reader;
+GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, auditlog.purge, auditlog.utc_day
+  TO auditlog_admin;
