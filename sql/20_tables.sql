@@ -35,8 +35,7 @@ CREATE TABLE auditlog.entry (
   error_message text,
   details       jsonb CONSTRAINT entry_details_is_object
                   CHECK (details IS NULL OR jsonb_typeof(details) = 'object'),
-  writer_xid    xid8 NOT NULL,
-  PRIMARY KEY (logged_at, id)
+  writer_xid    xid8 NOT NULL
 ) PARTITION BY RANGE (logged_at);
 COMMENT ON TABLE auditlog.entry IS
   'The audit log: append-only, one partition per UTC day. Written only through auditlog.record(), auditlog.complete() and auditlog.timeout_pending().';
@@ -45,12 +44,33 @@ COMMENT ON COLUMN auditlog.entry.logged_at IS
 COMMENT ON COLUMN auditlog.entry.writer_xid IS
   'Top-level xid of the transaction that inserted the entry; meaningful only in this cluster.';
 
--- Batches of the export find their rows by writer.
-CREATE INDEX entry_writer_xid ON auditlog.entry (writer_xid);
+-- Keys and indexes live on each partition, not on the log itself: the log
+-- belongs to the extension, so pg_restore makes it (with any index it had)
+-- before it attaches the dumped day partitions, and ATTACH would then build
+-- the partitions' copies of those indexes, which the dump creates again a
+-- step later ("multiple primary keys" and a failed restore). A primary key
+-- (logged_at, id) on every partition is the log's primary key all the same:
+-- logged_at is the partition key, so equal keys always meet in one partition.
+CREATE FUNCTION auditlog.index_partition(partition regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  name text := (SELECT relname FROM pg_class WHERE oid = partition);
+BEGIN
+  EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (logged_at, id)', partition, name || '_pkey');
+  -- Batches of the export find their rows by writer.
+  EXECUTE format('CREATE INDEX %I ON %s (writer_xid)', name || '_writer_xid', partition);
+END
+$$;
+COMMENT ON FUNCTION auditlog.index_partition IS
+  'Internal: gives a partition of auditlog.entry its primary key (logged_at, id) and its indexes.';
 
 -- Strays land here when their day has no partition yet; ensure_partitions()
 -- moves them out. Registered for pg_dump so a dump keeps them.
 CREATE TABLE auditlog.entry_default PARTITION OF auditlog.entry DEFAULT;
+SELECT auditlog.index_partition('auditlog.entry_default');
 COMMENT ON TABLE auditlog.entry_default IS
   'Entries whose day had no partition yet; kept empty by auditlog.ensure_partitions().';
 SELECT pg_catalog.pg_extension_config_dump('auditlog.entry_default', '');

@@ -51,6 +51,7 @@ BEGIN
   EXECUTE format('CREATE TABLE auditlog.%I (LIKE auditlog.entry INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)', name);
   EXECUTE format('ALTER TABLE auditlog.%I ADD CONSTRAINT %I CHECK (logged_at >= %L AND logged_at < %L)',
                  name, name || '_range', day, range_end);
+  PERFORM auditlog.index_partition(format('auditlog.%I', name)::regclass);
   EXECUTE format('CREATE TRIGGER entry_no_truncate BEFORE TRUNCATE ON auditlog.%I'
                  ' FOR EACH STATEMENT EXECUTE FUNCTION auditlog.forbid_change()', name);
   EXECUTE format('ALTER TABLE auditlog.%I ENABLE ALWAYS TRIGGER entry_no_truncate', name);

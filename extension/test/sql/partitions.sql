@@ -16,6 +16,18 @@ SELECT count(*) FILTER (WHERE t.tgname = 'entry_no_truncate' AND t.tgenabled = '
        count(*) FILTER (WHERE t.tgname = 'entry_append_only' AND t.tgenabled = 'A') AS row_guards
 FROM auditlog.partitions p JOIN pg_trigger t ON t.tgrelid = p.partition;
 
+-- Every partition, DEFAULT included, has the primary key (logged_at, id)
+-- and the writer_xid index.
+SELECT c.relname LIKE 'entry_p%' OR c.relname = 'entry_default' AS is_partition,
+       count(*) AS partitions,
+       bool_and(EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'
+                          AND pg_get_constraintdef(k.oid) = 'PRIMARY KEY (logged_at, id)')) AS primary_key,
+       bool_and(EXISTS (SELECT FROM pg_index i WHERE i.indrelid = c.oid
+                          AND pg_get_indexdef(i.indexrelid) LIKE '%USING btree (writer_xid)')) AS writer_index
+FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid
+WHERE h.inhparent = 'auditlog.entry'::regclass
+GROUP BY 1;
+
 -- A stray: an entry (written here by the superuser, bypassing the
 -- functions) for a day with no partition lands in DEFAULT.
 INSERT INTO auditlog.entry (id, logged_at, started_at, operation, actor_id, result, details, writer_xid)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh Debian 12 machine (as root): installs what is
+# missing, builds the extension and auditlogctl, starts a throwaway Postgres 15
+# cluster, runs the extension's pg_regress and isolation tests, the pg_dump
+# round trip and `swift test`, then stops the cluster.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+install_packages
+build_extension
+
+cluster=$ROOT/.tmp/test-cluster
+rm -rf "$cluster"
+trap 'stop_cluster "$cluster"' EXIT
+start_cluster "$cluster"
+
+log "extension: pg_regress and isolation tests"
+rm -rf extension/test/output
+if ! make -s -C extension installcheck; then
+  cat extension/test/output/*/regression.diffs 2>/dev/null || true
+  exit 1
+fi
+
+log "extension: pg_dump and pg_restore keep every entry"
+extension/test/dump_restore.sh
+
+log "auditlogctl: swift test"
+psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS swift_test' -c 'CREATE DATABASE swift_test'
+psql -X -q -d swift_test -c 'CREATE EXTENSION auditlog'
+export AUDITLOG_TEST_DATABASE="host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres"
+export AUDITLOG_TEST_DATABASE_WITH_EXTENSION="host=$PGHOST port=$PGPORT user=$PGUSER dbname=swift_test"
+swift build --build-tests
+swift test --skip-build
