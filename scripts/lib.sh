@@ -42,7 +42,8 @@ free_port() {
 # user in DIR, on a free loopback port. Sets and exports PGHOST, PGPORT,
 # PGUSER for libpq clients.
 start_cluster() {
-  local dir=$1
+  local dir
+  dir=$(realpath -m "$1")
   mkdir -p "$dir"
   chown postgres: "$dir"
   chmod 700 "$dir"

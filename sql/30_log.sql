@@ -1,5 +1,7 @@
 -- Writing the log. The hot path is in C (extension/src/log.c); every function
--- takes named arguments so callers pass only what they have.
+-- takes named arguments so callers pass only what they have. They are
+-- SECURITY DEFINER without a SET search_path clause: the C code pins the
+-- search path itself, at a fraction of the clause's cost per call.
 
 CREATE FUNCTION auditlog.record(
   operation     text,
@@ -22,7 +24,6 @@ CREATE FUNCTION auditlog.record(
   details       jsonb DEFAULT NULL)
 RETURNS uuid
 LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'auditlog_record';
 COMMENT ON FUNCTION auditlog.record IS
   'Writes one finished entry straight into the log and returns its id (a UUIDv7).';
@@ -44,7 +45,6 @@ CREATE FUNCTION auditlog.begin(
   details       jsonb DEFAULT NULL)
 RETURNS uuid
 LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'auditlog_begin';
 COMMENT ON FUNCTION auditlog.begin IS
   'Begins an entry before the operation runs and returns its id; auditlog.complete() finishes it, or auditlog.timeout_pending() logs it as timed out. Call it in the request''s transaction: if it fails, so does the request.';
@@ -60,7 +60,6 @@ CREATE FUNCTION auditlog.complete(
   resource_id   text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'auditlog_complete';
 COMMENT ON FUNCTION auditlog.complete IS
   'Moves a begun entry into the log with its result. details are merged over those given to begin(); resource_type and resource_id, when given, replace them. Returns false, changing nothing, when the entry is no longer pending (already completed or timed out).';
@@ -70,7 +69,6 @@ CREATE FUNCTION auditlog.timeout_pending(
   max_rows   int DEFAULT 1000)
 RETURNS int
 LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'auditlog_timeout_pending';
 COMMENT ON FUNCTION auditlog.timeout_pending IS
   'Logs, with result timeout, up to max_rows entries begun before now() - older_than and never completed, oldest first. Returns how many. Safe to run concurrently with itself and with complete(): each entry is logged once.';

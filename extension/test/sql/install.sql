@@ -14,10 +14,12 @@ FROM pg_proc p
 WHERE p.pronamespace = 'auditlog'::regnamespace
   AND obj_description(p.oid, 'pg_proc') IS NULL;
 
--- SECURITY DEFINER functions pin their search_path.
+-- SECURITY DEFINER functions pin their search_path: SQL and PL/pgSQL ones
+-- with a SET clause, C ones in code (extension/src/log.c).
 SELECT p.proname
 FROM pg_proc p
 WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prosecdef
+  AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
   AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
 
 -- PUBLIC may execute nothing.

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Benchmark: auditlog.record() against a plain INSERT into a table of the same
+# shape (same columns, daily partitions, DEFAULT partition, primary key and
+# writer_xid index on each partition, the details CHECK), without the
+# extension. Both run in one session on one throwaway cluster, alternating
+# rounds so drift on a noisy machine hits both; prints TPS and the ratio.
+#
+#   bench/record_vs_insert.sh            # 3 rounds of 15 s each, 4 clients
+#   SECONDS_PER_RUN=30 ROUNDS=5 CLIENTS=8 bench/record_vs_insert.sh
+#
+# synchronous_commit is off so the figure compares the work of each insert,
+# not the disk's flush latency (which would make any two writes look equal).
+set -euo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
+
+seconds=${SECONDS_PER_RUN:-15}
+rounds=${ROUNDS:-3}
+clients=${CLIENTS:-4}
+
+install_packages
+build_extension
+cluster=$ROOT/.tmp/bench-cluster
+rm -rf "$cluster"
+trap 'stop_cluster "$cluster"; rm -rf "$work"' EXIT
+work=$(mktemp -d)
+start_cluster "$cluster"
+psql=(psql -X -q -v ON_ERROR_STOP=1)
+"${psql[@]}" -d postgres -c 'ALTER SYSTEM SET synchronous_commit = off' -c 'ALTER SYSTEM SET fsync = on' \
+  -c 'SELECT pg_reload_conf()' -c 'CREATE DATABASE bench' >/dev/null
+
+"${psql[@]}" -d bench >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION auditlog;
+SELECT auditlog.ensure_partitions(7);
+
+-- The same shape without the extension.
+CREATE SCHEMA plain;
+CREATE TABLE plain.entry (LIKE auditlog.entry INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE (logged_at);
+CREATE TABLE plain.entry_default PARTITION OF plain.entry DEFAULT;
+DO $$
+DECLARE p record;
+BEGIN
+  FOR p IN SELECT * FROM auditlog.partitions LOOP
+    EXECUTE format('CREATE TABLE plain.%I PARTITION OF plain.entry FOR VALUES FROM (%L) TO (%L)',
+                   p.partition_name, p.range_start, p.range_end);
+  END LOOP;
+  FOR p IN SELECT c.oid::regclass AS rel, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'plain.entry'::regclass LOOP
+    EXECUTE format('ALTER TABLE %s ADD PRIMARY KEY (logged_at, id)', p.rel);
+    EXECUTE format('CREATE INDEX ON %s (writer_xid)', p.rel);
+  END LOOP;
+END
+$$;
+SQL
+
+cat > "$work/record.sql" <<'SQL'
+\set n random(1, 100000)
+SELECT auditlog.record(operation => 'project.create', actor_type => 'user', actor_id => 'u-' || :n,
+  tenant_id => 'org-42', resource_type => 'project', resource_id => 'p-' || :n, request_id => 'req-' || :n,
+  request_uri => '/v1/projects', source_ip => '192.0.2.10', user_agent => 'bench/1', auth_method => 'token',
+  http_status => 201, details => '{"name": "demo", "size": 3}');
+SQL
+cat > "$work/insert.sql" <<'SQL'
+\set n random(1, 100000)
+INSERT INTO plain.entry (id, stream, logged_at, started_at, operation, actor_type, actor_id, tenant_id,
+  resource_type, resource_id, request_id, request_uri, source_ip, user_agent, auth_method, result,
+  http_status, details, writer_xid)
+VALUES (gen_random_uuid(), 'audit', clock_timestamp(), clock_timestamp(), 'project.create', 'user', 'u-' || :n,
+  'org-42', 'project', 'p-' || :n, 'req-' || :n, '/v1/projects', '192.0.2.10', 'bench/1', 'token', 'success',
+  201, '{"name": "demo", "size": 3}', pg_current_xact_id());
+SQL
+
+tps() {
+  pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" -f "$work/$1.sql" bench 2>/dev/null |
+    sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+log "pgbench: $rounds rounds of $seconds s each, $clients clients, alternating"
+insert_runs=() record_runs=()
+for r in $(seq "$rounds"); do
+  i=$(tps insert); insert_runs+=("$i")
+  c=$(tps record); record_runs+=("$c")
+  printf 'round %d: plain INSERT %10.0f tps   auditlog.record() %10.0f tps\n' "$r" "$i" "$c"
+done
+
+python3 - "${insert_runs[*]}" "${record_runs[*]}" <<'PY'
+import statistics, sys
+insert = [float(x) for x in sys.argv[1].split()]
+record = [float(x) for x in sys.argv[2].split()]
+mi, mr = statistics.median(insert), statistics.median(record)
+print(f"median: plain INSERT {mi:.0f} tps, auditlog.record() {mr:.0f} tps")
+print(f"ratio record()/INSERT: {mr / mi:.2f} (goal >= 0.85)")
+PY
+"${psql[@]}" -At -d bench -c "SELECT 'rows written: plain ' || (SELECT count(*) FROM plain.entry) || ', auditlog ' || (SELECT count(*) FROM auditlog.entry)"
