@@ -1,0 +1,37 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "auditlogctl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "AuditlogKit", targets: ["AuditlogKit"]),
+        .executable(name: "auditlogctl", targets: ["auditlogctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            path: "Sources/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .target(
+            name: "AuditlogKit",
+            dependencies: ["CLibPQ"]
+        ),
+        .executableTarget(
+            name: "auditlogctl",
+            dependencies: [
+                "AuditlogKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "AuditlogKitTests",
+            dependencies: ["AuditlogKit"]
+        ),
+    ]
+)

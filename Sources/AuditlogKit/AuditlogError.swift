@@ -1,0 +1,12 @@
+/// An error about the state of auditlog in a database.
+public enum AuditlogError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The connected database has no auditlog extension.
+    case extensionNotInstalled
+
+    public var description: String {
+        switch self {
+        case .extensionNotInstalled:
+            return "the auditlog extension is not installed in this database (CREATE EXTENSION auditlog)"
+        }
+    }
+}

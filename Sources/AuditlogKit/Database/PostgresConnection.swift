@@ -1,0 +1,162 @@
+internal import CLibPQ
+
+/// A blocking connection to PostgreSQL through libpq.
+///
+/// Statements are always sent with `PQexecParams`: values travel as separate
+/// parameters (`$1`, `$2`, …), never spliced into SQL text, and a statement
+/// string can hold only one command.
+///
+/// A connection runs one statement at a time and is deliberately not
+/// `Sendable`: keep it in one task, or put it behind an actor to share it.
+/// It is closed when the last reference goes away.
+public final class PostgresConnection {
+    private let handle: OpaquePointer
+
+    /// Opens a connection.
+    ///
+    /// - Parameters:
+    ///   - conninfo: A libpq connection string (`host=db user=app dbname=prod`)
+    ///     or URI (`postgresql://app@db/prod?sslmode=verify-full`). The empty
+    ///     string means libpq's defaults: the `PG*` environment variables,
+    ///     service files and `.pgpass`. The connection reports
+    ///     `application_name` `auditlogctl` unless the string or `PGAPPNAME`
+    ///     names another, and always uses `client_encoding` UTF8.
+    ///   - statementTimeout: A value for the session's `statement_timeout`,
+    ///     such as `5s` or `0` for none; `nil` keeps the server's setting.
+    /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/connection``
+    ///   when the connection fails, or of kind ``PostgresError/Kind/server``
+    ///   when the server rejects the statement timeout.
+    public init(conninfo: String, statementTimeout: String? = nil) throws {
+        // With expand_dbname, the conninfo given as `dbname` is parsed as a
+        // full connection string or URI. Its settings override the entries
+        // before it and are overridden by the entries after it.
+        let keywords = ["fallback_application_name", "dbname", "client_encoding", nil]
+        let values = ["auditlogctl", conninfo, "UTF8", nil]
+        let connection = withCStringArray(keywords) { keywords in
+            withCStringArray(values) { values in
+                PQconnectdbParams(keywords, values, 1)
+            }
+        }
+        guard let connection else {
+            throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(connection))
+            PQfinish(connection)
+            throw PostgresError(kind: .connection, message: Self.redactingSyntaxError(message, in: conninfo))
+        }
+        handle = connection
+        if let statementTimeout {
+            try query("SELECT set_config('statement_timeout', $1, false)", [statementTimeout])
+        }
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// Runs one SQL statement with text parameters and returns its rows.
+    ///
+    /// - Parameters:
+    ///   - sql: One statement, referring to parameters as `$1`, `$2`, ….
+    ///   - parameters: The parameter values in text format; `nil` is SQL NULL.
+    ///     The server infers each parameter's type; cast in SQL (`$1::int8`)
+    ///     where it cannot.
+    /// - Returns: The rows, empty for statements that return none.
+    /// - Throws: ``PostgresError``: of kind ``PostgresError/Kind/server`` with
+    ///   the SQLSTATE when the server rejects the statement, of kind
+    ///   ``PostgresError/Kind/connection`` when the connection is lost, and of
+    ///   kind ``PostgresError/Kind/client`` when a parameter contains a NUL
+    ///   character, which PostgreSQL text cannot hold.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws -> QueryResult {
+        if let index = parameters.firstIndex(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError(kind: .client, message: "parameter $\(index + 1) contains a NUL character")
+        }
+        let result = withCStringArray(parameters) { values in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        guard let result else {
+            throw lastError(result: nil)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+            return Self.copy(result)
+        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+            throw lastError(result: result)
+        case let status:
+            let name = String(cString: PQresStatus(status))
+            throw PostgresError(kind: .client, message: "unsupported result status \(name)")
+        }
+    }
+
+    /// The error for a failed statement: a server error when it carries a
+    /// SQLSTATE, else a connection error when the connection is gone, else a
+    /// client error (libpq's own, such as running out of memory).
+    private func lastError(result: OpaquePointer?) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            guard let result, let value = PQresultErrorField(result, code) else { return nil }
+            return String(cString: value)
+        }
+        if let sqlState = field(CLIBPQ_DIAG_SQLSTATE) {
+            return PostgresError(
+                kind: .server,
+                message: field(CLIBPQ_DIAG_MESSAGE_PRIMARY) ?? sqlState,
+                sqlState: sqlState,
+                detail: field(CLIBPQ_DIAG_MESSAGE_DETAIL),
+                hint: field(CLIBPQ_DIAG_MESSAGE_HINT)
+            )
+        }
+        let message = result.map { String(cString: PQresultErrorMessage($0)) } ?? ""
+        return PostgresError(
+            kind: PQstatus(handle) == CONNECTION_BAD ? .connection : .client,
+            message: message.isEmpty ? String(cString: PQerrorMessage(handle)) : message
+        )
+    }
+
+    /// libpq's messages about a malformed connection string quote parts of
+    /// it, up to the whole URI. When the string may hold a password (a
+    /// `password` setting or URI user info), those quotes are blanked out.
+    private static func redactingSyntaxError(_ message: String, in conninfo: String) -> String {
+        let isConnectionString = conninfo.contains("=") || conninfo.contains("://")
+        let mayHoldPassword = conninfo.lowercased().contains("password") || conninfo.contains("@")
+        guard isConnectionString, mayHoldPassword else { return message }
+        var parseError: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(conninfo, &parseError) {
+            PQconninfoFree(options)
+            return message
+        }
+        PQfreemem(parseError)
+        return message.replacing(/"[^"]*"/, with: "\"...\"")
+    }
+
+    private static func copy(_ result: OpaquePointer) -> QueryResult {
+        let columnCount = PQnfields(result)
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
+        let values = (0..<PQntuples(result)).map { row in
+            (0..<columnCount).map { column -> String? in
+                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+            }
+        }
+        return QueryResult(columns: columns, values: values)
+    }
+}
+
+/// Calls `body` with pointers to NUL-terminated copies of `strings`, where
+/// `nil` stays a null pointer. The pointers are valid only inside `body`.
+private func withCStringArray<Result>(
+    _ strings: [String?],
+    _ body: ([UnsafePointer<CChar>?]) -> Result
+) -> Result {
+    var storage: [CChar] = []
+    let offsets = strings.map { string -> Int? in
+        guard let string else { return nil }
+        let offset = storage.count
+        storage.append(contentsOf: string.utf8CString)
+        return offset
+    }
+    return storage.withUnsafeBufferPointer { buffer in
+        body(offsets.map { offset in offset.map { buffer.baseAddress! + $0 } })
+    }
+}

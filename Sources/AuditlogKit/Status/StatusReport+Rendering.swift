@@ -1,0 +1,73 @@
+import Foundation
+
+extension StatusReport {
+    /// The report as JSON for scripts and monitoring.
+    ///
+    /// The output is stable: keys are sorted, every key is always present
+    /// (absent times are `null`), times are ISO-8601 in UTC to the second,
+    /// and sizes are plain byte counts.
+    public func renderJSON() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// The report for a terminal: a summary, then a table of partitions,
+    /// with times in UTC and sizes in binary units (KiB, MiB, …).
+    public func renderText() -> String {
+        let summary = Self.aligned([
+            ["extension version", extensionVersion],
+            ["pending entries", String(health.pendingCount)],
+            ["oldest pending", Self.time(health.oldestPending)],
+            ["partitions", String(health.partitionCount)],
+            ["oldest partition start", Self.time(health.oldestPartitionStart)],
+            ["newest partition end", Self.time(health.newestPartitionEnd)],
+            ["default partition rows", String(health.defaultPartitionRows)],
+        ])
+        let table = partitions.isEmpty
+            ? ["no partitions"]
+            : Self.aligned(
+                [["PARTITION", "RANGE START", "RANGE END", "SIZE"]]
+                    + partitions.map {
+                        [$0.name, Self.time($0.rangeStart), Self.time($0.rangeEnd), Self.byteCount($0.totalBytes)]
+                    },
+                rightAligned: [3]
+            )
+        return (summary + [""] + table).joined(separator: "\n")
+    }
+
+    /// Pads `rows` into columns two spaces apart, without trailing spaces.
+    private static func aligned(_ rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
+        let widths = rows.reduce(into: [Int]()) { widths, row in
+            for (column, cell) in row.enumerated() {
+                if column == widths.count { widths.append(0) }
+                widths[column] = max(widths[column], cell.count)
+            }
+        }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                if rightAligned.contains(column) { return padding + cell }
+                return column == row.count - 1 ? cell : cell + padding
+            }.joined(separator: "  ")
+        }
+    }
+
+    private static func time(_ date: Date?) -> String {
+        date?.formatted(.iso8601.dateTimeSeparator(.space)) ?? "none"
+    }
+
+    /// A size in bytes with binary units and one decimal: `512 B`, `1.5 KiB`,
+    /// `20.0 GiB`.
+    static func byteCount(_ bytes: Int64) -> String {
+        guard bytes >= 1024 else { return "\(bytes) B" }
+        var value = Double(bytes)
+        var unit = "B"
+        for next in ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"] where value >= 1023.95 {
+            value /= 1024
+            unit = next
+        }
+        return String(format: "%.1f ", value) + unit
+    }
+}

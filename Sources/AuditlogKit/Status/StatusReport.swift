@@ -1,0 +1,177 @@
+import Foundation
+
+/// A snapshot of auditlog's state in one database: what `auditlogctl status` shows.
+///
+/// All times are absolute instants; renderings show them in UTC.
+public struct StatusReport: Codable, Sendable, Equatable {
+    /// The installed version of the auditlog extension.
+    public var extensionVersion: String
+    /// Overall health, from the view `auditlog.health`.
+    public var health: Health
+    /// The log's partitions, oldest first, from the view `auditlog.partitions`.
+    public var partitions: [Partition]
+
+    /// Creates a report.
+    public init(extensionVersion: String, health: Health, partitions: [Partition]) {
+        self.extensionVersion = extensionVersion
+        self.health = health
+        self.partitions = partitions
+    }
+
+    /// Overall health: one row of the view `auditlog.health`.
+    public struct Health: Codable, Sendable, Equatable {
+        /// Entries begun and not yet completed or timed out.
+        public var pendingCount: Int64
+        /// When the oldest pending entry began, if any is pending.
+        public var oldestPending: Date?
+        /// The number of time partitions.
+        public var partitionCount: Int
+        /// The start of the oldest partition, if there is one.
+        public var oldestPartitionStart: Date?
+        /// The end of the newest partition, if there is one.
+        public var newestPartitionEnd: Date?
+        /// Rows in the default partition, which catches entries outside every
+        /// partition's range; normally zero.
+        public var defaultPartitionRows: Int64
+
+        /// Creates a health summary.
+        public init(
+            pendingCount: Int64,
+            oldestPending: Date?,
+            partitionCount: Int,
+            oldestPartitionStart: Date?,
+            newestPartitionEnd: Date?,
+            defaultPartitionRows: Int64
+        ) {
+            self.pendingCount = pendingCount
+            self.oldestPending = oldestPending
+            self.partitionCount = partitionCount
+            self.oldestPartitionStart = oldestPartitionStart
+            self.newestPartitionEnd = newestPartitionEnd
+            self.defaultPartitionRows = defaultPartitionRows
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case pendingCount = "pending_count"
+            case oldestPending = "oldest_pending"
+            case partitionCount = "partition_count"
+            case oldestPartitionStart = "oldest_partition_start"
+            case newestPartitionEnd = "newest_partition_end"
+            case defaultPartitionRows = "default_partition_rows"
+        }
+
+        /// Encodes absent times as `null` rather than leaving the keys out,
+        /// so that every report has the same keys.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(pendingCount, forKey: .pendingCount)
+            try container.encode(oldestPending, forKey: .oldestPending)
+            try container.encode(partitionCount, forKey: .partitionCount)
+            try container.encode(oldestPartitionStart, forKey: .oldestPartitionStart)
+            try container.encode(newestPartitionEnd, forKey: .newestPartitionEnd)
+            try container.encode(defaultPartitionRows, forKey: .defaultPartitionRows)
+        }
+    }
+
+    /// One time partition of the log: a row of the view `auditlog.partitions`.
+    public struct Partition: Codable, Sendable, Equatable {
+        /// The partition table's name.
+        public var name: String
+        /// The inclusive start of the partition's time range.
+        public var rangeStart: Date
+        /// The exclusive end of the partition's time range.
+        public var rangeEnd: Date
+        /// The partition's size on disk, indexes and TOAST included.
+        public var totalBytes: Int64
+
+        /// Creates a partition description.
+        public init(name: String, rangeStart: Date, rangeEnd: Date, totalBytes: Int64) {
+            self.name = name
+            self.rangeStart = rangeStart
+            self.rangeEnd = rangeEnd
+            self.totalBytes = totalBytes
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name
+            case rangeStart = "range_start"
+            case rangeEnd = "range_end"
+            case totalBytes = "total_bytes"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case extensionVersion = "extension_version"
+        case health
+        case partitions
+    }
+}
+
+extension StatusReport {
+    /// Reads the report from a database.
+    ///
+    /// - Throws: ``AuditlogError/extensionNotInstalled`` when the database has
+    ///   no auditlog extension, and ``PostgresError`` when a query fails.
+    public static func fetch(from connection: PostgresConnection) throws -> StatusReport {
+        guard let version = try Auditlog.installedExtensionVersion(on: connection) else {
+            throw AuditlogError.extensionNotInstalled
+        }
+        return StatusReport(
+            extensionVersion: version,
+            health: try Health.fetch(from: connection),
+            partitions: try Partition.fetchAll(from: connection)
+        )
+    }
+}
+
+// Times are selected as seconds since the Unix epoch, which does not depend
+// on the session's TimeZone or DateStyle.
+
+extension StatusReport.Health {
+    static func fetch(from connection: PostgresConnection) throws -> Self {
+        let row = try connection.query("""
+            SELECT pending_count,
+                   extract(epoch FROM oldest_pending),
+                   partition_count,
+                   extract(epoch FROM oldest_partition_start),
+                   extract(epoch FROM newest_partition_end),
+                   default_partition_rows
+            FROM auditlog.health
+            """).singleRow(of: "auditlog.health")
+        return Self(
+            pendingCount: try row[0, as: Int64.self],
+            oldestPending: try row.date(1),
+            partitionCount: try row[2, as: Int.self],
+            oldestPartitionStart: try row.date(3),
+            newestPartitionEnd: try row.date(4),
+            defaultPartitionRows: try row[5, as: Int64.self]
+        )
+    }
+}
+
+extension StatusReport.Partition {
+    static func fetchAll(from connection: PostgresConnection) throws -> [Self] {
+        try connection.query("""
+            SELECT partition_name,
+                   extract(epoch FROM range_start),
+                   extract(epoch FROM range_end),
+                   total_bytes
+            FROM auditlog.partitions
+            ORDER BY range_start
+            """).rows.map { row in
+            Self(
+                name: try row[0, as: String.self],
+                rangeStart: Date(timeIntervalSince1970: try row[1, as: Double.self]),
+                rangeEnd: Date(timeIntervalSince1970: try row[2, as: Double.self]),
+                totalBytes: try row[3, as: Int64.self]
+            )
+        }
+    }
+}
+
+extension QueryResult.Row {
+    /// A nullable time selected as seconds since the Unix epoch.
+    fileprivate func date(_ index: Int) throws -> Date? {
+        try self[index, as: Double?.self].map(Date.init(timeIntervalSince1970:))
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import AuditlogKit
+
+/// The `auditlogctl` command: parses the command line and runs a subcommand.
+@main
+struct AuditlogCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "auditlogctl",
+        abstract: "Control plane for the auditlog PostgreSQL extension.",
+        discussion: """
+            auditlogctl works with a database where the auditlog extension is \
+            installed (CREATE EXTENSION auditlog). Each command opens its own \
+            connection.
+
+            CONNECTING
+            --database takes a libpq connection string \
+            ('host=db dbname=app user=auditor') or URI \
+            ('postgresql://auditor@db/app?sslmode=verify-full'). Without it, \
+            libpq's defaults apply: PGHOST, PGPORT, PGDATABASE, PGUSER, \
+            PGSERVICE, PGSSLMODE and the other PG* environment variables, with \
+            the password from PGPASSWORD or ~/.pgpass. Prefer those to a \
+            password in --database, which other users can see in the process \
+            list. auditlogctl never prints passwords.
+
+            EXIT CODES
+            0   success
+            1   failure: a query failed, the extension is not installed, ...
+            2   the connection to the database failed or was lost
+            64  the command line is invalid
+
+            Errors go to standard error as one line: auditlogctl: <message>
+            """,
+        version: Auditlog.toolVersion,
+        subcommands: [Status.self, Version.self]
+    )
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import AuditlogKit
+
+/// The options every command that talks to the database takes.
+struct ConnectionOptions: ParsableArguments {
+    @Option(
+        name: [.customShort("d"), .long],
+        help: ArgumentHelp(
+            "A libpq connection string or postgresql:// URI.",
+            discussion: "Without it, libpq's defaults apply: the PG* environment variables, service files and ~/.pgpass.",
+            valueName: "conninfo"
+        )
+    )
+    var database: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The statement_timeout for each query, in PostgreSQL units ('500ms', '5s', '1min'); '0' for none.",
+            valueName: "duration"
+        )
+    )
+    var statementTimeout = "5s"
+
+    /// Opens a connection with these options.
+    func connect() throws -> PostgresConnection {
+        try PostgresConnection(conninfo: database ?? "", statementTimeout: statementTimeout)
+    }
+}

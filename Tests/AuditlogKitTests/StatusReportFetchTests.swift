@@ -1,0 +1,92 @@
+@testable import AuditlogKit
+import Foundation
+import Testing
+
+@Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
+struct StatusReportFetchTests {
+    @Test func failsClearlyWithoutTheExtension() throws {
+        let db = try TestDatabase.connect()
+        try #require(
+            try Auditlog.installedExtensionVersion(on: db) == nil,
+            "AUDITLOG_TEST_DATABASE must name a database without the auditlog extension"
+        )
+        #expect(throws: AuditlogError.extensionNotInstalled) { try StatusReport.fetch(from: db) }
+        #expect(
+            AuditlogError.extensionNotInstalled.description
+                == "the auditlog extension is not installed in this database (CREATE EXTENSION auditlog)"
+        )
+    }
+
+    /// Reads stand-in views with the extension's column types, created in a
+    /// transaction that is rolled back, under a time zone far from UTC.
+    @Test func readsTheViewsIndependentlyOfTimeZone() throws {
+        let db = try TestDatabase.connect()
+        try db.query("BEGIN")
+        defer { _ = try? db.query("ROLLBACK") }
+        try db.query("SET LOCAL TIME ZONE 'Pacific/Kiritimati'")
+        try db.query("CREATE SCHEMA auditlog")
+        try db.query("""
+            CREATE VIEW auditlog.health AS SELECT
+                42::bigint AS pending_count,
+                timestamptz '2024-05-01 10:00:00.25+00' AS oldest_pending,
+                2 AS partition_count,
+                timestamptz '2024-05-01 00:00:00+00' AS oldest_partition_start,
+                NULL::timestamptz AS newest_partition_end,
+                7::bigint AS default_partition_rows
+            """)
+        try db.query("""
+            CREATE VIEW auditlog.partitions (partition_name, range_start, range_end, total_bytes) AS VALUES
+                ('entries_20240502', timestamptz '2024-05-02+00', timestamptz '2024-05-03+00', 16384::bigint),
+                ('entries_20240501', timestamptz '2024-05-01+00', timestamptz '2024-05-02+00', 8192::bigint)
+            """)
+
+        let may1 = Date(timeIntervalSince1970: 1_714_521_600)
+        #expect(try StatusReport.Health.fetch(from: db) == .init(
+            pendingCount: 42,
+            oldestPending: may1.addingTimeInterval(36_000.25),
+            partitionCount: 2,
+            oldestPartitionStart: may1,
+            newestPartitionEnd: nil,
+            defaultPartitionRows: 7
+        ))
+        #expect(try StatusReport.Partition.fetchAll(from: db) == [
+            .init(name: "entries_20240501", rangeStart: may1, rangeEnd: may1.addingTimeInterval(86_400), totalBytes: 8192),
+            .init(
+                name: "entries_20240502",
+                rangeStart: may1.addingTimeInterval(86_400),
+                rangeEnd: may1.addingTimeInterval(172_800),
+                totalBytes: 16384
+            ),
+        ])
+    }
+}
+
+@Suite(.enabled(if: TestDatabase.withExtension != nil, "set AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"))
+struct StatusReportWithExtensionTests {
+    /// Compares the report with the extension's views, all read in one
+    /// repeatable-read snapshot.
+    @Test func matchesTheExtensionsViews() throws {
+        let db = try PostgresConnection(conninfo: #require(TestDatabase.withExtension))
+        try db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        defer { _ = try? db.query("ROLLBACK") }
+
+        let report = try StatusReport.fetch(from: db)
+
+        #expect(report.extensionVersion == (try Auditlog.installedExtensionVersion(on: db)))
+        let pending = try db.query("SELECT count(*) FROM auditlog.pending").singleRow(of: "auditlog.pending")
+        #expect(report.health.pendingCount == (try pending[0, as: Int64.self]))
+        let partitions = try db.query("""
+            SELECT partition_name, extract(epoch FROM range_start), extract(epoch FROM range_end), total_bytes
+            FROM auditlog.partitions
+            ORDER BY range_start
+            """).rows.map { row in
+            StatusReport.Partition(
+                name: try row[0, as: String.self],
+                rangeStart: Date(timeIntervalSince1970: try row[1, as: Double.self]),
+                rangeEnd: Date(timeIntervalSince1970: try row[2, as: Double.self]),
+                totalBytes: try row[3, as: Int64.self]
+            )
+        }
+        #expect(report.partitions == partitions)
+    }
+}
