@@ -6,7 +6,10 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev pkg-config python3)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev pkg-config)
+command -v python3 >/dev/null || APT_PACKAGES+=(python3)
+# Swift 6.3 lives in /opt/swift on the project's machines; login shells add it.
+command -v swift >/dev/null || [ ! -x /opt/swift/usr/bin/swift ] || PATH=$PATH:/opt/swift/usr/bin
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine (as root): installs what is
+# missing, builds and installs the extension and auditlogctl, starts a
+# throwaway Postgres 15 cluster in .tmp/demo-cluster, creates the extension,
+# writes sample entries and shows the log working.
+#
+#   scripts/demo.sh        set up (again) and run the demo; the cluster keeps running
+#   scripts/demo.sh stop   stop the demo cluster
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+cluster=$ROOT/.tmp/demo-cluster
+
+case "${1:-run}" in
+  stop) stop_cluster "$cluster"; exit 0 ;;
+  run) ;;
+  *) die "usage: scripts/demo.sh [stop]" ;;
+esac
+
+install_packages
+build_extension
+log "building auditlogctl (release)"
+swift build -c release --product auditlogctl 2>&1 | grep -vE '^(\[|Building|Compiling|Write|Fetching|Fetched|Cloning|Computing|Computed|Creating|Working copy)' || true
+install -m 0755 "$(swift build -c release --show-bin-path)/auditlogctl" /usr/local/bin/auditlogctl
+
+stop_cluster "$cluster"
+rm -rf "$cluster"
+start_cluster "$cluster"
+database="host=$PGHOST port=$PGPORT user=$PGUSER dbname=demo"
+psql -X -q -d postgres -c 'CREATE DATABASE demo'
+
+log "creating the extension and writing sample entries"
+psql -X -q -v ON_ERROR_STOP=1 -d demo <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION auditlog;
+SELECT auditlog.ensure_partitions() AS partitions_made \gset
+
+-- One-shot entries.
+SELECT auditlog.record(operation => 'user.login', actor_type => 'user', actor_id => 'alice',
+                       tenant_id => 'acme', source_ip => '192.0.2.10', auth_method => 'password') \gset
+SELECT auditlog.record(operation => 'user.login', actor_type => 'user', actor_id => 'mallory',
+                       tenant_id => 'acme', source_ip => '203.0.113.66', auth_method => 'password',
+                       result => 'error', http_status => 401, error_code => 'bad_password') \gset
+SELECT auditlog.record(operation => 'user.provision', stream => 'scim', actor_type => 'idp',
+                       actor_id => 'okta', tenant_id => 'acme', resource_type => 'user',
+                       resource_id => 'bob', details => '{"groups": ["eng"]}') \gset
+
+-- Two-phase: begun before the work, completed after it.
+SELECT auditlog.begin(operation => 'project.create', actor_type => 'user', actor_id => 'alice',
+                      tenant_id => 'acme', request_id => 'req-1', request_uri => '/v1/projects') AS id \gset
+SELECT auditlog.complete(:'id', 'success', http_status => 201, resource_type => 'project',
+                         resource_id => 'prj-1') \gset
+
+-- Begun and never completed: the process crashed mid-request. timeout_pending()
+-- (run with a 4-hour grace period normally) logs it as timeout.
+SELECT auditlog.begin(operation => 'disk.resize', actor_type => 'user', actor_id => 'alice',
+                      tenant_id => 'acme', request_id => 'req-2') \gset
+SELECT pg_sleep(1.1) \gset
+SELECT auditlog.timeout_pending(older_than => '1 second') \gset
+
+-- And one still in flight.
+SELECT auditlog.begin(operation => 'vm.create', actor_type => 'user', actor_id => 'alice',
+                      tenant_id => 'acme', request_id => 'req-3') \gset
+SQL
+
+log "the log"
+psql -X -d demo -c "SELECT to_char(logged_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS') AS logged_at_utc, stream,
+  operation, actor_id, result, http_status, resource_id, tableoid::regclass AS partition
+  FROM auditlog.entry ORDER BY logged_at, id"
+
+log "it is append-only"
+psql -X -d demo -c "UPDATE auditlog.entry SET result = 'success' WHERE actor_id = 'mallory'" 2>&1 | head -1 || true
+
+log "auditlogctl status"
+auditlogctl status --database "$database"
+
+cat <<EOF
+
+The demo cluster is still running. Try:
+  psql '$database'
+  auditlogctl status --database '$database'
+Stop it with: scripts/demo.sh stop
+EOF
