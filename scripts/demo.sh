@@ -9,10 +9,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-cluster=$ROOT/.tmp/demo-cluster
 
 case "${1:-run}" in
-  stop) stop_cluster "$cluster"; exit 0 ;;
+  stop) stop_cluster "$(cluster_dir demo-cluster)"; exit 0 ;;
   run) ;;
   *) die "usage: scripts/demo.sh [stop]" ;;
 esac
@@ -22,6 +21,8 @@ build_extension
 log "building auditlogctl (release)"
 swift build -c release --product auditlogctl 2>&1 | grep -vE '^(\[|Building|Compiling|Write|Fetching|Fetched|Cloning|Computing|Computed|Creating|Working copy)' || true
 install -m 0755 "$(swift build -c release --show-bin-path)/auditlogctl" /usr/local/bin/auditlogctl
+
+cluster=$(cluster_dir demo-cluster)
 
 stop_cluster "$cluster"
 rm -rf "$cluster"

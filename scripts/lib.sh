@@ -41,6 +41,17 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# cluster_dir NAME: where the throwaway cluster NAME lives: under .tmp/ in the
+# project, unless the postgres user cannot reach the project's folder (a
+# checkout under /root, say); then under /tmp.
+cluster_dir() {
+  if runuser -u postgres -- test -x "$ROOT"; then
+    echo "$ROOT/.tmp/$1"
+  else
+    echo "/tmp/auditlog-$(printf '%s' "$ROOT" | md5sum | cut -c1-8)/$1"
+  fi
+}
+
 # start_cluster DIR: initdb (once) and start a cluster owned by the postgres
 # user in DIR, on a free loopback port. Sets and exports PGHOST, PGPORT,
 # PGUSER for libpq clients.

@@ -10,7 +10,7 @@ cd "$ROOT"
 install_packages
 build_extension
 
-cluster=$ROOT/.tmp/test-cluster
+cluster=$(cluster_dir test-cluster)
 rm -rf "$cluster"
 trap 'stop_cluster "$cluster"' EXIT
 start_cluster "$cluster"
