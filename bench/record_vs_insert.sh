@@ -19,7 +19,7 @@ clients=${CLIENTS:-4}
 
 install_packages
 build_extension
-cluster=$ROOT/.tmp/bench-cluster
+cluster=$(cluster_dir bench-cluster)
 rm -rf "$cluster"
 trap 'stop_cluster "$cluster"; rm -rf "$work"' EXIT
 work=$(mktemp -d)
