@@ -14,7 +14,7 @@ TRUNCATE :today;
 -- A stray in DEFAULT (written by the superuser, bypassing the functions;
 -- ensure_partitions() in a later test moves it into its day).
 INSERT INTO auditlog.entry (id, logged_at, started_at, operation, result, writer_xid)
-VALUES ('01890000-0000-7000-8000-000000000009', now() + interval '3 days', now() + interval '3 days',
+VALUES ('01890000-0000-7000-8000-000000000009', now() + interval '5 days', now() + interval '5 days',
         'stray.future', 'success', pg_current_xact_id());
 SELECT tableoid::regclass AS lands_in FROM auditlog.entry WHERE operation = 'stray.future';
 DELETE FROM auditlog.entry_default;
