@@ -52,8 +52,9 @@ auditlog_forbid_change(PG_FUNCTION_ARGS)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("auditlog.entry is append-only: %s of %s is not allowed",
-					command, RelationGetRelationName(trigger->tg_relation)),
+			 errmsg("auditlog.entry is append-only: %s is not allowed", command),
+			 errdetail("The statement would have changed entries in %s.",
+					   RelationGetRelationName(trigger->tg_relation)),
 			 errhint("Entries never change. Expired days are dropped whole by auditlog.purge().")));
 	PG_RETURN_NULL();			/* not reached */
 }

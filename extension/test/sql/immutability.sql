@@ -1,6 +1,7 @@
 -- The log is append-only for everyone, its owner (here a superuser) included.
 SELECT auditlog.record(operation => 'immutable.test') AS id \gset
-\set VERBOSITY default
+-- terse: the detail names the day's partition, which changes with the date.
+\set VERBOSITY terse
 
 UPDATE auditlog.entry SET operation = 'tampered' WHERE id = :'id';
 DELETE FROM auditlog.entry WHERE id = :'id';
