@@ -253,6 +253,38 @@ take_arg(FunctionCallInfo fcinfo, int argno, Datum *values, char *nulls, int slo
 	values[slot] = PG_ARGISNULL(argno) ? (Datum) 0 : PG_GETARG_DATUM(argno);
 }
 
+/*
+ * The parameters record() and begin() share, in slots 0 to 14: the new
+ * entry's id, its stream, its time, its operation and the request context.
+ */
+#define SHARED_PARAMS (4 + CONTEXT_COLUMNS)
+
+static void
+shared_param_types(Oid *types)
+{
+	types[0] = UUIDOID;
+	types[1] = TEXTOID;
+	types[2] = TIMESTAMPTZOID;
+	types[3] = TEXTOID;
+	memcpy(types + 4, context_types, sizeof(context_types));
+}
+
+static void
+take_shared_params(FunctionCallInfo fcinfo, pg_uuid_t *id, TimestampTz at,
+				   Datum *values, char *nulls)
+{
+	values[0] = UUIDPGetDatum(id);
+	nulls[0] = ' ';
+	values[1] = PG_GETARG_DATUM(ARG_STREAM);
+	nulls[1] = ' ';
+	values[2] = TimestampTzGetDatum(at);
+	nulls[2] = ' ';
+	values[3] = PG_GETARG_DATUM(ARG_OPERATION);
+	nulls[3] = ' ';
+	for (int i = 0; i < CONTEXT_COLUMNS; i++)
+		take_arg(fcinfo, ARG_FIRST_CONTEXT + i, values, nulls, 4 + i);
+}
+
 /* ---------- record(operation, stream, <context>, result, http_status, error_code, error_message, details) */
 
 #define RECORD_PARAMS 21
@@ -261,7 +293,7 @@ static SPIPlanPtr
 prepare_record(void)
 {
 	StringInfoData sql;
-	Oid			types[RECORD_PARAMS] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+	Oid			types[RECORD_PARAMS];
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "INSERT INTO auditlog.entry (id, stream, logged_at, started_at, operation");
@@ -271,7 +303,7 @@ prepare_record(void)
 	append_context_params(&sql, 5);
 	appendStringInfoString(&sql, ", $16, $17, $18, $19, $20, $21)");
 
-	memcpy(types + 4, context_types, sizeof(context_types));
+	shared_param_types(types);
 	types[15] = result_type();
 	types[16] = INT4OID;
 	types[17] = TEXTOID;
@@ -299,16 +331,11 @@ auditlog_record(PG_FUNCTION_ARGS)
 	logged_at = auditlog_stamp(&writer);
 	auditlog_uuid_v7(logged_at, id);
 
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = UUIDPGetDatum(id);
-	values[1] = PG_GETARG_DATUM(ARG_STREAM);
-	values[2] = TimestampTzGetDatum(logged_at);
-	values[3] = PG_GETARG_DATUM(ARG_OPERATION);
-	for (int i = 0; i < CONTEXT_COLUMNS; i++)
-		take_arg(fcinfo, ARG_FIRST_CONTEXT + i, values, nulls, 4 + i);
+	take_shared_params(fcinfo, id, logged_at, values, nulls);
 	for (int i = 0; i < 5; i++)
-		take_arg(fcinfo, 13 + i, values, nulls, 15 + i);
+		take_arg(fcinfo, 13 + i, values, nulls, SHARED_PARAMS + i);
 	values[20] = FullTransactionIdGetDatum(writer);
+	nulls[20] = ' ';
 
 	run(&record_plan, prepare_record, values, nulls);
 
@@ -323,7 +350,7 @@ static SPIPlanPtr
 prepare_begin(void)
 {
 	StringInfoData sql;
-	Oid			types[BEGIN_PARAMS] = {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+	Oid			types[BEGIN_PARAMS];
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "INSERT INTO auditlog.pending (id, stream, started_at, operation");
@@ -332,7 +359,7 @@ prepare_begin(void)
 	append_context_params(&sql, 5);
 	appendStringInfoString(&sql, ", $16)");
 
-	memcpy(types + 4, context_types, sizeof(context_types));
+	shared_param_types(types);
 	types[15] = JSONBOID;
 	return prepare(sql.data, BEGIN_PARAMS, types);
 }
@@ -352,14 +379,8 @@ auditlog_begin(PG_FUNCTION_ARGS)
 	started_at = auditlog_clock();
 	auditlog_uuid_v7(started_at, id);
 
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = UUIDPGetDatum(id);
-	values[1] = PG_GETARG_DATUM(ARG_STREAM);
-	values[2] = TimestampTzGetDatum(started_at);
-	values[3] = PG_GETARG_DATUM(ARG_OPERATION);
-	for (int i = 0; i < CONTEXT_COLUMNS; i++)
-		take_arg(fcinfo, ARG_FIRST_CONTEXT + i, values, nulls, 4 + i);
-	take_arg(fcinfo, 13, values, nulls, 15);
+	take_shared_params(fcinfo, id, started_at, values, nulls);
+	take_arg(fcinfo, 13, values, nulls, SHARED_PARAMS);
 
 	run(&begin_plan, prepare_begin, values, nulls);
 
