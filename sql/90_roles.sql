@@ -22,7 +22,12 @@ GRANT USAGE ON SCHEMA auditlog TO auditlog_writer, auditlog_reader, auditlog_adm
 
 GRANT EXECUTE ON FUNCTION auditlog.record, auditlog.begin, auditlog.complete
   TO auditlog_writer;
-GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.health
+GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.health,
+  auditlog.sink, auditlog.sink_status
   TO auditlog_reader;
-GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, auditlog.purge, auditlog.utc_day
+GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon
+  TO auditlog_reader;
+GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, auditlog.purge,
+  auditlog.tick, auditlog.create_sink, auditlog.enable_sink, auditlog.disable_sink, auditlog.drop_sink,
+  auditlog.next_page, auditlog.ack
   TO auditlog_admin;

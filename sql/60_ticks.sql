@@ -1,0 +1,227 @@
+-- Ticks: the snapshots that cut the log into batches (the PgQ way).
+--
+-- Batch k holds the entries whose writing transaction is visible in tick k's
+-- snapshot and not in tick k-1's. A committed transaction becomes visible in
+-- exactly one such interval, so each entry lands in exactly one batch,
+-- whatever the shape of the transactions: long, prepared, with savepoints.
+--
+-- A tick records, in this order: the time t (never below the clock floor,
+-- which it raises to t), the mark x (the next xid to be assigned), and, in a
+-- later statement, the snapshot s. Every writer with xid w >= x stamps its
+-- entries with logged_at >= t (stamp.c), so bound(w), the t of the latest
+-- tick with x <= w, is a lower time bound for all of w's entries: batches
+-- look only at partitions from there on.
+
+CREATE SEQUENCE auditlog.tick_id_seq;
+
+CREATE TABLE auditlog.tick (
+  tick_id  bigint PRIMARY KEY DEFAULT nextval('auditlog.tick_id_seq'),
+  taken_at timestamptz NOT NULL,
+  mark     xid8 NOT NULL,
+  snap     pg_snapshot NOT NULL
+);
+ALTER SEQUENCE auditlog.tick_id_seq OWNED BY auditlog.tick.tick_id;
+CREATE INDEX tick_mark ON auditlog.tick (mark);
+COMMENT ON TABLE auditlog.tick IS
+  'Snapshots that cut the log into export batches. Meaningful only in the cluster that took them; never dumped.';
+
+CREATE FUNCTION auditlog.tick_time_and_mark(OUT taken_at timestamptz, OUT mark xid8)
+RETURNS record
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'auditlog_tick_time_and_mark';
+COMMENT ON FUNCTION auditlog.tick_time_and_mark IS
+  'Internal to tick(): reads the time, raises the clock floor to it, then reads the next xid to be assigned.';
+
+CREATE FUNCTION auditlog.refuse_transaction_block(what text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'auditlog_refuse_transaction_block';
+COMMENT ON FUNCTION auditlog.refuse_transaction_block IS
+  'Internal: raises an error when called inside a transaction block.';
+
+-- Refuse what the export cannot do correctly here.
+CREATE FUNCTION auditlog.check_exportable(what text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF pg_is_in_recovery() THEN
+    RAISE EXCEPTION '% cannot run on a hot standby', what
+      USING ERRCODE = 'read_only_sql_transaction',
+            DETAIL = 'A standby''s snapshots do not describe the primary''s transactions.',
+            HINT = 'Run it on the primary.';
+  END IF;
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION '% needs READ COMMITTED, not %', what, upper(current_setting('transaction_isolation'))
+      USING ERRCODE = 'invalid_transaction_state',
+            DETAIL = 'Each of its statements must see a fresh snapshot.';
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION auditlog.check_exportable IS
+  'Internal: refuses to tick or page on a hot standby or above READ COMMITTED.';
+
+-- Ticks are serialized by this session-level advisory lock (not a
+-- transaction-level one, which a tick inside a long or prepared transaction
+-- would hold until it ends, stalling every other tick).
+CREATE FUNCTION auditlog.tick()
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  lock_key constant bigint := 7310601001;  -- 'auditlog tick'
+  stamp record;
+  snap pg_snapshot;
+  own xid8;
+  previous auditlog.tick;
+  id bigint;
+BEGIN
+  PERFORM auditlog.check_exportable('auditlog.tick()');
+  PERFORM set_config('synchronous_commit', 'on', true);
+  PERFORM pg_advisory_lock(lock_key);
+  BEGIN
+    SELECT * INTO stamp FROM auditlog.tick_time_and_mark();
+    -- A later statement, so a snapshot taken after the mark was read.
+    SELECT pg_current_snapshot(), pg_current_xact_id_if_assigned() INTO snap, own;
+    -- The snapshot leaves the caller's own transaction out of its
+    -- in-progress list; until this transaction commits it is in progress.
+    IF own IS NOT NULL AND own < pg_snapshot_xmax(snap) THEN
+      snap := format('%s:%s:%s',
+                     least(pg_snapshot_xmin(snap), own), pg_snapshot_xmax(snap),
+                     (SELECT string_agg(x::text, ',' ORDER BY x)
+                      FROM (SELECT pg_snapshot_xip(snap) UNION SELECT own) AS xip(x)))::pg_snapshot;
+    END IF;
+    SELECT * INTO previous FROM auditlog.tick ORDER BY tick_id DESC LIMIT 1;
+    IF FOUND AND (stamp.taken_at < previous.taken_at OR stamp.mark < previous.mark
+                  OR pg_snapshot_xmax(snap) < pg_snapshot_xmax(previous.snap)) THEN
+      RAISE EXCEPTION 'auditlog: tick out of order (time %, mark %, xmax % after time %, mark %, xmax %)',
+        stamp.taken_at, stamp.mark, pg_snapshot_xmax(snap),
+        previous.taken_at, previous.mark, pg_snapshot_xmax(previous.snap)
+        USING ERRCODE = 'internal_error';
+    END IF;
+    INSERT INTO auditlog.tick (taken_at, mark, snap) VALUES (stamp.taken_at, stamp.mark, snap)
+    RETURNING tick_id INTO id;
+    PERFORM auditlog.prune_ticks();
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM pg_advisory_unlock(lock_key);
+    RAISE;
+  END;
+  PERFORM pg_advisory_unlock(lock_key);
+  RETURN id;
+END
+$$;
+COMMENT ON FUNCTION auditlog.tick() IS
+  'Records a tick (time, next xid, snapshot) and returns its id. Whatever needs a fresh tick takes one; a scheduler may also call it.';
+
+-- The export epoch: no batch reaches below it. It is when the extension was
+-- installed (so the restored copy of a log starts afresh, the table is not
+-- dumped), raised above every restored entry when sinks are re-anchored after
+-- a restore: those entries carry xids of another cluster, which must never be
+-- mistaken for this one's.
+CREATE TABLE auditlog.export_epoch (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  epoch timestamptz NOT NULL
+);
+INSERT INTO auditlog.export_epoch (epoch) VALUES (clock_timestamp());
+COMMENT ON TABLE auditlog.export_epoch IS
+  'The time below which no export batch reaches: install time, raised when sinks are re-anchored after a restore.';
+
+-- bound(w): the time of the latest tick whose mark is at or below w (never
+-- below the epoch). Every entry written by transaction w has logged_at at or
+-- after it.
+CREATE FUNCTION auditlog.time_bound(w xid8)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT greatest((SELECT taken_at FROM auditlog.tick WHERE mark <= w ORDER BY mark DESC LIMIT 1),
+                  (SELECT epoch FROM auditlog.export_epoch))
+$$;
+COMMENT ON FUNCTION auditlog.time_bound IS
+  'The time of the latest tick whose mark is at or below w: a lower bound of logged_at for every entry written by transaction w.';
+
+CREATE FUNCTION auditlog.settled_horizon()
+RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT auditlog.time_bound(pg_snapshot_xmin(pg_current_snapshot()))
+$$;
+COMMENT ON FUNCTION auditlog.settled_horizon IS
+  'Every entry logged before this time is committed: a window ending at or before it never changes (retention aside). Lags by up to the interval between ticks; a long or prepared transaction holds it back.';
+
+-- Ticks still needed: those a sink's cursor, batch, segments or page in
+-- flight names, and below the oldest of them the latest tick whose mark is at
+-- or below the xmin of its snapshot or of the current one, so that bound()
+-- keeps answering for every xid a batch or settled_horizon() may ask about.
+CREATE FUNCTION auditlog.prune_ticks()
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  oldest_needed bigint;
+  oldest_xmin xid8;
+  keep_from bigint;
+  pruned int;
+BEGIN
+  oldest_needed := least(
+    (SELECT min(least(cursor_tick, batch_tick)) FROM auditlog.sink_state),
+    (SELECT min(least(from_tick, to_tick)) FROM auditlog.sink_segment),
+    (SELECT min(lo_tick) FROM auditlog.page WHERE acked_at IS NULL),
+    (SELECT max(tick_id) FROM auditlog.tick));
+  oldest_xmin := least(pg_snapshot_xmin(pg_current_snapshot()),
+                       (SELECT pg_snapshot_xmin(snap) FROM auditlog.tick WHERE tick_id = oldest_needed));
+  keep_from := least(oldest_needed,
+                     (SELECT max(tick_id) FROM auditlog.tick WHERE mark <= oldest_xmin));
+  DELETE FROM auditlog.tick WHERE tick_id < keep_from;
+  GET DIAGNOSTICS pruned = ROW_COUNT;
+  RETURN pruned;
+END
+$$;
+COMMENT ON FUNCTION auditlog.prune_ticks IS 'Internal to tick(): deletes ticks nothing needs any more.';
+
+-- The condition selecting the entries of batch (lo, hi]: written by a
+-- transaction visible in tick hi and not in tick lo, each part with the time
+-- bound that prunes partitions. Literal values, so the plan is a custom one
+-- and EXPLAIN shows the pruning.
+CREATE FUNCTION auditlog.batch_condition(lo bigint, hi bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  lo_snap pg_snapshot := (SELECT snap FROM auditlog.tick WHERE tick_id = lo);
+  hi_snap pg_snapshot := (SELECT snap FROM auditlog.tick WHERE tick_id = hi);
+  arms text[] := '{}';
+  in_progress xid8[];
+BEGIN
+  IF lo_snap IS NULL OR hi_snap IS NULL THEN
+    RAISE EXCEPTION 'auditlog: tick % or % is missing', lo, hi USING ERRCODE = 'internal_error';
+  END IF;
+  -- (a) transactions in progress at lo and finished by hi, each by its xid.
+  SELECT arms || coalesce(array_agg(format('(e.writer_xid = %L AND e.logged_at >= %L)', w, auditlog.time_bound(w))
+                                    ORDER BY w), '{}')
+  INTO arms
+  FROM pg_snapshot_xip(lo_snap) AS w
+  WHERE pg_visible_in_snapshot(w, hi_snap);
+  -- (b) transactions from lo's xmax up to hi's, less those in progress at hi.
+  IF pg_snapshot_xmax(lo_snap) < pg_snapshot_xmax(hi_snap) THEN
+    in_progress := ARRAY(SELECT pg_snapshot_xip(hi_snap) ORDER BY 1);
+    arms := arms || format('(e.writer_xid >= %L AND e.writer_xid < %L AND e.logged_at >= %L%s)',
+                           pg_snapshot_xmax(lo_snap), pg_snapshot_xmax(hi_snap),
+                           auditlog.time_bound(pg_snapshot_xmax(lo_snap)),
+                           CASE WHEN cardinality(in_progress) > 0
+                                THEN format(' AND e.writer_xid <> ALL (%L::xid8[])', in_progress) END);
+  END IF;
+  IF cardinality(arms) = 0 THEN
+    RETURN 'false';
+  END IF;
+  RETURN '(' || array_to_string(arms, ' OR ') || ')';
+END
+$$;
+COMMENT ON FUNCTION auditlog.batch_condition IS
+  'Internal: SQL condition on auditlog.entry e selecting the entries of the batch between ticks lo and hi.';
+

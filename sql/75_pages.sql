@@ -1,0 +1,342 @@
+-- Pages: bounded, exact slices of a sink's batches, handed out by next_page()
+-- and acknowledged by ack() once their object is stored.
+--
+-- A page holds entries of one stream and one UTC day, in (logged_at, id)
+-- order, at most max_rows of them. It is pinned when first handed out (its
+-- batch and its first and last keys are stored), so until it is acknowledged
+-- next_page() returns it again, identical and under the same object key,
+-- whatever max_rows, TimeZone or new ticks say: a retried upload overwrites,
+-- never duplicates.
+
+CREATE TABLE auditlog.page (
+  page_id         uuid PRIMARY KEY,
+  sink            text NOT NULL REFERENCES auditlog.sink ON DELETE CASCADE,
+  lo_tick         bigint NOT NULL,
+  hi_tick         bigint NOT NULL,
+  stream          text NOT NULL,
+  -- the key (stream, logged_at, id) after which the page starts, if any
+  after_stream    text,
+  after_logged_at timestamptz,
+  after_id        uuid,
+  -- the key of its last entry
+  last_logged_at  timestamptz NOT NULL,
+  last_id         uuid NOT NULL,
+  first_logged_at timestamptz NOT NULL,
+  rows            int NOT NULL,
+  object_key      text NOT NULL,
+  sha256          text NOT NULL,
+  prev_sha256     text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  acked_at        timestamptz
+);
+CREATE UNIQUE INDEX page_one_in_flight ON auditlog.page (sink) WHERE acked_at IS NULL;
+CREATE INDEX page_sink_acked ON auditlog.page (sink, acked_at);
+COMMENT ON TABLE auditlog.page IS
+  'Pages handed out to sinks: the one in flight per sink (acked_at null) and the acknowledged ones, each with its SHA-256 and its predecessor''s, a chain auditlogctl verify checks.';
+
+-- One entry as a line of NDJSON: the columns of auditlog.entry by name, in
+-- table order, writer_xid left out, times in UTC.
+CREATE FUNCTION auditlog.entry_json(e auditlog.entry)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT to_json(line)::text
+  FROM (SELECT e.id, e.stream,
+               to_char(e.logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS logged_at,
+               to_char(e.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS started_at,
+               e.operation, e.actor_type, e.actor_id, e.tenant_id, e.resource_type, e.resource_id,
+               e.request_id, e.request_uri, e.source_ip::text AS source_ip, e.user_agent, e.auth_method,
+               e.credential_id, e.result, e.http_status, e.error_code, e.error_message, e.details) AS line
+$$;
+COMMENT ON FUNCTION auditlog.entry_json IS 'One entry as a line of the export''s NDJSON.';
+
+-- The condition on auditlog.entry e for a sink's filters.
+CREATE FUNCTION auditlog.sink_filter(s auditlog.sink)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN concat(
+  CASE WHEN s.stream IS NOT NULL THEN format(' AND e.stream = %L', s.stream) END,
+  CASE WHEN s.tenant_id IS NOT NULL THEN format(' AND e.tenant_id = %L', s.tenant_id) END,
+  CASE WHEN s.operation_prefix IS NOT NULL THEN format(' AND starts_with(e.operation, %L)', s.operation_prefix) END);
+COMMENT ON FUNCTION auditlog.sink_filter IS 'Internal: SQL condition on auditlog.entry e for the sink''s filters.';
+
+-- The query for the entries of a page, in order: those of the sink's batch
+-- (lo, hi] in stream `stream`, within the UTC day starting at `day`, after
+-- key `after` (if any) and up to key `last` (if any), at most `max_rows`.
+CREATE FUNCTION auditlog.page_query(s auditlog.sink, lo bigint, hi bigint, stream text, day timestamptz,
+                                    after_stream text, after_logged_at timestamptz, after_id uuid,
+                                    last_logged_at timestamptz, last_id uuid, max_rows int)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format(
+  'SELECT e.* FROM auditlog.entry e WHERE %s%s AND e.stream = %L AND e.logged_at >= %L AND e.logged_at < %L%s%s'
+  ' ORDER BY e.logged_at, e.id%s',
+  auditlog.batch_condition(lo, hi), auditlog.sink_filter(s), stream, day, day + interval '1 day',
+  CASE WHEN after_stream = stream THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', after_logged_at, after_id) END,
+  CASE WHEN last_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) <= (%L::timestamptz, %L::uuid)', last_logged_at, last_id) END,
+  CASE WHEN max_rows IS NOT NULL THEN format(' LIMIT %s', max_rows) END);
+COMMENT ON FUNCTION auditlog.page_query IS 'Internal: the query for the entries of one page.';
+
+CREATE TYPE auditlog.page_out AS (
+  page_id         uuid,
+  object_key      text,
+  stream          text,
+  day             date,
+  rows            int,
+  first_logged_at timestamptz,
+  last_logged_at  timestamptz,
+  sha256          text,
+  body            text
+);
+COMMENT ON TYPE auditlog.page_out IS 'A page as next_page() hands it out.';
+
+-- The body of a pinned page, computed again from its bounds: the same rows,
+-- so the same text.
+CREATE FUNCTION auditlog.render_page(p auditlog.page)
+RETURNS auditlog.page_out
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+  s auditlog.sink := (SELECT s FROM auditlog.sink s WHERE s.name = p.sink);
+  body text;
+  row_count int;
+BEGIN
+  EXECUTE format('SELECT count(*)::int, string_agg(auditlog.entry_json(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
+                 auditlog.page_query(s, p.lo_tick, p.hi_tick, p.stream, auditlog.utc_day(p.first_logged_at),
+                                     p.after_stream, p.after_logged_at, p.after_id, p.last_logged_at, p.last_id, NULL))
+  INTO row_count, body;
+  IF row_count <> p.rows OR encode(sha256(convert_to(body, 'UTF8')), 'hex') <> p.sha256 THEN
+    RAISE EXCEPTION 'auditlog: page % of sink "%" no longer matches what was handed out', p.page_id, p.sink
+      USING ERRCODE = 'data_corrupted',
+            DETAIL = format('%s rows now, %s then.', row_count, p.rows);
+  END IF;
+  RETURN (p.page_id, p.object_key, p.stream, auditlog.utc_day(p.first_logged_at)::date, p.rows,
+          p.first_logged_at, p.last_logged_at, p.sha256, body)::auditlog.page_out;
+END
+$$;
+COMMENT ON FUNCTION auditlog.render_page IS 'Internal: the body of a pinned page, checked against its recorded SHA-256.';
+
+-- After a dump and restore (no export state) or on a cluster whose ticks are
+-- not this one's, the sink's xids mean nothing here: raise the floor above
+-- every entry, so the new anchor's time is past all of them and no batch
+-- reaches below it, then anchor the sink afresh.
+CREATE FUNCTION auditlog.reanchor_if_foreign(s auditlog.sink)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  state auditlog.sink_state := (SELECT st FROM auditlog.sink_state st WHERE st.sink = s.name);
+  cursor_snap pg_snapshot := (SELECT snap FROM auditlog.tick WHERE tick_id = state.cursor_tick);
+  newest timestamptz;
+  reason text;
+BEGIN
+  IF state IS NULL THEN
+    IF NOT s.enabled THEN
+      RETURN;
+    END IF;
+    reason := 'restored without export state';
+  ELSIF cursor_snap IS NULL THEN
+    reason := 'cursor tick missing';
+  ELSIF pg_snapshot_xmax(cursor_snap) > pg_snapshot_xmax(pg_current_snapshot()) THEN
+    reason := 'cursor snapshot ahead of this cluster';
+  ELSE
+    RETURN;
+  END IF;
+  newest := (SELECT max(logged_at) FROM auditlog.entry);
+  IF newest IS NOT NULL AND newest >= (SELECT epoch FROM auditlog.export_epoch) THEN
+    PERFORM setval('auditlog.clock_floor',
+                   greatest(nextval('auditlog.clock_floor') - 1,
+                            (extract(epoch FROM newest - '2000-01-01 00:00:00+00') * 1000000)::bigint + 1));
+    UPDATE auditlog.export_epoch SET epoch = newest + interval '1 microsecond';
+  END IF;
+  DELETE FROM auditlog.sink_state st WHERE st.sink = s.name;
+  DELETE FROM auditlog.sink_segment sg WHERE sg.sink = s.name;
+  DELETE FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL;
+  IF s.enabled THEN
+    PERFORM auditlog.anchor_sink(s.name, 'reanchored: ' || reason);
+  END IF;
+  RAISE WARNING 'auditlog: sink "%" re-anchored at a fresh tick (%); entries logged before it are exported only by a backfill',
+    s.name, reason;
+END
+$$;
+COMMENT ON FUNCTION auditlog.reanchor_if_foreign IS 'Internal: re-anchors a sink whose export state is missing or not this cluster''s.';
+
+CREATE FUNCTION auditlog.next_page(sink text, max_rows int DEFAULT 10000)
+RETURNS SETOF auditlog.page_out
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO'
+AS $$
+DECLARE
+  max_page_rows constant int := 100000;
+  s auditlog.sink;
+  state auditlog.sink_state;
+  pinned auditlog.page;
+  segment auditlog.sink_segment;
+  hi bigint;
+  took_fresh_tick boolean := false;
+  first_row record;
+  day timestamptz;
+  page auditlog.page;
+  body text;
+BEGIN
+  PERFORM auditlog.refuse_transaction_block('auditlog.next_page()');
+  PERFORM auditlog.check_exportable('auditlog.next_page()');
+  IF max_rows IS NULL OR max_rows < 1 OR max_rows > max_page_rows THEN
+    RAISE EXCEPTION 'max_rows must be between 1 and %, not %', max_page_rows, coalesce(max_rows::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM set_config('synchronous_commit', 'on', true);
+  s := auditlog.locked_sink(sink);
+  PERFORM auditlog.reanchor_if_foreign(s);
+
+  SELECT * INTO pinned FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL;
+  IF FOUND THEN
+    RETURN NEXT auditlog.render_page(pinned);
+    RETURN;
+  END IF;
+
+  -- Each turn either finds a page, finishes a batch, or closes a segment; it
+  -- takes at most one fresh tick, after which an empty batch means the sink
+  -- is up to date.
+  FOR turn IN 1..1000 LOOP
+    SELECT * INTO state FROM auditlog.sink_state st WHERE st.sink = s.name;
+    SELECT * INTO segment FROM auditlog.sink_segment sg WHERE sg.sink = s.name ORDER BY from_tick LIMIT 1;
+    IF state IS NULL OR segment IS NULL THEN
+      RETURN;  -- owes nothing
+    END IF;
+    IF state.cursor_tick < segment.from_tick THEN
+      -- The previous segment is done: continue from this one's anchor.
+      UPDATE auditlog.sink_state st SET cursor_tick = segment.from_tick, batch_tick = NULL,
+             after_stream = NULL, after_logged_at = NULL, after_id = NULL
+      WHERE st.sink = s.name;
+      CONTINUE;
+    END IF;
+    IF segment.to_tick IS NOT NULL AND state.cursor_tick >= segment.to_tick THEN
+      DELETE FROM auditlog.sink_segment sg WHERE sg.sink = s.name AND sg.from_tick = segment.from_tick;
+      CONTINUE;
+    END IF;
+
+    IF state.batch_tick IS NULL THEN
+      hi := (SELECT max(tick_id) FROM auditlog.tick t
+             WHERE t.tick_id > state.cursor_tick AND (segment.to_tick IS NULL OR t.tick_id <= segment.to_tick));
+      IF hi IS NULL THEN
+        IF took_fresh_tick OR segment.to_tick IS NOT NULL THEN
+          RETURN;
+        END IF;
+        hi := auditlog.tick();
+        took_fresh_tick := true;
+      END IF;
+      UPDATE auditlog.sink_state st SET batch_tick = hi WHERE st.sink = s.name;
+      CONTINUE;
+    END IF;
+
+    -- The first entry of the batch after the acknowledged key decides the
+    -- page's stream and day.
+    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s%s ORDER BY e.stream, e.logged_at, e.id LIMIT 1',
+                   auditlog.batch_condition(state.cursor_tick, state.batch_tick), auditlog.sink_filter(s),
+                   CASE WHEN state.after_stream IS NOT NULL
+                        THEN format(' AND (e.stream, e.logged_at, e.id) > (%L::text, %L::timestamptz, %L::uuid)',
+                                    state.after_stream, state.after_logged_at, state.after_id) END)
+    INTO first_row;
+    IF first_row IS NULL THEN
+      -- The batch is done.
+      UPDATE auditlog.sink_state st SET cursor_tick = st.batch_tick, batch_tick = NULL,
+             after_stream = NULL, after_logged_at = NULL, after_id = NULL
+      WHERE st.sink = s.name;
+      IF took_fresh_tick THEN
+        RETURN;
+      END IF;
+      CONTINUE;
+    END IF;
+
+    day := auditlog.utc_day(first_row.logged_at);
+    page.page_id := auditlog.new_page_id();
+    EXECUTE format('SELECT count(*)::int, min(e.logged_at), max(e.logged_at),'
+                   ' (array_agg(e.id ORDER BY e.logged_at DESC, e.id DESC))[1],'
+                   ' string_agg(auditlog.entry_json(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
+                   auditlog.page_query(s, state.cursor_tick, state.batch_tick, first_row.stream, day,
+                                       state.after_stream, state.after_logged_at, state.after_id, NULL, NULL, max_rows))
+    INTO page.rows, page.first_logged_at, page.last_logged_at, page.last_id, body;
+
+    page.sink := s.name;
+    page.lo_tick := state.cursor_tick;
+    page.hi_tick := state.batch_tick;
+    page.stream := first_row.stream;
+    page.after_stream := state.after_stream;
+    page.after_logged_at := state.after_logged_at;
+    page.after_id := state.after_id;
+    page.object_key := format('%s/dt=%s/%s-%s.ndjson.gz', page.stream, to_char(day, 'YYYY-MM-DD'), s.name, page.page_id);
+    page.sha256 := encode(sha256(convert_to(body, 'UTF8')), 'hex');
+    page.created_at := now();
+    INSERT INTO auditlog.page VALUES (page.*);
+    RETURN NEXT (page.page_id, page.object_key, page.stream, day::date, page.rows,
+                 page.first_logged_at, page.last_logged_at, page.sha256, body)::auditlog.page_out;
+    RETURN;
+  END LOOP;
+  RAISE EXCEPTION 'auditlog: next_page() for sink "%" made no progress', s.name USING ERRCODE = 'internal_error';
+END
+$$;
+COMMENT ON FUNCTION auditlog.next_page IS
+  'The sink''s next page of new entries (one stream, one UTC day, at most max_rows, NDJSON body and the object key to store it under), or no row when it is up to date. Until acknowledged, the same page is returned again, identical. Runs as its own transaction: refuses inside a transaction block.';
+
+CREATE FUNCTION auditlog.ack(sink text, page_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s auditlog.sink;
+  p auditlog.page;
+  previous text;
+BEGIN
+  PERFORM auditlog.refuse_transaction_block('auditlog.ack()');
+  PERFORM auditlog.check_exportable('auditlog.ack()');
+  IF page_id IS NULL THEN
+    RAISE EXCEPTION 'page_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM set_config('synchronous_commit', 'on', true);
+  s := auditlog.locked_sink(sink);
+  SELECT * INTO p FROM auditlog.page pg WHERE pg.page_id = ack.page_id AND pg.sink = s.name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'page % was not handed out to sink "%"', page_id, s.name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Acknowledge the page_id that next_page() returned for this sink.';
+  END IF;
+  IF p.acked_at IS NOT NULL THEN
+    RAISE NOTICE 'page % of sink "%" was acknowledged already, at %', page_id, s.name, p.acked_at;
+    RETURN false;
+  END IF;
+  previous := (SELECT last_sha256 FROM auditlog.sink_state st WHERE st.sink = s.name);
+  UPDATE auditlog.page pg SET acked_at = now(), prev_sha256 = previous WHERE pg.page_id = p.page_id;
+  -- Compare-and-set: the key moves only within the page's own batch, so a
+  -- page acknowledged late never moves the cursor back nor past an anchor.
+  UPDATE auditlog.sink_state st
+  SET after_stream = p.stream, after_logged_at = p.last_logged_at, after_id = p.last_id,
+      last_sha256 = p.sha256, last_ack_at = now(),
+      pages_acked = st.pages_acked + 1, rows_acked = st.rows_acked + p.rows
+  WHERE st.sink = s.name AND st.cursor_tick = p.lo_tick AND st.batch_tick = p.hi_tick;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'auditlog: sink "%" moved past page % while it was in flight', s.name, p.page_id
+      USING ERRCODE = 'internal_error';
+  END IF;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auditlog.ack IS
+  'Acknowledges the page in flight once its object is stored: the sink moves past it. Returns false, changing nothing, for a page acknowledged already; refuses a page not handed out to this sink. Runs as its own transaction.';
+
+CREATE FUNCTION auditlog.new_page_id()
+RETURNS uuid
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'auditlog_new_page_id';
+COMMENT ON FUNCTION auditlog.new_page_id IS
+  'Internal: a UUIDv7 for a page. Never a sequence or a counter: it must not repeat after a restore, a point-in-time recovery or a failover.';
+

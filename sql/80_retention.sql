@@ -1,0 +1,84 @@
+-- Retention: expired days are dropped whole, never row by row, and never
+-- before every sink has exported them.
+--
+-- A partition ending at U may go when U is past the retention period, is not
+-- today's, and for every sink that still owes entries (enabled, or disabled
+-- with entries owed up to its closing tick), U <= bound(xmin(c)) where c is
+-- the sink's cursor tick: every entry logged before that time is visible in
+-- c, so exported.
+
+-- For each sink that owes entries, the time before which it has exported
+-- every entry.
+CREATE FUNCTION auditlog.sink_exported_before()
+RETURNS TABLE (sink text, exported_before timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT st.sink, auditlog.time_bound(pg_snapshot_xmin(t.snap))
+  FROM auditlog.sink_state st
+  JOIN auditlog.tick t ON t.tick_id = st.cursor_tick
+  WHERE EXISTS (SELECT FROM auditlog.sink_segment sg WHERE sg.sink = st.sink)
+$$;
+COMMENT ON FUNCTION auditlog.sink_exported_before IS
+  'For each sink that still owes entries, the time before which every entry it owes is exported.';
+
+CREATE FUNCTION auditlog.purge(retain interval DEFAULT '90 days', force boolean DEFAULT false)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO'
+SET lock_timeout = '100ms'
+AS $$
+DECLARE
+  cutoff timestamptz;
+  p record;
+  holder record;
+  dropped int := 0;
+BEGIN
+  IF retain IS NULL OR retain <= interval '0' THEN
+    RAISE EXCEPTION 'retain must be a positive interval, not %', coalesce(retain::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Partitions that end more than retain ago are dropped, for example ''90 days''.';
+  END IF;
+  IF force IS NULL THEN
+    RAISE EXCEPTION 'force must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  cutoff := least(now() - retain, auditlog.utc_day(now()));
+  FOR p IN SELECT * FROM auditlog.partitions WHERE range_end <= cutoff ORDER BY range_start LOOP
+    SELECT h.sink, h.exported_before INTO holder
+    FROM auditlog.sink_exported_before() h
+    WHERE h.exported_before < p.range_end
+    ORDER BY h.exported_before LIMIT 1;
+    IF FOUND AND NOT force THEN
+      RAISE NOTICE 'auditlog: partition % is kept: sink "%" has exported only what was logged before %',
+        p.partition_name, holder.sink, holder.exported_before;
+      EXIT;  -- later days are held back as well
+    END IF;
+    BEGIN
+      EXECUTE format('ALTER TABLE auditlog.entry DETACH PARTITION %s', p.partition);
+      EXECUTE format('DROP TABLE %s', p.partition);
+      dropped := dropped + 1;
+      IF holder.sink IS NOT NULL THEN
+        -- The log records its own forced purge.
+        RAISE WARNING 'auditlog: forced purge dropped partition % before sink "%" exported it', p.partition_name, holder.sink;
+        PERFORM auditlog.record(operation => 'auditlog.purge.forced', stream => 'auditlog',
+                                actor_type => 'database_role', actor_id => session_user::text,
+                                resource_type => 'partition', resource_id => p.partition_name,
+                                details => jsonb_build_object('range_start', p.range_start, 'range_end', p.range_end,
+                                                              'held_by_sink', holder.sink,
+                                                              'sink_exported_before', holder.exported_before));
+      END IF;
+    EXCEPTION WHEN lock_not_available THEN
+      -- Every day needs the same lock on the log: stop here rather than make
+      -- writers queue again for each one.
+      RAISE WARNING 'auditlog: could not drop partition % now: the log is busy; the next purge() will retry', p.partition_name;
+      EXIT;
+    END;
+  END LOOP;
+  RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION auditlog.purge IS
+  'Drops whole day partitions that end more than retain ago (never today''s) and that every sink has exported; never deletes row by row. Returns how many it dropped. force => true drops them even before a sink has exported them, and records that in the log (operation auditlog.purge.forced).';
+

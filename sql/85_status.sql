@@ -1,0 +1,42 @@
+-- Status.
+
+CREATE VIEW auditlog.health AS
+SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
+       (SELECT min(started_at) FROM auditlog.pending) AS oldest_pending,
+       (SELECT count(*)::int FROM auditlog.partitions) AS partition_count,
+       (SELECT min(range_start) FROM auditlog.partitions) AS oldest_partition_start,
+       (SELECT max(range_end) FROM auditlog.partitions) AS newest_partition_end,
+       (SELECT count(*) FROM ONLY auditlog.entry_default) AS default_partition_rows,
+       (SELECT max(tick_id) FROM auditlog.tick) AS last_tick,
+       (SELECT max(taken_at) FROM auditlog.tick) AS last_tick_at,
+       auditlog.settled_horizon() AS settled_horizon,
+       '2000-01-01 00:00:00+00'::timestamptz
+         + make_interval(secs => (SELECT last_value FROM auditlog.clock_floor) / 1000000.0) > clock_timestamp()
+         AS clock_behind_floor;
+COMMENT ON VIEW auditlog.health IS
+  'One row: begun entries still pending and the oldest of them, the day partitions, rows in the DEFAULT partition (should be 0), the last tick, the settled horizon, and whether the server clock is behind the clock floor (the floor, not the clock, then stamps entries).';
+
+CREATE VIEW auditlog.sink_status AS
+SELECT s.name AS sink,
+       s.enabled,
+       s.url,
+       s.stream, s.tenant_id, s.operation_prefix,
+       t.taken_at AS cursor_at,
+       e.exported_before,
+       extract(epoch FROM now() - e.exported_before) AS lag_seconds,
+       p.page_id AS page_in_flight,
+       p.rows AS page_in_flight_rows,
+       st.pages_acked,
+       st.rows_acked,
+       st.last_ack_at,
+       (SELECT count(*) FROM auditlog.sink_segment sg WHERE sg.sink = s.name)::int AS segments_owed,
+       st.anchored_at,
+       st.anchor_reason
+FROM auditlog.sink s
+LEFT JOIN auditlog.sink_state st ON st.sink = s.name
+LEFT JOIN auditlog.tick t ON t.tick_id = st.cursor_tick
+LEFT JOIN auditlog.sink_exported_before() e ON e.sink = s.name
+LEFT JOIN auditlog.page p ON p.sink = s.name AND p.acked_at IS NULL;
+COMMENT ON VIEW auditlog.sink_status IS
+  'One row per sink: where its cursor is, the time before which it has exported everything (and how far that lags), the page in flight, pages and rows acknowledged, and why it was last anchored.';
+
