@@ -315,12 +315,12 @@ BEGIN
     RETURN false;
   END IF;
   previous := (SELECT last_sha256 FROM auditlog.sink_state st WHERE st.sink = s.name);
-  UPDATE auditlog.page pg SET acked_at = now(), prev_sha256 = previous WHERE pg.page_id = p.page_id;
+  UPDATE auditlog.page pg SET acked_at = clock_timestamp(), prev_sha256 = previous WHERE pg.page_id = p.page_id;
   -- Compare-and-set: the key moves only within the page's own batch, so a
   -- page acknowledged late never moves the cursor back nor past an anchor.
   UPDATE auditlog.sink_state st
   SET after_stream = p.stream, after_logged_at = p.last_logged_at, after_id = p.last_id,
-      last_sha256 = p.sha256, last_ack_at = now(),
+      last_sha256 = p.sha256, last_ack_at = clock_timestamp(),
       pages_acked = st.pages_acked + 1, rows_acked = st.rows_acked + p.rows
   WHERE st.sink = s.name AND st.cursor_tick = p.lo_tick AND st.batch_tick = p.hi_tick;
   IF NOT FOUND THEN
