@@ -22,6 +22,25 @@ $$;
 COMMENT ON FUNCTION auditlog.sink_exported_before IS
   'For each sink that still owes entries, the time before which every entry it owes is exported.';
 
+-- What purge(retain) would consider: each partition past the retention
+-- period, oldest first, with the sink (if any) that has not exported it yet.
+CREATE FUNCTION auditlog.purge_preview(retain interval DEFAULT '90 days')
+RETURNS TABLE (partition_name text, partition regclass, range_start timestamptz, range_end timestamptz,
+               held_by_sink text, sink_exported_before timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT p.partition_name, p.partition, p.range_start, p.range_end, h.sink, h.exported_before
+  FROM auditlog.partitions p
+  LEFT JOIN LATERAL (SELECT * FROM auditlog.sink_exported_before() e
+                     WHERE e.exported_before < p.range_end
+                     ORDER BY e.exported_before, e.sink LIMIT 1) h ON true
+  WHERE p.range_end <= least(now() - retain, auditlog.utc_day(now()))
+  ORDER BY p.range_start
+$$;
+COMMENT ON FUNCTION auditlog.purge_preview IS
+  'The partitions purge(retain) would drop, oldest first, each with the sink that still holds it back (null when none does).';
+
 CREATE FUNCTION auditlog.purge(retain interval DEFAULT '90 days', force boolean DEFAULT false)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
@@ -31,9 +50,7 @@ SET DateStyle = 'ISO'
 SET lock_timeout = '100ms'
 AS $$
 DECLARE
-  cutoff timestamptz;
   p record;
-  holder record;
   dropped int := 0;
 BEGIN
   IF retain IS NULL OR retain <= interval '0' THEN
@@ -44,30 +61,25 @@ BEGIN
   IF force IS NULL THEN
     RAISE EXCEPTION 'force must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  cutoff := least(now() - retain, auditlog.utc_day(now()));
-  FOR p IN SELECT * FROM auditlog.partitions WHERE range_end <= cutoff ORDER BY range_start LOOP
-    SELECT h.sink, h.exported_before INTO holder
-    FROM auditlog.sink_exported_before() h
-    WHERE h.exported_before < p.range_end
-    ORDER BY h.exported_before LIMIT 1;
-    IF FOUND AND NOT force THEN
+  FOR p IN SELECT * FROM auditlog.purge_preview(retain) LOOP
+    IF p.held_by_sink IS NOT NULL AND NOT force THEN
       RAISE NOTICE 'auditlog: partition % is kept: sink "%" has exported only what was logged before %',
-        p.partition_name, holder.sink, holder.exported_before;
+        p.partition_name, p.held_by_sink, p.sink_exported_before;
       EXIT;  -- later days are held back as well
     END IF;
     BEGIN
       EXECUTE format('ALTER TABLE auditlog.entry DETACH PARTITION %s', p.partition);
       EXECUTE format('DROP TABLE %s', p.partition);
       dropped := dropped + 1;
-      IF holder.sink IS NOT NULL THEN
+      IF p.held_by_sink IS NOT NULL THEN
         -- The log records its own forced purge.
-        RAISE WARNING 'auditlog: forced purge dropped partition % before sink "%" exported it', p.partition_name, holder.sink;
+        RAISE WARNING 'auditlog: forced purge dropped partition % before sink "%" exported it', p.partition_name, p.held_by_sink;
         PERFORM auditlog.record(operation => 'auditlog.purge.forced', stream => 'auditlog',
                                 actor_type => 'database_role', actor_id => session_user::text,
                                 resource_type => 'partition', resource_id => p.partition_name,
                                 details => jsonb_build_object('range_start', p.range_start, 'range_end', p.range_end,
-                                                              'held_by_sink', holder.sink,
-                                                              'sink_exported_before', holder.exported_before));
+                                                              'held_by_sink', p.held_by_sink,
+                                                              'sink_exported_before', p.sink_exported_before));
       END IF;
     EXCEPTION WHEN lock_not_available THEN
       -- Every day needs the same lock on the log: stop here rather than make
