@@ -2,7 +2,8 @@
 # Runs every test on a fresh Debian 12 machine (as root): installs what is
 # missing, builds the extension and auditlogctl, starts a throwaway Postgres 15
 # cluster, runs the extension's pg_regress and isolation tests, the pg_dump
-# round trip and `swift test`, then stops the cluster.
+# round trip, the randomized export test and `swift test`, then stops the
+# cluster.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -24,6 +25,10 @@ fi
 
 log "extension: pg_dump and pg_restore keep every entry"
 extension/test/dump_restore.sh
+
+log "extension: randomized exactly-once export, fixed seeds"
+python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore 'psycopg[binary]'
+extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500
 
 log "auditlogctl: swift test"
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS swift_test' -c 'CREATE DATABASE swift_test'
