@@ -82,6 +82,9 @@ BEGIN
   PERFORM set_config('synchronous_commit', 'on', true);
   PERFORM pg_advisory_lock(lock_key);
   BEGIN
+    IF NOT EXISTS (SELECT FROM auditlog.tick) THEN
+      PERFORM auditlog.raise_epoch_above_log();
+    END IF;
     SELECT * INTO stamp FROM auditlog.tick_time_and_mark();
     -- A later statement, so a snapshot taken after the mark was read.
     SELECT pg_current_snapshot(), pg_current_xact_id_if_assigned() INTO snap, own;
@@ -127,6 +130,33 @@ CREATE TABLE auditlog.export_epoch (
 INSERT INTO auditlog.export_epoch (epoch) VALUES (clock_timestamp());
 COMMENT ON TABLE auditlog.export_epoch IS
   'The time below which no export batch reaches: install time, raised when sinks are re-anchored after a restore.';
+
+-- Before the first tick of a cluster (a new install, or a restored copy of a
+-- log: ticks are never dumped), no sink is anchored, so nothing is owed: raise
+-- the clock floor and the epoch above every entry already there. Restored
+-- entries carry another cluster's xids; lying below every tick's time, they
+-- can never be taken for this cluster's, even if the old host's clock was ahead.
+CREATE FUNCTION auditlog.raise_epoch_above_log()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  newest timestamptz := (SELECT max(logged_at) FROM auditlog.entry);
+  above timestamptz;
+BEGIN
+  IF newest IS NULL OR newest < (SELECT epoch FROM auditlog.export_epoch) THEN
+    RETURN;
+  END IF;
+  above := newest + interval '1 microsecond';
+  UPDATE auditlog.export_epoch SET epoch = above;
+  IF (SELECT last_value FROM auditlog.clock_floor) < (extract(epoch FROM above - '2000-01-01 00:00:00+00') * 1000000)::bigint THEN
+    PERFORM setval('auditlog.clock_floor', (extract(epoch FROM above - '2000-01-01 00:00:00+00') * 1000000)::bigint);
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION auditlog.raise_epoch_above_log IS
+  'Internal to the first tick(): raises the export epoch and the clock floor above every entry already in the log.';
 
 -- bound(w): the time of the latest tick whose mark is at or below w (never
 -- below the epoch). Every entry written by transaction w has logged_at at or

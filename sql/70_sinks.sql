@@ -121,7 +121,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF TG_OP = 'INSERT' AND NEW.enabled THEN
+  IF TG_OP = 'INSERT' AND NEW.enabled AND NEW.created_at >= (SELECT epoch FROM auditlog.export_epoch) THEN
+    -- (A row created before this install's epoch comes from a dump being
+    -- restored: it is anchored on its first next_page(), once the whole log
+    -- is back.)
     PERFORM auditlog.anchor_sink(NEW.name, 'created');
   ELSIF TG_OP = 'UPDATE' AND NEW.enabled AND NOT OLD.enabled THEN
     PERFORM auditlog.anchor_sink(NEW.name, 'enabled');

@@ -121,10 +121,11 @@ END
 $$;
 COMMENT ON FUNCTION auditlog.render_page IS 'Internal: the body of a pinned page, checked against its recorded SHA-256.';
 
--- After a dump and restore (no export state) or on a cluster whose ticks are
--- not this one's, the sink's xids mean nothing here: raise the floor above
--- every entry, so the new anchor's time is past all of them and no batch
--- reaches below it, then anchor the sink afresh.
+-- A sink whose export state is missing (restored from a dump: the state is
+-- made of ticks, never dumped) or not this cluster's (its cursor tick is gone,
+-- or its snapshot is ahead of this cluster's) is anchored afresh, and says so
+-- in sink_status. It never reaches back below the new anchor: the first tick
+-- of a restored log raised the epoch above every restored entry.
 CREATE FUNCTION auditlog.reanchor_if_foreign(s auditlog.sink)
 RETURNS void
 LANGUAGE plpgsql
@@ -133,35 +134,27 @@ AS $$
 DECLARE
   state auditlog.sink_state := (SELECT st FROM auditlog.sink_state st WHERE st.sink = s.name);
   cursor_snap pg_snapshot := (SELECT snap FROM auditlog.tick WHERE tick_id = state.cursor_tick);
-  newest timestamptz;
   reason text;
 BEGIN
   IF state IS NULL THEN
     IF NOT s.enabled THEN
       RETURN;
     END IF;
-    reason := 'restored without export state';
+    reason := 'restored from a dump';
   ELSIF cursor_snap IS NULL THEN
-    reason := 'cursor tick missing';
+    reason := 'its cursor tick is missing';
   ELSIF pg_snapshot_xmax(cursor_snap) > pg_snapshot_xmax(pg_current_snapshot()) THEN
-    reason := 'cursor snapshot ahead of this cluster';
+    reason := 'its cursor is ahead of this cluster';
   ELSE
     RETURN;
-  END IF;
-  newest := (SELECT max(logged_at) FROM auditlog.entry);
-  IF newest IS NOT NULL AND newest >= (SELECT epoch FROM auditlog.export_epoch) THEN
-    PERFORM setval('auditlog.clock_floor',
-                   greatest(nextval('auditlog.clock_floor') - 1,
-                            (extract(epoch FROM newest - '2000-01-01 00:00:00+00') * 1000000)::bigint + 1));
-    UPDATE auditlog.export_epoch SET epoch = newest + interval '1 microsecond';
   END IF;
   DELETE FROM auditlog.sink_state st WHERE st.sink = s.name;
   DELETE FROM auditlog.sink_segment sg WHERE sg.sink = s.name;
   DELETE FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL;
   IF s.enabled THEN
-    PERFORM auditlog.anchor_sink(s.name, 'reanchored: ' || reason);
+    PERFORM auditlog.anchor_sink(s.name, 're-anchored: ' || reason);
   END IF;
-  RAISE WARNING 'auditlog: sink "%" re-anchored at a fresh tick (%); entries logged before it are exported only by a backfill',
+  RAISE WARNING 'auditlog: sink "%" re-anchored at a fresh tick: %; entries logged before it are exported only by a backfill',
     s.name, reason;
 END
 $$;

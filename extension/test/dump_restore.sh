@@ -2,7 +2,10 @@
 # A pg_dump / pg_restore round trip keeps every entry: day partitions (made at
 # run time, so not extension members), strays in DEFAULT and begun entries
 # (registered with pg_extension_config_dump). A naive layout restores an empty
-# log. Uses the cluster in PGHOST/PGPORT/PGUSER.
+# log. Sinks come back too, without their export state (ticks and xids mean
+# nothing in another cluster): they re-anchor, never export a restored entry
+# again, and export what is written after. Uses the cluster in
+# PGHOST/PGPORT/PGUSER.
 set -euo pipefail
 psql=(psql -X -q -v ON_ERROR_STOP=1)
 dump=$(mktemp)
@@ -14,13 +17,16 @@ trap 'rm -f "$dump"' EXIT
 SET client_min_messages = warning;
 CREATE EXTENSION auditlog;
 SELECT auditlog.ensure_partitions(2);
+SELECT auditlog.create_sink('offsite', 's3://audit-offsite/prod');
+SELECT auditlog.record(operation => 'dump.exported');
+SELECT auditlog.ack('offsite', page_id) FROM auditlog.next_page('offsite');
 SELECT auditlog.record(operation => 'dump.entry', actor_id => 'u-' || n, details => jsonb_build_object('n', n))
 FROM generate_series(1, 50) AS n;
 SELECT auditlog.complete(auditlog.begin(operation => 'dump.completed'), 'error', http_status => 500);
 SELECT auditlog.begin(operation => 'dump.pending', tenant_id => 'org-1');
 -- A stray in DEFAULT (a day with no partition yet).
 INSERT INTO auditlog.entry (id, logged_at, started_at, operation, result, writer_xid)
-VALUES ('01890000-0000-7000-8000-0000000000d1', now() + interval '30 days', now() + interval '30 days',
+VALUES ('01890000-0000-7000-8000-0000000000d1', now() - interval '30 days', now() - interval '30 days',
         'dump.stray', 'success', pg_current_xact_id());
 SQL
 
@@ -49,6 +55,21 @@ if [ "$before" != "$after" ]; then
   exit 1
 fi
 case "$before" in 0\ entries*) echo "FAIL: the source log is empty" >&2; exit 1 ;; esac
+
+# The sink came back and re-anchors: nothing restored is exported again, what
+# is written now is.
+sink=$("${psql[@]}" -At -d dump_target -c "SELECT count(*) FROM auditlog.next_page('offsite')" 2>&1)
+case "$sink" in
+  *'sink "offsite" re-anchored'*0) ;;
+  *) echo "FAIL: the restored sink did not re-anchor cleanly: $sink" >&2; exit 1 ;;
+esac
+"${psql[@]}" -d dump_target -c "SELECT auditlog.record(operation => 'after.restore.exported')" >/dev/null
+exported=$("${psql[@]}" -At -d dump_target -c "SELECT rows || ' ' || (body::json->>'operation') FROM auditlog.next_page('offsite')")
+if [ "$exported" != "1 after.restore.exported" ]; then
+  echo "FAIL: after the restore the sink exported '$exported', not just the new entry" >&2
+  exit 1
+fi
+"${psql[@]}" -At -d dump_target -c "SELECT 'sink: ' || anchor_reason FROM auditlog.sink_status"
 
 # The restored log is still append-only and still writable.
 "${psql[@]}" -d dump_target -c "SELECT auditlog.record(operation => 'after.restore')" >/dev/null

@@ -8,6 +8,10 @@ SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'auditlog\_%' ORDER
 
 SELECT partition_count, default_partition_rows, pending_count FROM auditlog.health;
 
+-- The first tick (later tests write entries stamped in the future, which the
+-- first tick of a log would lift the clock floor above).
+SELECT auditlog.tick() IS NOT NULL AS first_tick;
+
 -- Every public function carries a comment.
 SELECT p.proname
 FROM pg_proc p
