@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: auditlog.record() against a plain INSERT into a table of the same
-# shape (same columns, daily partitions, DEFAULT partition, primary key and
-# writer_xid index on each partition, the details CHECK), without the
-# extension. Both run in one session on one throwaway cluster, alternating
-# rounds so drift on a noisy machine hits both; prints TPS and the ratio.
+# shape (same columns, daily partitions, DEFAULT partition, primary key,
+# writer_xid and (tenant_id, logged_at) indexes on each partition, the
+# details CHECK), without the extension. Both run in one session on one
+# throwaway cluster, alternating rounds so drift on a noisy machine hits both;
+# prints TPS and the ratio.
 #
 #   bench/record_vs_insert.sh            # 3 rounds of 15 s each, 4 clients
 #   SECONDS_PER_RUN=30 ROUNDS=5 CLIENTS=8 bench/record_vs_insert.sh
@@ -48,6 +49,7 @@ BEGIN
            WHERE i.inhparent = 'plain.entry'::regclass LOOP
     EXECUTE format('ALTER TABLE %s ADD PRIMARY KEY (logged_at, id)', p.rel);
     EXECUTE format('CREATE INDEX ON %s (writer_xid)', p.rel);
+    EXECUTE format('CREATE INDEX ON %s (tenant_id, logged_at)', p.rel);
   END LOOP;
 END
 $$;

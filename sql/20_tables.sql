@@ -62,6 +62,8 @@ BEGIN
   EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (logged_at, id)', partition, name || '_pkey');
   -- Batches of the export find their rows by writer.
   EXECUTE format('CREATE INDEX %I ON %s (writer_xid)', name || '_writer_xid', partition);
+  -- On-demand exports for one tenant read only that tenant's entries.
+  EXECUTE format('CREATE INDEX %I ON %s (tenant_id, logged_at)', name || '_tenant', partition);
 END
 $$;
 COMMENT ON FUNCTION auditlog.index_partition IS

@@ -25,7 +25,7 @@ GRANT EXECUTE ON FUNCTION auditlog.record, auditlog.begin, auditlog.complete
 GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.health,
   auditlog.sink, auditlog.sink_status
   TO auditlog_reader;
-GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon
+GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon, auditlog.list
   TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, auditlog.purge, auditlog.purge_preview,
   auditlog.tick, auditlog.create_sink, auditlog.enable_sink, auditlog.disable_sink, auditlog.drop_sink,
