@@ -1,0 +1,465 @@
+-- On-demand exports: "everything of my organization from March" as one
+-- object and a time-limited download link.
+--
+-- A job is a window of one stream, optionally one tenant, in (logged_at, id)
+-- order. Workers claim jobs with FOR UPDATE SKIP LOCKED under a lease with a
+-- fencing token: a claim, or a takeover after the lease expired, issues a
+-- fresh token, and every later call must carry the current one, so a worker
+-- that lost its job can no longer acknowledge, finish or fail it. The job's
+-- pages are the parts of one multipart upload; each is pinned like a sink's
+-- page, so a worker taking over is handed the same page again, and the
+-- upload id and each part's ETag are kept so it can resume the upload.
+
+CREATE TABLE auditlog.export_job (
+  job_id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  stream           text NOT NULL,
+  range_start      timestamptz NOT NULL,
+  range_end        timestamptz NOT NULL,
+  tenant_id        text,
+  requested_by     text NOT NULL,
+  format           text NOT NULL CHECK (format IN ('ndjson.gz', 'csv')),
+  status           text NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'running', 'done', 'failed', 'cancelled')),
+  attempts         int NOT NULL DEFAULT 0,
+  max_attempts     int NOT NULL DEFAULT 3,
+  lease_token      uuid,
+  lease_owner      text,
+  lease_expires_at timestamptz,
+  heartbeat_at     timestamptz,
+  upload_id        text,
+  -- the key of the last entry acknowledged, and the page in flight
+  after_logged_at  timestamptz,
+  after_id         uuid,
+  page_id          uuid,
+  page_last_logged_at timestamptz,
+  page_last_id     uuid,
+  page_rows        int,
+  page_sha256      text,
+  page_final       boolean,
+  rows_exported    bigint NOT NULL DEFAULT 0,
+  parts_exported   int NOT NULL DEFAULT 0,
+  object_url       text,
+  download_url     text,
+  link_expires_at  timestamptz,
+  bytes            bigint,
+  sha256           text,
+  error            text,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  started_at       timestamptz,
+  finished_at      timestamptz
+);
+CREATE INDEX export_job_claimable ON auditlog.export_job (created_at) WHERE status IN ('pending', 'running');
+COMMENT ON TABLE auditlog.export_job IS
+  'On-demand exports of a window of one stream (optionally one tenant): requested, claimed by a worker under a fenced lease, paged, finished with one object and a download link.';
+
+CREATE TABLE auditlog.export_part (
+  job_id      bigint NOT NULL REFERENCES auditlog.export_job ON DELETE CASCADE,
+  part_number int NOT NULL,
+  page_id     uuid NOT NULL,
+  rows        int NOT NULL,
+  sha256      text NOT NULL,
+  etag        text,
+  PRIMARY KEY (job_id, part_number)
+);
+COMMENT ON TABLE auditlog.export_part IS 'The acknowledged parts of each export job''s upload, with their ETags.';
+
+-- A CSV cell: quoted when needed, and neutralised for spreadsheets: a cell
+-- that starts with =, +, -, @, a tab or a carriage return would be read as a
+-- formula, so it gets a leading apostrophe.
+CREATE FUNCTION auditlog.csv_cell(value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE
+    WHEN value IS NULL THEN ''
+    ELSE (SELECT CASE WHEN safe ~ '[",\r\n]' OR safe <> btrim(safe) THEN '"' || replace(safe, '"', '""') || '"' ELSE safe END
+          FROM (SELECT CASE WHEN value ~ '^[=+\-@\t\r]' THEN '''' || value ELSE value END AS safe) AS s)
+  END
+$$;
+COMMENT ON FUNCTION auditlog.csv_cell IS 'One CSV cell, quoted as needed and safe to open in a spreadsheet.';
+
+CREATE FUNCTION auditlog.csv_header()
+RETURNS text
+LANGUAGE sql IMMUTABLE
+RETURN 'id,stream,logged_at,started_at,operation,actor_type,actor_id,tenant_id,resource_type,resource_id,'
+       'request_id,request_uri,source_ip,user_agent,auth_method,credential_id,result,http_status,error_code,'
+       'error_message,details';
+COMMENT ON FUNCTION auditlog.csv_header IS 'The header line of CSV exports: the columns of an entry, writer_xid left out.';
+
+CREATE FUNCTION auditlog.entry_csv(e auditlog.entry)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT concat_ws(',', auditlog.csv_cell(e.id::text), auditlog.csv_cell(e.stream),
+    auditlog.csv_cell(to_char(e.logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+    auditlog.csv_cell(to_char(e.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+    auditlog.csv_cell(e.operation), auditlog.csv_cell(e.actor_type), auditlog.csv_cell(e.actor_id),
+    auditlog.csv_cell(e.tenant_id), auditlog.csv_cell(e.resource_type), auditlog.csv_cell(e.resource_id),
+    auditlog.csv_cell(e.request_id), auditlog.csv_cell(e.request_uri), auditlog.csv_cell(e.source_ip::text),
+    auditlog.csv_cell(e.user_agent), auditlog.csv_cell(e.auth_method), auditlog.csv_cell(e.credential_id),
+    auditlog.csv_cell(e.result::text), auditlog.csv_cell(e.http_status::text), auditlog.csv_cell(e.error_code),
+    auditlog.csv_cell(e.error_message), auditlog.csv_cell(e.details::text))
+$$;
+COMMENT ON FUNCTION auditlog.entry_csv IS 'One entry as a line of a CSV export.';
+
+CREATE FUNCTION auditlog.request_export(
+  stream       text,
+  "from"       timestamptz,
+  "to"         timestamptz,
+  tenant_id    text DEFAULT NULL,
+  requested_by text DEFAULT NULL,
+  format       text DEFAULT 'ndjson.gz')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  max_window constant interval := '92 days';
+  horizon timestamptz := auditlog.settled_horizon();
+  oldest timestamptz := (SELECT min(range_start) FROM auditlog.partitions);
+  job bigint;
+BEGIN
+  IF stream IS NULL OR stream !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid stream %', coalesce(quote_literal(stream), 'null') USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
+    RAISE EXCEPTION 'an export needs a window with "from" before "to"' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF "to" - "from" > max_window THEN
+    RAISE EXCEPTION 'an export window is at most 92 days'
+      USING ERRCODE = 'invalid_parameter_value', DETAIL = format('This one is %s.', "to" - "from"),
+            HINT = 'Request several exports.';
+  END IF;
+  IF "to" > horizon THEN
+    RAISE EXCEPTION 'the window ends after the settled horizon'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('It ends at %s; the settled horizon is %s. Entries logged after it may still be committed: the export would not be final.', "to", horizon),
+            HINT = 'End the window earlier, or wait: auditlog.tick() then auditlog.settled_horizon() shows how far is stable.';
+  END IF;
+  IF oldest IS NULL OR "from" < oldest THEN
+    RAISE EXCEPTION 'the window starts before the oldest entries kept'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('It starts at %s; the oldest partition starts at %s. Older days were dropped by retention.',
+                            "from", coalesce(oldest::text, 'none'));
+  END IF;
+  IF tenant_id = '' THEN
+    RAISE EXCEPTION 'tenant_id must not be empty; pass NULL for every tenant' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF requested_by IS NULL OR btrim(requested_by) = '' THEN
+    RAISE EXCEPTION 'requested_by must name who asked for the export' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF format IS NULL OR format NOT IN ('ndjson.gz', 'csv') THEN
+    RAISE EXCEPTION 'unsupported export format %', coalesce(quote_literal(format), 'null')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ndjson.gz or csv.';
+  END IF;
+  INSERT INTO auditlog.export_job (stream, range_start, range_end, tenant_id, requested_by, format)
+  VALUES (stream, "from", "to", tenant_id, requested_by, format)
+  RETURNING job_id INTO job;
+  RETURN job;
+END
+$$;
+COMMENT ON FUNCTION auditlog.request_export IS
+  'Requests an on-demand export of one stream (optionally one tenant) for ["from", "to"), at most 92 days, ending no later than the settled horizon, as ndjson.gz or spreadsheet-safe csv. Returns the job id.';
+
+CREATE TYPE auditlog.export_claim AS (
+  job_id           bigint,
+  lease_token      uuid,
+  lease_expires_at timestamptz,
+  stream           text,
+  range_start      timestamptz,
+  range_end        timestamptz,
+  tenant_id        text,
+  format           text,
+  upload_id        text,
+  attempt          int
+);
+COMMENT ON TYPE auditlog.export_claim IS 'A claimed export job, with the fencing token its worker must pass to every later call.';
+
+CREATE FUNCTION auditlog.claim_export(worker text, lease interval DEFAULT '5 minutes')
+RETURNS SETOF auditlog.export_claim
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job auditlog.export_job;
+BEGIN
+  IF worker IS NULL OR btrim(worker) = '' THEN
+    RAISE EXCEPTION 'worker must name the worker claiming a job' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
+    RAISE EXCEPTION 'lease must be a positive interval of at most a day' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Jobs whose worker used up their attempts fail rather than run again.
+  UPDATE auditlog.export_job SET status = 'failed', finished_at = now(),
+         error = coalesce(error, 'lease expired') || format(' (gave up after %s attempts)', attempts),
+         lease_token = NULL
+  WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts;
+
+  SELECT * INTO job FROM auditlog.export_job j
+  WHERE j.status = 'pending' OR (j.status = 'running' AND j.lease_expires_at < now())
+  ORDER BY j.created_at, j.job_id
+  LIMIT 1
+  FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  UPDATE auditlog.export_job j
+  SET status = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(), lease_owner = worker,
+      lease_expires_at = now() + lease, heartbeat_at = now(), started_at = coalesce(j.started_at, now())
+  WHERE j.job_id = job.job_id
+  RETURNING * INTO job;
+  RETURN NEXT (job.job_id, job.lease_token, job.lease_expires_at, job.stream, job.range_start, job.range_end,
+               job.tenant_id, job.format, job.upload_id, job.attempts)::auditlog.export_claim;
+END
+$$;
+COMMENT ON FUNCTION auditlog.claim_export IS
+  'Claims the oldest pending export job, or one whose worker''s lease expired, for worker; returns it with a fresh fencing token, or no row. Concurrent claims never get the same job (FOR UPDATE SKIP LOCKED).';
+
+-- The job, locked, if token is its current fencing token; an error otherwise.
+CREATE FUNCTION auditlog.fenced_job(job_id bigint, token uuid)
+RETURNS auditlog.export_job
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job auditlog.export_job;
+BEGIN
+  SELECT * INTO job FROM auditlog.export_job j WHERE j.job_id = fenced_job.job_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'export job % does not exist', job_id USING ERRCODE = 'undefined_object';
+  END IF;
+  IF job.status <> 'running' OR job.lease_token IS DISTINCT FROM token THEN
+    RAISE EXCEPTION 'export job % is not leased with this token', job_id
+      USING ERRCODE = 'lock_not_available',
+            DETAIL = format('The job is %s; its lease was taken over, or it ended.', job.status),
+            HINT = 'Stop working on it: another worker holds it, or it is finished.';
+  END IF;
+  RETURN job;
+END
+$$;
+COMMENT ON FUNCTION auditlog.fenced_job IS 'Internal: the export job, locked, provided the token is its current fencing token.';
+
+CREATE FUNCTION auditlog.heartbeat_export(job_id bigint, token uuid, lease interval DEFAULT '5 minutes', upload_id text DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job auditlog.export_job := auditlog.fenced_job(job_id, token);
+BEGIN
+  IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
+    RAISE EXCEPTION 'lease must be a positive interval of at most a day' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE auditlog.export_job j
+  SET lease_expires_at = now() + lease, heartbeat_at = now(), upload_id = coalesce(heartbeat_export.upload_id, j.upload_id)
+  WHERE j.job_id = job.job_id
+  RETURNING lease_expires_at INTO job.lease_expires_at;
+  RETURN job.lease_expires_at;
+END
+$$;
+COMMENT ON FUNCTION auditlog.heartbeat_export IS
+  'Extends the lease of a claimed export job (and records the multipart upload id, once known). Fails when the token is no longer the job''s.';
+
+-- The query for a job's entries after a key, up to another, in order.
+CREATE FUNCTION auditlog.export_query(job auditlog.export_job, last_logged_at timestamptz, last_id uuid, max_rows int)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format('SELECT e.* FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L AND e.stream = %L%s%s%s'
+              ' ORDER BY e.logged_at, e.id%s',
+  greatest(job.range_start, job.after_logged_at), job.range_end, job.stream,
+  CASE WHEN job.tenant_id IS NOT NULL THEN format(' AND e.tenant_id = %L', job.tenant_id) END,
+  CASE WHEN job.after_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', job.after_logged_at, job.after_id) END,
+  CASE WHEN last_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) <= (%L::timestamptz, %L::uuid)', last_logged_at, last_id) END,
+  CASE WHEN max_rows IS NOT NULL THEN format(' LIMIT %s', max_rows) END);
+COMMENT ON FUNCTION auditlog.export_query IS 'Internal: the query for the entries of an export job''s page.';
+
+CREATE TYPE auditlog.export_page AS (
+  page_id     uuid,
+  part_number int,
+  rows        int,
+  final       boolean,
+  sha256      text,
+  body        text
+);
+COMMENT ON TYPE auditlog.export_page IS 'A part of an export job''s object: its body (NDJSON or CSV text, to compress as the format says), and whether it is the last.';
+
+-- The body of a job's page from its bounds, in the job's format; the CSV
+-- header opens the first part.
+CREATE FUNCTION auditlog.export_body(job auditlog.export_job, last_logged_at timestamptz, last_id uuid, part int)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+  lines text;
+BEGIN
+  IF last_id IS NOT NULL THEN
+    EXECUTE format('SELECT string_agg(%s, E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
+                   CASE WHEN job.format = 'csv' THEN 'auditlog.entry_csv(e)' ELSE 'auditlog.entry_json(e)' END,
+                   auditlog.export_query(job, last_logged_at, last_id, NULL))
+    INTO lines;
+  END IF;
+  RETURN CASE WHEN job.format = 'csv' AND part = 1 THEN auditlog.csv_header() || E'\n' ELSE '' END || coalesce(lines, '');
+END
+$$;
+COMMENT ON FUNCTION auditlog.export_body IS 'Internal: the body of an export job''s page.';
+
+CREATE FUNCTION auditlog.export_next_page(job_id bigint, token uuid, max_rows int DEFAULT 10000)
+RETURNS SETOF auditlog.export_page
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  max_page_rows constant int := 100000;
+  job auditlog.export_job;
+  after_page auditlog.export_job;
+  part int;
+  body text;
+BEGIN
+  PERFORM auditlog.refuse_transaction_block('auditlog.export_next_page()');
+  IF max_rows IS NULL OR max_rows < 1 OR max_rows > max_page_rows THEN
+    RAISE EXCEPTION 'max_rows must be between 1 and %, not %', max_page_rows, coalesce(max_rows::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM set_config('synchronous_commit', 'on', true);
+  job := auditlog.fenced_job(job_id, token);
+  part := job.parts_exported + 1;
+  IF job.page_id IS NOT NULL THEN
+    -- Pinned: the same page again, for a retry or a worker taking over.
+    body := auditlog.export_body(job, job.page_last_logged_at, job.page_last_id, part);
+    IF encode(sha256(convert_to(body, 'UTF8')), 'hex') <> job.page_sha256 THEN
+      RAISE EXCEPTION 'auditlog: page % of export job % no longer matches what was handed out', job.page_id, job.job_id
+        USING ERRCODE = 'data_corrupted';
+    END IF;
+  ELSE
+    EXECUTE format('SELECT count(*)::int, max(e.logged_at), (array_agg(e.id ORDER BY e.logged_at DESC, e.id DESC))[1] FROM (%s) e',
+                   auditlog.export_query(job, NULL, NULL, max_rows))
+    INTO job.page_rows, job.page_last_logged_at, job.page_last_id;
+    -- The last page is the one after which nothing is left.
+    after_page := job;
+    after_page.after_logged_at := coalesce(job.page_last_logged_at, job.after_logged_at);
+    after_page.after_id := coalesce(job.page_last_id, job.after_id);
+    EXECUTE format('SELECT NOT EXISTS (%s)', auditlog.export_query(after_page, NULL, NULL, 1)) INTO job.page_final;
+    body := auditlog.export_body(job, job.page_last_logged_at, job.page_last_id, part);
+    job.page_id := auditlog.new_page_id();
+    job.page_sha256 := encode(sha256(convert_to(body, 'UTF8')), 'hex');
+    UPDATE auditlog.export_job j
+    SET page_id = job.page_id, page_rows = job.page_rows, page_last_logged_at = job.page_last_logged_at,
+        page_last_id = job.page_last_id, page_sha256 = job.page_sha256, page_final = job.page_final
+    WHERE j.job_id = job.job_id;
+  END IF;
+  RETURN NEXT (job.page_id, part, job.page_rows, job.page_final, job.page_sha256, body)::auditlog.export_page;
+END
+$$;
+COMMENT ON FUNCTION auditlog.export_next_page IS
+  'The next part of a claimed export job (at most max_rows entries, in (logged_at, id) order), pinned until acknowledged; final says it is the last. Needs the job''s current fencing token. Runs as its own transaction.';
+
+CREATE FUNCTION auditlog.ack_export_page(job_id bigint, token uuid, page_id uuid, etag text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job auditlog.export_job;
+BEGIN
+  PERFORM auditlog.refuse_transaction_block('auditlog.ack_export_page()');
+  PERFORM set_config('synchronous_commit', 'on', true);
+  job := auditlog.fenced_job(job_id, token);
+  IF page_id IS DISTINCT FROM job.page_id THEN
+    IF EXISTS (SELECT FROM auditlog.export_part p WHERE p.job_id = job.job_id AND p.page_id = ack_export_page.page_id) THEN
+      RETURN false;  -- acknowledged already
+    END IF;
+    RAISE EXCEPTION 'page % is not the page in flight of export job %', page_id, job.job_id
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  INSERT INTO auditlog.export_part (job_id, part_number, page_id, rows, sha256, etag)
+  VALUES (job.job_id, job.parts_exported + 1, job.page_id, job.page_rows, job.page_sha256, etag);
+  UPDATE auditlog.export_job j
+  SET after_logged_at = coalesce(j.page_last_logged_at, j.after_logged_at), after_id = coalesce(j.page_last_id, j.after_id),
+      parts_exported = j.parts_exported + 1, rows_exported = j.rows_exported + j.page_rows,
+      page_id = NULL, page_rows = NULL, page_last_logged_at = NULL, page_last_id = NULL, page_sha256 = NULL,
+      heartbeat_at = now()
+  WHERE j.job_id = job.job_id;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auditlog.ack_export_page IS
+  'Acknowledges the page in flight of a claimed export job once its part is uploaded (etag: the part''s ETag, for the multipart upload). Returns false for a page acknowledged already. Needs the job''s current fencing token.';
+
+CREATE FUNCTION auditlog.finish_export(job_id bigint, token uuid, object_url text, bytes bigint, sha256 text,
+                                       download_url text DEFAULT NULL, link_expires_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job auditlog.export_job := auditlog.fenced_job(job_id, token);
+BEGIN
+  IF job.page_id IS NOT NULL OR job.page_final IS NOT TRUE THEN
+    RAISE EXCEPTION 'export job % is not finished: %', job.job_id,
+      CASE WHEN job.page_id IS NOT NULL THEN 'a page is in flight' ELSE 'its last page was not acknowledged' END
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  IF object_url IS NULL OR bytes IS NULL OR bytes < 0 OR sha256 IS NULL OR sha256 !~ '^[0-9a-f]{64}$' THEN
+    RAISE EXCEPTION 'finish_export() needs the object''s url, its size in bytes and its SHA-256 in hex'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE auditlog.export_job j
+  SET status = 'done', object_url = finish_export.object_url, bytes = finish_export.bytes, sha256 = finish_export.sha256,
+      download_url = finish_export.download_url, link_expires_at = finish_export.link_expires_at,
+      finished_at = now(), lease_token = NULL, error = NULL
+  WHERE j.job_id = job.job_id;
+END
+$$;
+COMMENT ON FUNCTION auditlog.finish_export IS
+  'Marks a claimed export job done once its last page is acknowledged and the object completed: its URL, size, SHA-256 and download link. Needs the job''s current fencing token.';
+
+CREATE FUNCTION auditlog.fail_export(job_id bigint, token uuid, error text)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job auditlog.export_job := auditlog.fenced_job(job_id, token);
+  next_status text := CASE WHEN job.attempts >= job.max_attempts THEN 'failed' ELSE 'pending' END;
+BEGIN
+  UPDATE auditlog.export_job j
+  SET status = next_status, error = coalesce(fail_export.error, 'failed'), lease_token = NULL, lease_expires_at = NULL,
+      finished_at = CASE WHEN next_status = 'failed' THEN now() END
+  WHERE j.job_id = job.job_id;
+  RETURN next_status;
+END
+$$;
+COMMENT ON FUNCTION auditlog.fail_export IS
+  'Reports that a claimed export job failed: it is retried (status pending, resuming after its last acknowledged page) until it has used max_attempts, then failed. Returns the new status. Needs the job''s current fencing token.';
+
+CREATE FUNCTION auditlog.cancel_export(job_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM auditlog.export_job j WHERE j.job_id = cancel_export.job_id) THEN
+    RAISE EXCEPTION 'export job % does not exist', job_id USING ERRCODE = 'undefined_object';
+  END IF;
+  UPDATE auditlog.export_job j SET status = 'cancelled', lease_token = NULL, finished_at = now()
+  WHERE j.job_id = cancel_export.job_id AND j.status IN ('pending', 'running');
+  RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION auditlog.cancel_export IS
+  'Cancels a pending or running export job (its worker is fenced off). Returns false if it had ended already.';
+
+CREATE VIEW auditlog.export_status AS
+SELECT job_id, status, stream, range_start, range_end, tenant_id, requested_by, format,
+       attempts, max_attempts, lease_owner, lease_expires_at, heartbeat_at,
+       rows_exported, parts_exported, page_id IS NOT NULL AS page_in_flight,
+       object_url, download_url, link_expires_at, bytes, sha256, error,
+       created_at, started_at, finished_at
+FROM auditlog.export_job;
+COMMENT ON VIEW auditlog.export_status IS 'On-demand export jobs: status, progress, lease, result and download link.';
+
