@@ -53,8 +53,9 @@ cluster_dir() {
 }
 
 # start_cluster DIR: initdb (once) and start a cluster owned by the postgres
-# user in DIR, on a free loopback port. Sets and exports PGHOST, PGPORT,
-# PGUSER for libpq clients.
+# user in DIR, on a free loopback port. Throwaway settings: no fsync, and no
+# autovacuum, whose locks would make partition DDL in tests give up at
+# random. Sets and exports PGHOST, PGPORT, PGUSER for libpq clients.
 start_cluster() {
   local dir
   dir=$(realpath -m "$1")
@@ -67,7 +68,7 @@ start_cluster() {
   fi
   PGPORT=$(free_port)
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s start -o \
-    "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c max_prepared_transactions=20 -c fsync=off" \
+    "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c max_prepared_transactions=20 -c fsync=off -c autovacuum=off" \
     || { cat "$dir/server.log" >&2; die "could not start Postgres in $dir"; }
   export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
 }

@@ -141,7 +141,7 @@ BEGIN
   IF oldest IS NULL OR "from" < oldest THEN
     RAISE EXCEPTION 'the window starts before the oldest entries kept'
       USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('It starts at %s; the oldest partition starts at %s. Older days were dropped by retention.',
+            DETAIL = format('It starts at %s; the oldest partition starts at %s: older days were dropped by retention (or never held entries).',
                             "from", coalesce(oldest::text, 'none'));
   END IF;
   IF tenant_id = '' THEN

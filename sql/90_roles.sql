@@ -23,7 +23,7 @@ GRANT USAGE ON SCHEMA auditlog TO auditlog_writer, auditlog_reader, auditlog_adm
 GRANT EXECUTE ON FUNCTION auditlog.record, auditlog.begin, auditlog.complete
   TO auditlog_writer;
 GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.health,
-  auditlog.sink, auditlog.sink_status, auditlog.export_status
+  auditlog.sink, auditlog.sink_status, auditlog.export_status, auditlog.backfill_status
   TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon, auditlog.list
   TO auditlog_reader;
@@ -31,5 +31,6 @@ GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, 
   auditlog.tick, auditlog.create_sink, auditlog.enable_sink, auditlog.disable_sink, auditlog.drop_sink,
   auditlog.next_page, auditlog.ack,
   auditlog.request_export, auditlog.claim_export, auditlog.heartbeat_export, auditlog.export_next_page,
-  auditlog.ack_export_page, auditlog.finish_export, auditlog.fail_export, auditlog.cancel_export
+  auditlog.ack_export_page, auditlog.finish_export, auditlog.fail_export, auditlog.cancel_export,
+  auditlog.start_backfill, auditlog.backfill_next_page, auditlog.backfill_ack, auditlog.cancel_backfill
   TO auditlog_admin;

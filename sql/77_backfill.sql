@@ -1,0 +1,268 @@
+-- Backfills: a sink's export of a past window [from, to), on request.
+--
+-- A sink never rescans history on its own; a backfill does, in bounded
+-- steps. It walks the window in (logged_at, id) order one chunk at a time:
+-- the next max_rows entries of one UTC day, whatever their stream, found
+-- through the primary key. Each stream present in the chunk (and passing the
+-- sink's filters) becomes one pinned page, so every page is one stream and
+-- one day and no statement reads more than a chunk. Its objects carry the
+-- backfill's id in their keys, so overlapping backfills never overwrite each
+-- other; they may overlap the sink's own pages (a window is a time range, a
+-- sink's batches are snapshots), which is why they are opt-in. It never
+-- touches the sink's cursor.
+
+CREATE TABLE auditlog.backfill (
+  backfill_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  sink                 text NOT NULL REFERENCES auditlog.sink ON DELETE CASCADE,
+  range_start          timestamptz NOT NULL,
+  range_end            timestamptz NOT NULL,
+  status               text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done', 'cancelled')),
+  -- every entry up to this key is exported
+  after_logged_at      timestamptz,
+  after_id             uuid,
+  -- the chunk being exported: up to this key, these streams still to page
+  chunk_last_logged_at timestamptz,
+  chunk_last_id        uuid,
+  chunk_streams        text[],
+  -- the page in flight
+  page_id              uuid,
+  page_stream          text,
+  page_first_logged_at timestamptz,
+  page_rows            int,
+  page_sha256          text,
+  last_sha256          text,
+  rows_exported        bigint NOT NULL DEFAULT 0,
+  pages_exported       int NOT NULL DEFAULT 0,
+  requested_by         text NOT NULL DEFAULT session_user,
+  created_at           timestamptz NOT NULL DEFAULT now(),
+  finished_at          timestamptz
+);
+COMMENT ON TABLE auditlog.backfill IS
+  'Backfills: exports of a past window to a sink, chunk by chunk, with their own object keys and progress.';
+
+CREATE FUNCTION auditlog.start_backfill(sink text, "from" timestamptz, "to" timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s auditlog.sink := auditlog.locked_sink(sink);
+  horizon timestamptz := auditlog.settled_horizon();
+  oldest timestamptz := (SELECT min(range_start) FROM auditlog.partitions);
+  id bigint;
+BEGIN
+  IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
+    RAISE EXCEPTION 'a backfill needs a window with "from" before "to"' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF "to" > horizon THEN
+    RAISE EXCEPTION 'the window ends after the settled horizon'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('It ends at %s; the settled horizon is %s. Entries logged after it may still be committed.', "to", horizon),
+            HINT = 'End the window earlier, or wait: auditlog.tick() then auditlog.settled_horizon() shows how far is stable.';
+  END IF;
+  IF oldest IS NULL OR "from" < oldest THEN
+    RAISE EXCEPTION 'the window starts before the oldest entries kept'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('It starts at %s; the oldest partition starts at %s: older days were dropped by retention (or never held entries).',
+                            "from", coalesce(oldest::text, 'none'));
+  END IF;
+  INSERT INTO auditlog.backfill (sink, range_start, range_end) VALUES (s.name, "from", "to")
+  RETURNING backfill_id INTO id;
+  RETURN id;
+END
+$$;
+COMMENT ON FUNCTION auditlog.start_backfill IS
+  'Starts exporting the window ["from", "to") to the sink: ends no later than the settled horizon, starts no earlier than the oldest partition kept. Its pages may overlap the sink''s own; its object keys are its own. Returns its id.';
+
+-- The query for the entries of a backfill's chunk, or of one stream of it.
+CREATE FUNCTION auditlog.backfill_query(b auditlog.backfill, s auditlog.sink, columns text, stream text, max_rows int)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format('SELECT %s FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L%s%s%s ORDER BY e.logged_at, e.id%s',
+  columns,
+  greatest(b.range_start, b.after_logged_at),
+  least(b.range_end, auditlog.utc_day(greatest(b.range_start, b.after_logged_at, b.chunk_last_logged_at)) + interval '1 day'),
+  CASE WHEN b.after_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', b.after_logged_at, b.after_id) END,
+  CASE WHEN b.chunk_last_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) <= (%L::timestamptz, %L::uuid)', b.chunk_last_logged_at, b.chunk_last_id) END,
+  CASE WHEN stream IS NOT NULL THEN format(' AND e.stream = %L', stream) || auditlog.sink_filter(s) END,
+  CASE WHEN max_rows IS NOT NULL THEN format(' LIMIT %s', max_rows) END);
+COMMENT ON FUNCTION auditlog.backfill_query IS 'Internal: the query for a backfill''s chunk, or for one stream of it.';
+
+-- The body of the backfill's page in flight.
+CREATE FUNCTION auditlog.backfill_body(b auditlog.backfill, s auditlog.sink)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+  body text;
+BEGIN
+  EXECUTE format('SELECT string_agg(auditlog.entry_json(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
+                 auditlog.backfill_query(b, s, 'e.*', b.page_stream, NULL))
+  INTO body;
+  RETURN body;
+END
+$$;
+COMMENT ON FUNCTION auditlog.backfill_body IS 'Internal: the NDJSON body of a backfill''s page in flight.';
+
+CREATE FUNCTION auditlog.backfill_next_page(backfill_id bigint, max_rows int DEFAULT 10000)
+RETURNS SETOF auditlog.page_out
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO'
+AS $$
+DECLARE
+  max_page_rows constant int := 100000;
+  b auditlog.backfill;
+  s auditlog.sink;
+  chunk record;
+  body text;
+  day timestamptz;
+BEGIN
+  PERFORM auditlog.refuse_transaction_block('auditlog.backfill_next_page()');
+  IF max_rows IS NULL OR max_rows < 1 OR max_rows > max_page_rows THEN
+    RAISE EXCEPTION 'max_rows must be between 1 and %, not %', max_page_rows, coalesce(max_rows::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM set_config('synchronous_commit', 'on', true);
+  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = backfill_next_page.backfill_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
+  END IF;
+  s := (SELECT sk FROM auditlog.sink sk WHERE sk.name = b.sink);
+
+  -- Each turn pins a page, or finishes a chunk, or reads the next one; a
+  -- chunk with nothing for this sink is passed over in the same call.
+  FOR turn IN 1..100 LOOP
+    IF b.status <> 'running' THEN
+      RETURN;
+    END IF;
+    IF b.page_id IS NOT NULL THEN
+      body := auditlog.backfill_body(b, s);
+      IF encode(sha256(convert_to(body, 'UTF8')), 'hex') <> b.page_sha256 THEN
+        RAISE EXCEPTION 'auditlog: page % of backfill % no longer matches what was handed out', b.page_id, b.backfill_id
+          USING ERRCODE = 'data_corrupted';
+      END IF;
+      day := auditlog.utc_day(b.page_first_logged_at);
+      RETURN NEXT (b.page_id,
+                   format('%s/dt=%s/%s-backfill-%s-%s.ndjson.gz', b.page_stream, to_char(day, 'YYYY-MM-DD'), b.sink, b.backfill_id, b.page_id),
+                   b.page_stream, day::date, b.page_rows, b.page_first_logged_at,
+                   (SELECT max((l::json->>'logged_at')::timestamptz) FROM regexp_split_to_table(rtrim(body, E'\n'), E'\n') AS l),
+                   b.page_sha256, body)::auditlog.page_out;
+      RETURN;
+    END IF;
+
+    IF b.chunk_last_id IS NOT NULL THEN
+      IF cardinality(b.chunk_streams) = 0 THEN
+        UPDATE auditlog.backfill bf
+        SET after_logged_at = bf.chunk_last_logged_at, after_id = bf.chunk_last_id,
+            chunk_last_logged_at = NULL, chunk_last_id = NULL, chunk_streams = NULL
+        WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
+        CONTINUE;
+      END IF;
+      b.page_stream := b.chunk_streams[1];
+      EXECUTE format('SELECT count(*)::int, min(e.logged_at) FROM (%s) e',
+                     auditlog.backfill_query(b, s, 'e.logged_at', b.page_stream, NULL))
+      INTO b.page_rows, b.page_first_logged_at;
+      body := auditlog.backfill_body(b, s);
+      UPDATE auditlog.backfill bf
+      SET page_id = auditlog.new_page_id(), page_stream = b.page_stream, page_rows = b.page_rows,
+          page_first_logged_at = b.page_first_logged_at, page_sha256 = encode(sha256(convert_to(body, 'UTF8')), 'hex')
+      WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
+      CONTINUE;  -- hands it out above
+    END IF;
+
+    -- The next chunk: up to max_rows entries of the day of the next one.
+    EXECUTE format('SELECT count(*) AS n, (array_agg(c.logged_at ORDER BY c.logged_at DESC, c.id DESC))[1] AS last_logged_at,'
+                   ' (array_agg(c.id ORDER BY c.logged_at DESC, c.id DESC))[1] AS last_id,'
+                   ' coalesce(array_agg(DISTINCT c.stream ORDER BY c.stream) FILTER (WHERE c.wanted), ''{}'') AS streams'
+                   ' FROM (%s) c',
+                   auditlog.backfill_query(b, s, format('e.logged_at, e.id, e.stream, true%s AS wanted',
+                                                        auditlog.sink_filter(s)), NULL, max_rows))
+    INTO chunk;
+    IF chunk.n = 0 THEN
+      -- Nothing left in this day: on to the next day with entries, or done.
+      EXECUTE format('SELECT e.logged_at, e.id FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L'
+                     ' ORDER BY e.logged_at, e.id LIMIT 1',
+                     auditlog.utc_day(greatest(b.range_start, b.after_logged_at)) + interval '1 day', b.range_end)
+      INTO chunk;
+      IF chunk IS NULL OR chunk.logged_at IS NULL THEN
+        UPDATE auditlog.backfill bf SET status = 'done', finished_at = now() WHERE bf.backfill_id = b.backfill_id;
+        RETURN;
+      END IF;
+      -- Resume just before that entry.
+      UPDATE auditlog.backfill bf
+      SET after_logged_at = chunk.logged_at, after_id = '00000000-0000-0000-0000-000000000000'
+      WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
+      CONTINUE;
+    END IF;
+    UPDATE auditlog.backfill bf
+    SET chunk_last_logged_at = chunk.last_logged_at, chunk_last_id = chunk.last_id, chunk_streams = chunk.streams
+    WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
+  END LOOP;
+  -- A long stretch with nothing for this sink: progress is saved; call again.
+END
+$$;
+COMMENT ON FUNCTION auditlog.backfill_next_page IS
+  'The backfill''s next page (one stream, one UTC day, NDJSON, under a key of its own), pinned until acknowledged with backfill_ack(); no row when it is done (backfill_status says so) or, rarely, when a long stretch held nothing for this sink (call again). Runs as its own transaction.';
+
+CREATE FUNCTION auditlog.backfill_ack(backfill_id bigint, page_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b auditlog.backfill;
+BEGIN
+  PERFORM auditlog.refuse_transaction_block('auditlog.backfill_ack()');
+  PERFORM set_config('synchronous_commit', 'on', true);
+  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = backfill_ack.backfill_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
+  END IF;
+  IF page_id IS NULL OR page_id IS DISTINCT FROM b.page_id THEN
+    RAISE EXCEPTION 'page % is not the page in flight of backfill %', page_id, b.backfill_id
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Acknowledge the page_id that backfill_next_page() returned; a page acknowledged already needs nothing more.';
+  END IF;
+  UPDATE auditlog.backfill bf
+  SET chunk_streams = bf.chunk_streams[2:], rows_exported = bf.rows_exported + bf.page_rows,
+      pages_exported = bf.pages_exported + 1, last_sha256 = bf.page_sha256,
+      page_id = NULL, page_stream = NULL, page_first_logged_at = NULL, page_rows = NULL, page_sha256 = NULL
+  WHERE bf.backfill_id = b.backfill_id;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auditlog.backfill_ack IS
+  'Acknowledges the backfill''s page in flight once its object is stored. Runs as its own transaction.';
+
+CREATE FUNCTION auditlog.cancel_backfill(backfill_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM auditlog.backfill bf WHERE bf.backfill_id = cancel_backfill.backfill_id) THEN
+    RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
+  END IF;
+  UPDATE auditlog.backfill bf SET status = 'cancelled', finished_at = now(), page_id = NULL
+  WHERE bf.backfill_id = cancel_backfill.backfill_id AND bf.status = 'running';
+  RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION auditlog.cancel_backfill IS 'Cancels a running backfill. Returns false if it had ended already.';
+
+CREATE VIEW auditlog.backfill_status AS
+SELECT b.backfill_id, b.sink, b.range_start, b.range_end, b.status,
+       coalesce(b.after_logged_at, b.range_start) AS done_up_to,
+       CASE WHEN b.status = 'done' THEN 100.0 ELSE
+       round(100 * extract(epoch FROM least(greatest(coalesce(b.after_logged_at, b.range_start), b.range_start), b.range_end) - b.range_start)
+                 / extract(epoch FROM b.range_end - b.range_start), 1) END AS percent,
+       b.page_id IS NOT NULL AS page_in_flight,
+       b.rows_exported, b.pages_exported, b.requested_by, b.created_at, b.finished_at
+FROM auditlog.backfill b;
+COMMENT ON VIEW auditlog.backfill_status IS 'Backfills: window, status, how far they got (percent of the window), pages and rows exported.';
+
