@@ -177,10 +177,11 @@ RETURNS timestamptz
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT auditlog.time_bound(pg_snapshot_xmin(pg_current_snapshot()))
+  SELECT least(auditlog.time_bound(pg_snapshot_xmin(pg_current_snapshot())),
+               (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open'))
 $$;
 COMMENT ON FUNCTION auditlog.settled_horizon IS
-  'Every entry logged before this time is committed: a window ending at or before it never changes (retention aside). Lags by up to the interval between ticks; a long or prepared transaction holds it back.';
+  'Every entry logged before this time is committed: a window ending at or before it never changes (retention aside). Lags by up to the interval between ticks; a long or prepared transaction, or an import being written, holds it back.';
 
 -- Ticks still needed: those a sink's cursor, batch, segments or page in
 -- flight names, and below the oldest of them the latest tick whose mark is at
@@ -237,6 +238,14 @@ BEGIN
   INTO arms
   FROM pg_snapshot_xip(lo_snap) AS w
   WHERE pg_visible_in_snapshot(w, hi_snap);
+  -- (c) imports written by a transaction of the batch: their old times lie
+  -- below every tick's bound, so their own span bounds them.
+  SELECT arms || coalesce(array_agg(format('(e.writer_xid = %L AND e.logged_at >= %L AND e.logged_at <= %L)',
+                                           sp.writer_xid, sp.range_start, sp.range_end) ORDER BY sp.span_id), '{}')
+  INTO arms
+  FROM auditlog.import_span sp
+  WHERE sp.status = 'written'
+    AND pg_visible_in_snapshot(sp.writer_xid, hi_snap) AND NOT pg_visible_in_snapshot(sp.writer_xid, lo_snap);
   -- (b) transactions from lo's xmax up to hi's, less those in progress at hi.
   IF pg_snapshot_xmax(lo_snap) < pg_snapshot_xmax(hi_snap) THEN
     in_progress := ARRAY(SELECT pg_snapshot_xip(hi_snap) ORDER BY 1);

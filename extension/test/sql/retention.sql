@@ -16,7 +16,7 @@ SET client_min_messages = warning;
 SELECT auditlog.ensure_partitions() AS made;
 RESET client_min_messages;
 
-SELECT round(extract(epoch FROM now() - range_start) / 86400) AS days_ago_about, held_by_sink
+SELECT round(extract(epoch FROM now() - range_start) / 86400) AS days_ago_about, held_by
 FROM auditlog.purge_preview('1 day') WHERE range_start > now() - interval '6 days';
 SET client_min_messages = warning;  -- the notice names the day
 SELECT auditlog.purge('1 day') AS dropped;
@@ -33,7 +33,7 @@ SELECT page_id, rows FROM auditlog.next_page('keeper') \gset
 SELECT :rows AS rows, auditlog.ack('keeper', :'page_id') AS acked;
 SELECT count(*) AS pages FROM auditlog.next_page('keeper');
 SELECT count(*) AS pages FROM auditlog.next_page('keeper');
-SELECT count(*) FILTER (WHERE held_by_sink IS NOT NULL) AS held FROM auditlog.purge_preview('1 day');
+SELECT count(*) FILTER (WHERE held_by IS NOT NULL) AS held FROM auditlog.purge_preview('1 day');
 SELECT auditlog.purge('1 day') > 0 AS dropped;
 SELECT count(*) AS old_entries FROM auditlog.entry WHERE operation = 'retention.old';
 
@@ -48,7 +48,7 @@ SELECT auditlog.purge('1 day') AS dropped_without_force;
 SELECT auditlog.purge('1 day', force => true) AS dropped_with_force;
 RESET client_min_messages;
 SELECT count(*) AS forced_entries FROM auditlog.entry WHERE operation = 'retention.forced';
-SELECT stream, operation, actor_type, resource_type, details->>'held_by_sink' AS held_by, count(*)
+SELECT stream, operation, actor_type, resource_type, details->>'held_by' AS held_by, count(*)
 FROM auditlog.entry WHERE operation = 'auditlog.purge.forced' GROUP BY 1, 2, 3, 4, 5;
 
 \set VERBOSITY terse
