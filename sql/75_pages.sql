@@ -34,22 +34,23 @@ CREATE INDEX page_sink_acked ON auditlog.page (sink, acked_at);
 COMMENT ON TABLE auditlog.page IS
   'Pages handed out to sinks: the one in flight per sink (acked_at null) and the acknowledged ones, each with its SHA-256 and its predecessor''s, a chain auditlogctl verify checks.';
 
--- One entry as a line of NDJSON: the columns of auditlog.entry by name, in
--- table order, writer_xid left out, times in UTC.
-CREATE FUNCTION auditlog.entry_json(e auditlog.entry)
+-- Pages are NDJSON: one entry a line, the columns of auditlog.entry by name,
+-- in table order, writer_xid left out, times in UTC (extension/src/export.c).
+CREATE FUNCTION auditlog.ndjson_line(e auditlog.entry)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'auditlog_ndjson_line';
+COMMENT ON FUNCTION auditlog.ndjson_line IS 'One entry as a line of the export''s NDJSON.';
+
+-- The query that renders the entries another query returns as one NDJSON
+-- text, in (logged_at, id) order.
+CREATE FUNCTION auditlog.ndjson_body(query text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT to_json(line)::text
-  FROM (SELECT e.id, e.stream,
-               to_char(e.logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS logged_at,
-               to_char(e.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS started_at,
-               e.operation, e.actor_type, e.actor_id, e.tenant_id, e.resource_type, e.resource_id,
-               e.request_id, e.request_uri, e.source_ip::text AS source_ip, e.user_agent, e.auth_method,
-               e.credential_id, e.result, e.http_status, e.error_code, e.error_message, e.details) AS line
-$$;
-COMMENT ON FUNCTION auditlog.entry_json IS 'One entry as a line of the export''s NDJSON.';
+RETURN format('SELECT string_agg(auditlog.ndjson_line(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e', query);
+COMMENT ON FUNCTION auditlog.ndjson_body IS
+  'Internal: the query that renders the entries of query as NDJSON, one line an entry, in (logged_at, id) order.';
 
 -- The condition on auditlog.entry e for a sink's filters.
 CREATE FUNCTION auditlog.sink_filter(s auditlog.sink)
@@ -104,16 +105,14 @@ AS $$
 DECLARE
   s auditlog.sink := (SELECT s FROM auditlog.sink s WHERE s.name = p.sink);
   body text;
-  row_count int;
 BEGIN
-  EXECUTE format('SELECT count(*)::int, string_agg(auditlog.entry_json(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
-                 auditlog.page_query(s, p.lo_tick, p.hi_tick, p.stream, auditlog.utc_day(p.first_logged_at),
-                                     p.after_stream, p.after_logged_at, p.after_id, p.last_logged_at, p.last_id, NULL))
-  INTO row_count, body;
-  IF row_count <> p.rows OR encode(sha256(convert_to(body, 'UTF8')), 'hex') <> p.sha256 THEN
+  EXECUTE auditlog.ndjson_body(auditlog.page_query(s, p.lo_tick, p.hi_tick, p.stream, auditlog.utc_day(p.first_logged_at),
+                                                    p.after_stream, p.after_logged_at, p.after_id, p.last_logged_at, p.last_id, NULL))
+  INTO body;
+  IF body IS NULL OR encode(sha256(convert_to(body, 'UTF8')), 'hex') <> p.sha256 THEN
     RAISE EXCEPTION 'auditlog: page % of sink "%" no longer matches what was handed out', p.page_id, p.sink
       USING ERRCODE = 'data_corrupted',
-            DETAIL = format('%s rows now, %s then.', row_count, p.rows);
+            DETAIL = 'Its entries were changed or dropped since: see auditlog.purge() with force.';
   END IF;
   RETURN (p.page_id, p.object_key, p.stream, auditlog.utc_day(p.first_logged_at)::date, p.rows,
           p.first_logged_at, p.last_logged_at, p.sha256, body)::auditlog.page_out;
@@ -166,6 +165,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
+SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
 AS $$
 DECLARE
   max_page_rows constant int := 100000;
@@ -254,7 +254,7 @@ BEGIN
     page.page_id := auditlog.new_page_id();
     EXECUTE format('SELECT count(*)::int, min(e.logged_at), max(e.logged_at),'
                    ' (array_agg(e.id ORDER BY e.logged_at DESC, e.id DESC))[1],'
-                   ' string_agg(auditlog.entry_json(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
+                   ' string_agg(auditlog.ndjson_line(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
                    auditlog.page_query(s, state.cursor_tick, state.batch_tick, first_row.stream, day,
                                        state.after_stream, state.after_logged_at, state.after_id, NULL, NULL, max_rows))
     INTO page.rows, page.first_logged_at, page.last_logged_at, page.last_id, body;

@@ -99,8 +99,7 @@ AS $$
 DECLARE
   body text;
 BEGIN
-  EXECUTE format('SELECT string_agg(auditlog.entry_json(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
-                 auditlog.backfill_query(b, s, 'e.*', b.page_stream, NULL))
+  EXECUTE auditlog.ndjson_body(auditlog.backfill_query(b, s, 'e.*', b.page_stream, NULL))
   INTO body;
   RETURN body;
 END
@@ -113,6 +112,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
+SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
 AS $$
 DECLARE
   max_page_rows constant int := 100000;

@@ -297,11 +297,12 @@ AS $$
 DECLARE
   lines text;
 BEGIN
-  IF last_id IS NOT NULL THEN
-    EXECUTE format('SELECT string_agg(%s, E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
-                   CASE WHEN job.format = 'csv' THEN 'auditlog.entry_csv(e)' ELSE 'auditlog.entry_json(e)' END,
+  IF last_id IS NOT NULL AND job.format = 'csv' THEN
+    EXECUTE format('SELECT string_agg(auditlog.entry_csv(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
                    auditlog.export_query(job, last_logged_at, last_id, NULL))
     INTO lines;
+  ELSIF last_id IS NOT NULL THEN
+    EXECUTE auditlog.ndjson_body(auditlog.export_query(job, last_logged_at, last_id, NULL)) INTO lines;
   END IF;
   RETURN CASE WHEN job.format = 'csv' AND part = 1 THEN auditlog.csv_header() || E'\n' ELSE '' END || coalesce(lines, '');
 END
@@ -312,6 +313,7 @@ CREATE FUNCTION auditlog.export_next_page(job_id bigint, token uuid, max_rows in
 RETURNS SETOF auditlog.export_page
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
 AS $$
 DECLARE
   max_page_rows constant int := 100000;
