@@ -183,8 +183,8 @@ $$;
 COMMENT ON FUNCTION auditlog.settled_horizon IS
   'Every entry logged before this time is committed: a window ending at or before it never changes (retention aside). Lags by up to the interval between ticks; a long or prepared transaction, or an import being written, holds it back.';
 
--- Ticks still needed: those a sink's cursor, batch, segments or page in
--- flight names, and below the oldest of them the latest tick whose mark is at
+-- Ticks still needed: those a sink's cursor, batch, segments, gaps or page in
+-- flight names, or a gap being backfilled, and below the oldest of them the latest tick whose mark is at
 -- or below the xmin of its snapshot or of the current one, so that bound()
 -- keeps answering for every xid a batch or settled_horizon() may ask about.
 CREATE FUNCTION auditlog.prune_ticks()
@@ -202,6 +202,8 @@ BEGIN
     (SELECT min(least(cursor_tick, batch_tick)) FROM auditlog.sink_state),
     (SELECT min(least(from_tick, to_tick)) FROM auditlog.sink_segment),
     (SELECT min(lo_tick) FROM auditlog.page WHERE acked_at IS NULL),
+    (SELECT min(from_tick) FROM auditlog.sink_gap),
+    (SELECT min(lo_tick) FROM auditlog.backfill WHERE status = 'running'),
     (SELECT max(tick_id) FROM auditlog.tick));
   oldest_xmin := least(pg_snapshot_xmin(pg_current_snapshot()),
                        (SELECT pg_snapshot_xmin(snap) FROM auditlog.tick WHERE tick_id = oldest_needed));

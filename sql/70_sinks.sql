@@ -41,7 +41,9 @@ CREATE TABLE auditlog.sink_state (
   pages_acked     bigint NOT NULL DEFAULT 0,
   rows_acked      bigint NOT NULL DEFAULT 0,
   anchored_at     timestamptz NOT NULL DEFAULT now(),
-  anchor_reason   text NOT NULL
+  anchor_reason   text NOT NULL,
+  -- the tick that last disabled the sink, until it is enabled again
+  closed_tick     bigint
 );
 COMMENT ON TABLE auditlog.sink_state IS 'Export position of each sink. Not dumped: it is made of this cluster''s ticks.';
 
@@ -55,6 +57,19 @@ CREATE TABLE auditlog.sink_segment (
 CREATE UNIQUE INDEX sink_segment_one_open ON auditlog.sink_segment (sink) WHERE to_tick IS NULL;
 COMMENT ON TABLE auditlog.sink_segment IS
   'The tick ranges a sink owes: from each enabling tick to the matching closing tick, open while enabled.';
+
+-- What a sink missed while disabled: the batch between its closing tick and
+-- the tick that enabled it again. The gap is defined by snapshots, not by
+-- time, so only backfill_gap() fills it exactly; its ticks are kept until it
+-- is filled or waived.
+CREATE TABLE auditlog.sink_gap (
+  sink      text NOT NULL REFERENCES auditlog.sink ON DELETE CASCADE,
+  from_tick bigint NOT NULL,
+  to_tick   bigint NOT NULL,
+  PRIMARY KEY (sink, from_tick)
+);
+COMMENT ON TABLE auditlog.sink_gap IS
+  'The batches a sink missed while disabled, from its closing tick to the tick that enabled it again; filled by backfill_gap() or waived by waive_gaps().';
 
 -- Input checks shared by create_sink() and the rest.
 CREATE FUNCTION auditlog.check_sink_name(name text)
@@ -107,6 +122,11 @@ BEGIN
   -- owes from before.
   INSERT INTO auditlog.sink_state (sink, cursor_tick, anchor_reason) VALUES (name, anchor, reason)
   ON CONFLICT (sink) DO UPDATE SET anchored_at = now(), anchor_reason = excluded.anchor_reason;
+  -- Enabled again after a closing tick: what came between is a gap.
+  INSERT INTO auditlog.sink_gap (sink, from_tick, to_tick)
+  SELECT st.sink, st.closed_tick, anchor FROM auditlog.sink_state st
+  WHERE st.sink = name AND st.closed_tick IS NOT NULL;
+  UPDATE auditlog.sink_state st SET closed_tick = NULL WHERE st.sink = name;
   RETURN anchor;
 END
 $$;
@@ -120,6 +140,8 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  closing bigint;
 BEGIN
   IF TG_OP = 'INSERT' AND NEW.enabled AND NEW.created_at >= (SELECT epoch FROM auditlog.export_epoch) THEN
     -- (A row created before this install's epoch comes from a dump being
@@ -132,8 +154,9 @@ BEGIN
     -- While a disabling transaction stays open, writers still see the sink
     -- enabled; an entry committed then would fall behind the closing tick.
     PERFORM auditlog.refuse_transaction_block('disabling a sink');
-    UPDATE auditlog.sink_segment SET to_tick = auditlog.tick()
-    WHERE sink = NEW.name AND to_tick IS NULL;
+    closing := auditlog.tick();
+    UPDATE auditlog.sink_segment SET to_tick = closing WHERE sink = NEW.name AND to_tick IS NULL;
+    UPDATE auditlog.sink_state SET closed_tick = closing WHERE sink = NEW.name;
   END IF;
   RETURN NULL;
 END

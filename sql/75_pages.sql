@@ -43,12 +43,16 @@ AS 'MODULE_PATHNAME', 'auditlog_ndjson_line';
 COMMENT ON FUNCTION auditlog.ndjson_line IS 'One entry as a line of the export''s NDJSON.';
 
 -- The query that renders the entries another query returns as one NDJSON
--- text, in (logged_at, id) order.
+-- text, in the order that query gives them: every page query orders by
+-- (logged_at, id). The aggregate takes its input in that order (no ORDER BY
+-- of its own: that would sort the rendered megabytes again, half the cost of
+-- a page); the functions that run it allow no parallel plan, and a pinned
+-- page's SHA-256 is checked whenever it is rendered again.
 CREATE FUNCTION auditlog.ndjson_body(query text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-RETURN format('SELECT string_agg(auditlog.ndjson_line(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e', query);
+RETURN format('SELECT string_agg(auditlog.ndjson_line(e), E''\n'') || E''\n'' FROM (%s) e', query);
 COMMENT ON FUNCTION auditlog.ndjson_body IS
   'Internal: the query that renders the entries of query as NDJSON, one line an entry, in (logged_at, id) order.';
 
@@ -159,6 +163,41 @@ END
 $$;
 COMMENT ON FUNCTION auditlog.reanchor_if_foreign IS 'Internal: re-anchors a sink whose export state is missing or not this cluster''s.';
 
+-- The next page of batch (lo, hi] for a sink after the key (after_stream,
+-- after_logged_at, after_id): the first entry after the key decides the
+-- stream and the UTC day; the page is at most max_rows entries of those, in
+-- (logged_at, id) order. All null when the batch has nothing more.
+CREATE FUNCTION auditlog.batch_page(s auditlog.sink, lo bigint, hi bigint,
+                                    after_stream text, after_logged_at timestamptz, after_id uuid, max_rows int,
+                                    OUT stream text, OUT rows int, OUT first_logged_at timestamptz,
+                                    OUT last_logged_at timestamptz, OUT last_id uuid, OUT body text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+  first_row record;
+BEGIN
+  EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s%s ORDER BY e.stream, e.logged_at, e.id LIMIT 1',
+                 auditlog.batch_condition(lo, hi), auditlog.sink_filter(s),
+                 CASE WHEN after_stream IS NOT NULL
+                      THEN format(' AND (e.stream, e.logged_at, e.id) > (%L::text, %L::timestamptz, %L::uuid)',
+                                  after_stream, after_logged_at, after_id) END)
+  INTO first_row;
+  IF first_row IS NULL THEN
+    RETURN;
+  END IF;
+  stream := first_row.stream;
+  EXECUTE format('SELECT count(*)::int, min(e.logged_at), max(e.logged_at),'
+                 ' (array_agg(e.id ORDER BY e.logged_at DESC, e.id DESC))[1],'
+                 ' string_agg(auditlog.ndjson_line(e), E''\n'') || E''\n'' FROM (%s) e',
+                 auditlog.page_query(s, lo, hi, first_row.stream, auditlog.utc_day(first_row.logged_at),
+                                     after_stream, after_logged_at, after_id, NULL, NULL, max_rows))
+  INTO rows, first_logged_at, last_logged_at, last_id, body;
+END
+$$;
+COMMENT ON FUNCTION auditlog.batch_page IS 'Internal: the next page of a batch for a sink after a key, or nulls when the batch is done.';
+
 CREATE FUNCTION auditlog.next_page(sink text, max_rows int DEFAULT 10000)
 RETURNS SETOF auditlog.page_out
 LANGUAGE plpgsql SECURITY DEFINER
@@ -166,6 +205,7 @@ SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
 SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
+SET max_parallel_workers_per_gather = 0  -- bodies are rendered in query order
 AS $$
 DECLARE
   max_page_rows constant int := 100000;
@@ -175,7 +215,7 @@ DECLARE
   segment auditlog.sink_segment;
   hi bigint;
   took_fresh_tick boolean := false;
-  first_row record;
+  slice record;
   day timestamptz;
   page auditlog.page;
   body text;
@@ -231,15 +271,9 @@ BEGIN
       CONTINUE;
     END IF;
 
-    -- The first entry of the batch after the acknowledged key decides the
-    -- page's stream and day.
-    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s%s ORDER BY e.stream, e.logged_at, e.id LIMIT 1',
-                   auditlog.batch_condition(state.cursor_tick, state.batch_tick), auditlog.sink_filter(s),
-                   CASE WHEN state.after_stream IS NOT NULL
-                        THEN format(' AND (e.stream, e.logged_at, e.id) > (%L::text, %L::timestamptz, %L::uuid)',
-                                    state.after_stream, state.after_logged_at, state.after_id) END)
-    INTO first_row;
-    IF first_row IS NULL THEN
+    slice := auditlog.batch_page(s, state.cursor_tick, state.batch_tick,
+                                 state.after_stream, state.after_logged_at, state.after_id, max_rows);
+    IF slice.stream IS NULL THEN
       -- The batch is done.
       UPDATE auditlog.sink_state st SET cursor_tick = st.batch_tick, batch_tick = NULL,
              after_stream = NULL, after_logged_at = NULL, after_id = NULL
@@ -250,19 +284,17 @@ BEGIN
       CONTINUE;
     END IF;
 
-    day := auditlog.utc_day(first_row.logged_at);
+    day := auditlog.utc_day(slice.first_logged_at);
     page.page_id := auditlog.new_page_id();
-    EXECUTE format('SELECT count(*)::int, min(e.logged_at), max(e.logged_at),'
-                   ' (array_agg(e.id ORDER BY e.logged_at DESC, e.id DESC))[1],'
-                   ' string_agg(auditlog.ndjson_line(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
-                   auditlog.page_query(s, state.cursor_tick, state.batch_tick, first_row.stream, day,
-                                       state.after_stream, state.after_logged_at, state.after_id, NULL, NULL, max_rows))
-    INTO page.rows, page.first_logged_at, page.last_logged_at, page.last_id, body;
-
+    page.rows := slice.rows;
+    page.first_logged_at := slice.first_logged_at;
+    page.last_logged_at := slice.last_logged_at;
+    page.last_id := slice.last_id;
+    body := slice.body;
     page.sink := s.name;
     page.lo_tick := state.cursor_tick;
     page.hi_tick := state.batch_tick;
-    page.stream := first_row.stream;
+    page.stream := slice.stream;
     page.after_stream := state.after_stream;
     page.after_logged_at := state.after_logged_at;
     page.after_id := state.after_id;

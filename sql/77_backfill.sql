@@ -14,10 +14,15 @@
 CREATE TABLE auditlog.backfill (
   backfill_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   sink                 text NOT NULL REFERENCES auditlog.sink ON DELETE CASCADE,
+  -- a window of time, or a gap: the batch between two ticks
+  kind                 text NOT NULL DEFAULT 'window' CHECK (kind IN ('window', 'gap')),
   range_start          timestamptz NOT NULL,
   range_end            timestamptz NOT NULL,
+  lo_tick              bigint,
+  hi_tick              bigint,
   status               text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done', 'cancelled')),
-  -- every entry up to this key is exported
+  -- every entry up to this key is exported (a gap's key starts with a stream)
+  after_stream         text,
   after_logged_at      timestamptz,
   after_id             uuid,
   -- the chunk being exported: up to this key, these streams still to page
@@ -28,6 +33,8 @@ CREATE TABLE auditlog.backfill (
   page_id              uuid,
   page_stream          text,
   page_first_logged_at timestamptz,
+  page_last_logged_at  timestamptz,
+  page_last_id         uuid,
   page_rows            int,
   page_sha256          text,
   last_sha256          text,
@@ -99,7 +106,10 @@ AS $$
 DECLARE
   body text;
 BEGIN
-  EXECUTE auditlog.ndjson_body(auditlog.backfill_query(b, s, 'e.*', b.page_stream, NULL))
+  EXECUTE auditlog.ndjson_body(CASE b.kind
+    WHEN 'gap' THEN auditlog.page_query(s, b.lo_tick, b.hi_tick, b.page_stream, auditlog.utc_day(b.page_first_logged_at),
+                                        b.after_stream, b.after_logged_at, b.after_id, b.page_last_logged_at, b.page_last_id, NULL)
+    ELSE auditlog.backfill_query(b, s, 'e.*', b.page_stream, NULL) END)
   INTO body;
   RETURN body;
 END
@@ -113,12 +123,14 @@ SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
 SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
+SET max_parallel_workers_per_gather = 0  -- bodies are rendered in query order
 AS $$
 DECLARE
   max_page_rows constant int := 100000;
   b auditlog.backfill;
   s auditlog.sink;
   chunk record;
+  slice record;
   body text;
   day timestamptz;
 BEGIN
@@ -150,9 +162,25 @@ BEGIN
       RETURN NEXT (b.page_id,
                    format('%s/dt=%s/%s-backfill-%s-%s.ndjson.gz', b.page_stream, to_char(day, 'YYYY-MM-DD'), b.sink, b.backfill_id, b.page_id),
                    b.page_stream, day::date, b.page_rows, b.page_first_logged_at,
-                   (SELECT max((l::json->>'logged_at')::timestamptz) FROM regexp_split_to_table(rtrim(body, E'\n'), E'\n') AS l),
+                   coalesce(b.page_last_logged_at,
+                            (SELECT max((l::json->>'logged_at')::timestamptz) FROM regexp_split_to_table(rtrim(body, E'\n'), E'\n') AS l)),
                    b.page_sha256, body)::auditlog.page_out;
       RETURN;
+    END IF;
+
+    IF b.kind = 'gap' THEN
+      -- A gap is a batch, paged as a sink pages its own.
+      slice := auditlog.batch_page(s, b.lo_tick, b.hi_tick, b.after_stream, b.after_logged_at, b.after_id, max_rows);
+      IF slice.stream IS NULL THEN
+        UPDATE auditlog.backfill bf SET status = 'done', finished_at = now() WHERE bf.backfill_id = b.backfill_id;
+        RETURN;
+      END IF;
+      UPDATE auditlog.backfill bf
+      SET page_id = auditlog.new_page_id(), page_stream = slice.stream, page_rows = slice.rows,
+          page_first_logged_at = slice.first_logged_at, page_last_logged_at = slice.last_logged_at,
+          page_last_id = slice.last_id, page_sha256 = encode(sha256(convert_to(slice.body, 'UTF8')), 'hex')
+      WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
+      CONTINUE;  -- hands it out above
     END IF;
 
     IF b.chunk_last_id IS NOT NULL THEN
@@ -230,6 +258,10 @@ BEGIN
   END IF;
   UPDATE auditlog.backfill bf
   SET chunk_streams = bf.chunk_streams[2:], rows_exported = bf.rows_exported + bf.page_rows,
+      after_stream = CASE WHEN bf.kind = 'gap' THEN bf.page_stream ELSE bf.after_stream END,
+      after_logged_at = CASE WHEN bf.kind = 'gap' THEN bf.page_last_logged_at ELSE bf.after_logged_at END,
+      after_id = CASE WHEN bf.kind = 'gap' THEN bf.page_last_id ELSE bf.after_id END,
+      page_last_logged_at = NULL, page_last_id = NULL,
       pages_exported = bf.pages_exported + 1, last_sha256 = bf.page_sha256,
       page_id = NULL, page_stream = NULL, page_first_logged_at = NULL, page_rows = NULL, page_sha256 = NULL
   WHERE bf.backfill_id = b.backfill_id;
@@ -238,6 +270,53 @@ END
 $$;
 COMMENT ON FUNCTION auditlog.backfill_ack IS
   'Acknowledges the backfill''s page in flight once its object is stored. Runs as its own transaction.';
+
+CREATE FUNCTION auditlog.backfill_gap(sink text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s auditlog.sink := auditlog.locked_sink(sink);
+  gap auditlog.sink_gap;
+  id bigint;
+BEGIN
+  SELECT * INTO gap FROM auditlog.sink_gap g WHERE g.sink = s.name ORDER BY g.from_tick LIMIT 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'sink "%" has no gap to backfill', s.name
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'A gap is left when a sink is disabled and enabled again.';
+  END IF;
+  -- Its time range, for status and retention: every entry of the batch lies
+  -- between these (the bound of the oldest writer it can hold, and the time
+  -- of the tick that closes it, plus the clock's slack of a day).
+  INSERT INTO auditlog.backfill (sink, kind, lo_tick, hi_tick, range_start, range_end)
+  SELECT s.name, 'gap', gap.from_tick, gap.to_tick, auditlog.time_bound(pg_snapshot_xmin(lo.snap)), hi.taken_at + interval '1 day'
+  FROM auditlog.tick lo, auditlog.tick hi WHERE lo.tick_id = gap.from_tick AND hi.tick_id = gap.to_tick
+  RETURNING backfill_id INTO id;
+  DELETE FROM auditlog.sink_gap g WHERE g.sink = s.name AND g.from_tick = gap.from_tick;
+  RETURN id;
+END
+$$;
+COMMENT ON FUNCTION auditlog.backfill_gap IS
+  'Starts exporting, exactly, the oldest gap the sink has: what was committed between the tick that disabled it and the tick that enabled it again. Page it with backfill_next_page() like any backfill. Returns its id.';
+
+CREATE FUNCTION auditlog.waive_gaps(sink text)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s auditlog.sink := auditlog.locked_sink(sink);
+  waived int;
+BEGIN
+  DELETE FROM auditlog.sink_gap g WHERE g.sink = s.name;
+  GET DIAGNOSTICS waived = ROW_COUNT;
+  RETURN waived;
+END
+$$;
+COMMENT ON FUNCTION auditlog.waive_gaps IS
+  'Gives up on the sink''s gaps (their ticks can then be pruned). Returns how many.';
 
 CREATE FUNCTION auditlog.cancel_backfill(backfill_id bigint)
 RETURNS boolean

@@ -314,6 +314,7 @@ RETURNS SETOF auditlog.export_page
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
+SET max_parallel_workers_per_gather = 0  -- bodies are rendered in query order
 AS $$
 DECLARE
   max_page_rows constant int := 100000;

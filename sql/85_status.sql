@@ -30,6 +30,7 @@ SELECT s.name AS sink,
        st.rows_acked,
        st.last_ack_at,
        (SELECT count(*) FROM auditlog.sink_segment sg WHERE sg.sink = s.name)::int AS segments_owed,
+       (SELECT count(*) FROM auditlog.sink_gap g WHERE g.sink = s.name)::int AS gaps,
        st.anchored_at,
        st.anchor_reason
 FROM auditlog.sink s

@@ -33,5 +33,6 @@ GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, 
   auditlog.request_export, auditlog.claim_export, auditlog.heartbeat_export, auditlog.export_next_page,
   auditlog.ack_export_page, auditlog.finish_export, auditlog.fail_export, auditlog.cancel_export,
   auditlog.start_backfill, auditlog.backfill_next_page, auditlog.backfill_ack, auditlog.cancel_backfill,
+  auditlog.backfill_gap, auditlog.waive_gaps,
   auditlog.import_begin, auditlog.import_rows, auditlog.import_abandon
   TO auditlog_admin;

@@ -72,3 +72,42 @@ SELECT auditlog.cancel_backfill(-1);
 \set VERBOSITY default
 SELECT auditlog.drop_sink('archive');
 SELECT count(*) AS backfills_left FROM auditlog.backfill;
+
+-- The gap a disabled sink leaves: exactly what was committed between its
+-- closing tick and the tick that enabled it again.
+SELECT auditlog.create_sink('gappy', 'file:///srv/gappy') AS created;
+SELECT auditlog.record(operation => 'gap.before') IS NOT NULL AS recorded;
+SELECT auditlog.disable_sink('gappy') AS disabled;
+SELECT count(auditlog.record(operation => 'gap.while_disabled')) AS recorded FROM generate_series(1, 3);
+SELECT auditlog.enable_sink('gappy') AS enabled;
+SELECT auditlog.record(operation => 'gap.after') IS NOT NULL AS recorded;
+SELECT gaps FROM auditlog.sink_status WHERE sink = 'gappy';
+CREATE TEMP TABLE gap_lines AS SELECT NULL::text AS source, NULL::text AS operation WITH NO DATA;
+DO $$
+DECLARE p auditlog.page_out; gap bigint;
+BEGIN
+  LOOP
+    SELECT * INTO p FROM auditlog.next_page('gappy');
+    EXIT WHEN NOT FOUND;
+    INSERT INTO gap_lines SELECT 'sink', l::json->>'operation' FROM regexp_split_to_table(rtrim(p.body, E'\n'), E'\n') AS l;
+    PERFORM auditlog.ack('gappy', p.page_id);
+  END LOOP;
+  gap := auditlog.backfill_gap('gappy');
+  LOOP
+    SELECT * INTO p FROM auditlog.backfill_next_page(gap);
+    EXIT WHEN NOT FOUND;
+    INSERT INTO gap_lines SELECT 'gap, own key ' || (p.object_key ~ ('gappy-backfill-' || gap || '-'))::text, l::json->>'operation'
+    FROM regexp_split_to_table(rtrim(p.body, E'\n'), E'\n') AS l;
+    PERFORM auditlog.backfill_ack(gap, p.page_id);
+  END LOOP;
+END
+$$;
+SELECT source, operation, count(*) FROM gap_lines GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT gaps FROM auditlog.sink_status WHERE sink = 'gappy';
+\set VERBOSITY terse
+SELECT auditlog.backfill_gap('gappy');
+\set VERBOSITY default
+SELECT auditlog.disable_sink('gappy'), auditlog.enable_sink('gappy');
+SELECT auditlog.waive_gaps('gappy') AS waived;
+SELECT gaps FROM auditlog.sink_status WHERE sink = 'gappy';
+SELECT auditlog.drop_sink('gappy');
