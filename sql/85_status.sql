@@ -12,9 +12,19 @@ SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
        auditlog.settled_horizon() AS settled_horizon,
        '2000-01-01 00:00:00+00'::timestamptz
          + make_interval(secs => (SELECT last_value FROM auditlog.clock_floor) / 1000000.0) > clock_timestamp()
-         AS clock_behind_floor;
+         AS clock_behind_floor,
+       -- What holds the settled horizon back, for display only (the horizon
+       -- itself never depends on it): the oldest prepared transaction, else
+       -- the oldest transaction this role may see.
+       coalesce(
+         (SELECT format('prepared transaction %L since %s', gid, prepared)
+          FROM pg_catalog.pg_prepared_xacts WHERE database = current_database() ORDER BY prepared LIMIT 1),
+         (SELECT format('pid %s (%s) in a transaction since %s', pid, coalesce(nullif(application_name, ''), usename), xact_start)
+          FROM pg_catalog.pg_stat_activity
+          WHERE datname = current_database() AND backend_xmin IS NOT NULL AND pid <> pg_backend_pid()
+          ORDER BY xact_start LIMIT 1)) AS oldest_transaction;
 COMMENT ON VIEW auditlog.health IS
-  'One row: begun entries still pending and the oldest of them, the day partitions, rows in the DEFAULT partition (should be 0), the last tick, the settled horizon, and whether the server clock is behind the clock floor (the floor, not the clock, then stamps entries).';
+  'One row: begun entries still pending and the oldest of them, the day partitions, rows in the DEFAULT partition (should be 0), the last tick, the settled horizon and the oldest transaction holding it back, and whether the server clock is behind the clock floor (the floor, not the clock, then stamps entries).';
 
 CREATE VIEW auditlog.sink_status AS
 SELECT s.name AS sink,

@@ -11,6 +11,8 @@ PREPARE TRANSACTION 'auditlog_2pc';
 -- The prepared transaction holds the pending row: timeout_pending() skips it.
 SELECT auditlog.timeout_pending() AS timed_out;
 SELECT count(*) AS visible_before_commit FROM auditlog.entry WHERE operation LIKE '2pc.%';
+-- health names what holds the settled horizon back.
+SELECT oldest_transaction LIKE 'prepared transaction ''auditlog_2pc'' since %' AS names_prepared FROM auditlog.health;
 
 COMMIT PREPARED 'auditlog_2pc';
 SELECT operation, result, count(*) FROM auditlog.entry WHERE operation LIKE '2pc.%'
