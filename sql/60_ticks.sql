@@ -62,6 +62,52 @@ $$;
 COMMENT ON FUNCTION auditlog.check_exportable IS
   'Internal: refuses to tick or page on a hot standby or above READ COMMITTED.';
 
+-- Every page and listing is at most this many entries.
+CREATE FUNCTION auditlog.check_max_rows(max_rows int)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 100000 THEN
+    RAISE EXCEPTION 'max_rows must be between 1 and 100000, not %', coalesce(max_rows::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION auditlog.check_max_rows IS 'Internal: refuses a page size outside 1 to 100000.';
+
+-- A past window [from, to) to read: it must end no later than the settled
+-- horizon (after it, entries may still be committed) and start no earlier
+-- than the oldest partition kept (say so, rather than export nothing).
+CREATE FUNCTION auditlog.check_past_window("from" timestamptz, "to" timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  horizon timestamptz := auditlog.settled_horizon();
+  oldest timestamptz := (SELECT min(range_start) FROM auditlog.partitions);
+BEGIN
+  IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
+    RAISE EXCEPTION 'the window needs "from" before "to"' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF "to" > horizon THEN
+    RAISE EXCEPTION 'the window ends after the settled horizon'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('It ends at %s; the settled horizon is %s. Entries logged after it may still be committed.', "to", horizon),
+            HINT = 'End the window earlier, or wait: auditlog.tick() then auditlog.settled_horizon() shows how far is stable.';
+  END IF;
+  IF oldest IS NULL OR "from" < oldest THEN
+    RAISE EXCEPTION 'the window starts before the oldest entries kept'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('It starts at %s; the oldest partition starts at %s: older days were dropped by retention (or never held entries).',
+                            "from", coalesce(oldest::text, 'none'));
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION auditlog.check_past_window IS 'Internal: refuses a window that is empty, not settled yet, or reaches below the oldest partition.';
+
 -- Ticks are serialized by this session-level advisory lock (not a
 -- transaction-level one, which a tick inside a long or prepared transaction
 -- would hold until it ends, stalling every other tick).

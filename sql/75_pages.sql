@@ -208,7 +208,6 @@ SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
 SET max_parallel_workers_per_gather = 0  -- bodies are rendered in query order
 AS $$
 DECLARE
-  max_page_rows constant int := 100000;
   s auditlog.sink;
   state auditlog.sink_state;
   pinned auditlog.page;
@@ -222,10 +221,7 @@ DECLARE
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.next_page()');
   PERFORM auditlog.check_exportable('auditlog.next_page()');
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > max_page_rows THEN
-    RAISE EXCEPTION 'max_rows must be between 1 and %, not %', max_page_rows, coalesce(max_rows::text, 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM auditlog.check_max_rows(max_rows);
   PERFORM set_config('synchronous_commit', 'on', true);
   s := auditlog.locked_sink(sink);
   PERFORM auditlog.reanchor_if_foreign(s);

@@ -54,25 +54,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   s auditlog.sink := auditlog.locked_sink(sink);
-  horizon timestamptz := auditlog.settled_horizon();
-  oldest timestamptz := (SELECT min(range_start) FROM auditlog.partitions);
   id bigint;
 BEGIN
-  IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
-    RAISE EXCEPTION 'a backfill needs a window with "from" before "to"' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF "to" > horizon THEN
-    RAISE EXCEPTION 'the window ends after the settled horizon'
-      USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('It ends at %s; the settled horizon is %s. Entries logged after it may still be committed.', "to", horizon),
-            HINT = 'End the window earlier, or wait: auditlog.tick() then auditlog.settled_horizon() shows how far is stable.';
-  END IF;
-  IF oldest IS NULL OR "from" < oldest THEN
-    RAISE EXCEPTION 'the window starts before the oldest entries kept'
-      USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('It starts at %s; the oldest partition starts at %s: older days were dropped by retention (or never held entries).',
-                            "from", coalesce(oldest::text, 'none'));
-  END IF;
+  PERFORM auditlog.check_past_window("from", "to");
   INSERT INTO auditlog.backfill (sink, range_start, range_end) VALUES (s.name, "from", "to")
   RETURNING backfill_id INTO id;
   RETURN id;
@@ -126,7 +110,6 @@ SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
 SET max_parallel_workers_per_gather = 0  -- bodies are rendered in query order
 AS $$
 DECLARE
-  max_page_rows constant int := 100000;
   b auditlog.backfill;
   s auditlog.sink;
   chunk record;
@@ -135,10 +118,7 @@ DECLARE
   day timestamptz;
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.backfill_next_page()');
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > max_page_rows THEN
-    RAISE EXCEPTION 'max_rows must be between 1 and %, not %', max_page_rows, coalesce(max_rows::text, 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM auditlog.check_max_rows(max_rows);
   PERFORM set_config('synchronous_commit', 'on', true);
   SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = backfill_next_page.backfill_id FOR UPDATE;
   IF NOT FOUND THEN

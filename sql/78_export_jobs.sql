@@ -117,33 +117,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   max_window constant interval := '92 days';
-  horizon timestamptz := auditlog.settled_horizon();
-  oldest timestamptz := (SELECT min(range_start) FROM auditlog.partitions);
   job bigint;
 BEGIN
   IF stream IS NULL OR stream !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' THEN
     RAISE EXCEPTION 'invalid stream %', coalesce(quote_literal(stream), 'null') USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
-    RAISE EXCEPTION 'an export needs a window with "from" before "to"' USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF "to" - "from" > max_window THEN
     RAISE EXCEPTION 'an export window is at most 92 days'
       USING ERRCODE = 'invalid_parameter_value', DETAIL = format('This one is %s.', "to" - "from"),
             HINT = 'Request several exports.';
   END IF;
-  IF "to" > horizon THEN
-    RAISE EXCEPTION 'the window ends after the settled horizon'
-      USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('It ends at %s; the settled horizon is %s. Entries logged after it may still be committed: the export would not be final.', "to", horizon),
-            HINT = 'End the window earlier, or wait: auditlog.tick() then auditlog.settled_horizon() shows how far is stable.';
-  END IF;
-  IF oldest IS NULL OR "from" < oldest THEN
-    RAISE EXCEPTION 'the window starts before the oldest entries kept'
-      USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('It starts at %s; the oldest partition starts at %s: older days were dropped by retention (or never held entries).',
-                            "from", coalesce(oldest::text, 'none'));
-  END IF;
+  PERFORM auditlog.check_past_window("from", "to");
   IF tenant_id = '' THEN
     RAISE EXCEPTION 'tenant_id must not be empty; pass NULL for every tenant' USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -317,17 +301,13 @@ SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
 SET max_parallel_workers_per_gather = 0  -- bodies are rendered in query order
 AS $$
 DECLARE
-  max_page_rows constant int := 100000;
   job auditlog.export_job;
   after_page auditlog.export_job;
   part int;
   body text;
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.export_next_page()');
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > max_page_rows THEN
-    RAISE EXCEPTION 'max_rows must be between 1 and %, not %', max_page_rows, coalesce(max_rows::text, 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM auditlog.check_max_rows(max_rows);
   PERFORM set_config('synchronous_commit', 'on', true);
   job := auditlog.fenced_job(job_id, token);
   part := job.parts_exported + 1;

@@ -67,17 +67,13 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  max_list_rows constant int := 100000;
   upper_bound timestamptz;
 BEGIN
   IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
     RAISE EXCEPTION 'list() needs a window with "from" before "to"'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > max_list_rows THEN
-    RAISE EXCEPTION 'max_rows must be between 1 and %, not %', max_list_rows, coalesce(max_rows::text, 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM auditlog.check_max_rows(max_rows);
   IF (after_logged_at IS NULL) <> (after_id IS NULL) THEN
     RAISE EXCEPTION 'after_logged_at and after_id go together: pass both (the last entry of the previous page) or neither'
       USING ERRCODE = 'invalid_parameter_value';
