@@ -26,6 +26,42 @@ SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
 COMMENT ON VIEW auditlog.health IS
   'One row: begun entries still pending and the oldest of them, the day partitions, rows in the DEFAULT partition (should be 0), the last tick, the settled horizon and the oldest transaction holding it back, and whether the server clock is behind the clock floor (the floor, not the clock, then stamps entries).';
 
+-- How many entries a sink has yet to export, up to the last tick: counted
+-- through each owed batch's own index ranges, and capped, so the status stays
+-- cheap however far a sink lags.
+CREATE FUNCTION auditlog.sink_lag_rows(sink text, cap int DEFAULT 1000000)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s auditlog.sink := (SELECT sk FROM auditlog.sink sk WHERE sk.name = sink);
+  state auditlog.sink_state := (SELECT st FROM auditlog.sink_state st WHERE st.sink = s.name);
+  segment auditlog.sink_segment;
+  lo bigint;
+  hi bigint;
+  owed bigint;
+  lag bigint := 0;
+BEGIN
+  IF state IS NULL THEN
+    RETURN 0;
+  END IF;
+  FOR segment IN SELECT * FROM auditlog.sink_segment sg WHERE sg.sink = s.name ORDER BY from_tick LOOP
+    lo := greatest(state.cursor_tick, segment.from_tick);
+    hi := (SELECT max(tick_id) FROM auditlog.tick t WHERE segment.to_tick IS NULL OR t.tick_id <= segment.to_tick);
+    CONTINUE WHEN hi IS NULL OR hi <= lo;
+    EXECUTE format('SELECT count(*) FROM (SELECT FROM auditlog.entry e WHERE %s%s LIMIT %s) AS owed',
+                   auditlog.batch_condition(lo, hi), auditlog.sink_filter(s), cap - lag)
+    INTO owed;
+    lag := lag + owed;
+    EXIT WHEN lag >= cap;
+  END LOOP;
+  RETURN lag;
+END
+$$;
+COMMENT ON FUNCTION auditlog.sink_lag_rows IS
+  'Entries the sink has yet to export up to the last tick (a page in flight included), counted up to cap.';
+
 CREATE VIEW auditlog.sink_status AS
 SELECT s.name AS sink,
        s.enabled,
@@ -34,6 +70,7 @@ SELECT s.name AS sink,
        t.taken_at AS cursor_at,
        e.exported_before,
        extract(epoch FROM now() - e.exported_before) AS lag_seconds,
+       auditlog.sink_lag_rows(s.name) AS lag_rows,
        p.page_id AS page_in_flight,
        p.rows AS page_in_flight_rows,
        st.pages_acked,
@@ -49,7 +86,7 @@ LEFT JOIN auditlog.tick t ON t.tick_id = st.cursor_tick
 LEFT JOIN auditlog.sink_exported_before() e ON e.sink = s.name
 LEFT JOIN auditlog.page p ON p.sink = s.name AND p.acked_at IS NULL;
 COMMENT ON VIEW auditlog.sink_status IS
-  'One row per sink: where its cursor is, the time before which it has exported everything (and how far that lags), the page in flight, pages and rows acknowledged, and why it was last anchored.';
+  'One row per sink: where its cursor is, the time before which it has exported everything (and how far that lags, in seconds and in entries up to the last tick, counted up to a million), the page in flight, pages and rows acknowledged, gaps, and why it was last anchored.';
 
 -- A stable listing: entries of a window in (logged_at, id) order, keyset
 -- paged, never past the settled horizon, so a page that ends before it never

@@ -15,7 +15,8 @@ SELECT auditlog.record(operation => 'while.disabled') IS NOT NULL AS recorded;
 SELECT auditlog.enable_sink('primary') AS enabled;
 SELECT auditlog.enable_sink('primary') AS enabled_again;
 SELECT auditlog.record(operation => 'after.enabled') IS NOT NULL AS recorded;
-SELECT segments_owed, anchor_reason FROM auditlog.sink_status;
+SELECT auditlog.tick() IS NOT NULL AS ticked;
+SELECT segments_owed, anchor_reason, lag_rows FROM auditlog.sink_status;
 
 -- Entries from while it was enabled are exported, those from while it was
 -- disabled are not: first what it owed up to the closing tick, then from the
@@ -34,7 +35,7 @@ BEGIN
 END
 $$;
 SELECT page, operation FROM exported ORDER BY page, operation;
-SELECT segments_owed FROM auditlog.sink_status;
+SELECT segments_owed, lag_rows FROM auditlog.sink_status;
 
 -- A sink created disabled owes nothing until enabled.
 SELECT auditlog.create_sink('later', 'file:///var/lib/audit', enabled => false) AS created;
