@@ -144,3 +144,39 @@ $$;
 COMMENT ON FUNCTION auditlog.import_abandon IS
   'Closes an import span whose rows were never written (its transaction rolled back), so settled_horizon() moves on. Returns false if it was not open.';
 
+-- Both steps in one call, for a DBA at psql: CALL auditlog.import('legacy').
+-- A procedure, so it can commit the span before it writes the rows; call it
+-- on its own, outside a transaction block. (A procedure that commits can have
+-- no SET clause: every name in it is qualified instead.)
+CREATE PROCEDURE auditlog.import(source regclass, retain interval DEFAULT '90 days', force boolean DEFAULT false)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  first_logged timestamptz;
+  last_logged timestamptz;
+  span bigint;
+  written bigint;
+BEGIN
+  EXECUTE pg_catalog.format('SELECT pg_catalog.min(logged_at), pg_catalog.max(logged_at) FROM %s', source)
+  INTO first_logged, last_logged;
+  IF first_logged IS NULL THEN
+    RAISE NOTICE 'auditlog: % holds nothing to import', source;
+    RETURN;
+  END IF;
+  span := auditlog.import_begin(first_logged, last_logged, retain, force);
+  COMMIT;
+  BEGIN
+    written := auditlog.import_rows(span, source);
+  EXCEPTION WHEN OTHERS THEN
+    -- Nothing was written: close the span so the settled horizon moves on.
+    PERFORM auditlog.import_abandon(span);
+    COMMIT;
+    RAISE;
+  END;
+  COMMIT;
+  RAISE NOTICE 'auditlog: imported % entries from % (span %)', written, source, span;
+END
+$$;
+COMMENT ON PROCEDURE auditlog.import IS
+  'Imports the rows of source (a table or view with the columns of auditlog.entry but writer_xid) with their own ids and times: registers their span, commits, writes them, commits. CALL it outside a transaction block.';
+

@@ -36,3 +36,5 @@ GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, 
   auditlog.backfill_gap, auditlog.waive_gaps,
   auditlog.import_begin, auditlog.import_rows, auditlog.import_abandon
   TO auditlog_admin;
+REVOKE ALL ON PROCEDURE auditlog.import FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE auditlog.import TO auditlog_admin;

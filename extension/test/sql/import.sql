@@ -78,3 +78,26 @@ SELECT auditlog.import_begin(now() - interval '2 hours', now() - interval '1 hou
 ROLLBACK;
 \set VERBOSITY default
 SELECT auditlog.drop_sink('importer');
+
+-- The one-call procedure: span, commit, rows, commit.
+CREATE TABLE legacy_more AS
+SELECT ('01890000-0000-7000-9001-' || lpad(n::text, 12, '0'))::uuid AS id, 'audit' AS stream,
+       now() - interval '3 hours' + make_interval(mins => n) AS logged_at,
+       now() - interval '3 hours' + make_interval(mins => n) AS started_at,
+       'legacy.more' AS operation, NULL::text AS actor_type, NULL::text AS actor_id, NULL::text AS tenant_id,
+       NULL::text AS resource_type, NULL::text AS resource_id, NULL::text AS request_id, NULL::text AS request_uri,
+       NULL::inet AS source_ip, NULL::text AS user_agent, NULL::text AS auth_method, NULL::text AS credential_id,
+       'error'::auditlog.result AS result, 500 AS http_status, 'E1' AS error_code, NULL::text AS error_message,
+       NULL::jsonb AS details
+FROM generate_series(1, 5) AS n;
+SET client_min_messages = error;
+CALL auditlog.import('legacy_more', force => true);
+RESET client_min_messages;
+SELECT count(*) AS imported FROM auditlog.entry WHERE operation = 'legacy.more';
+SELECT status, rows FROM auditlog.import_span ORDER BY span_id DESC LIMIT 1;
+\set VERBOSITY terse
+BEGIN;
+CALL auditlog.import('legacy_more', force => true);
+ROLLBACK;
+\set VERBOSITY default
+DROP TABLE legacy_more;
