@@ -52,6 +52,14 @@ BEGIN
             DETAIL = 'A standby''s snapshots do not describe the primary''s transactions.',
             HINT = 'Run it on the primary.';
   END IF;
+  IF EXISTS (SELECT FROM pg_catalog.pg_subscription_rel sr
+             JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
+             WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relname LIKE 'entry%') THEN
+    RAISE EXCEPTION '% cannot run where auditlog.entry is received by logical replication', what
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'The replicated entries carry the publisher''s xids, which mean nothing here.',
+            HINT = 'Export from the publisher.';
+  END IF;
   IF current_setting('transaction_isolation') <> 'read committed' THEN
     RAISE EXCEPTION '% needs READ COMMITTED, not %', what, upper(current_setting('transaction_isolation'))
       USING ERRCODE = 'invalid_transaction_state',
@@ -60,7 +68,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auditlog.check_exportable IS
-  'Internal: refuses to tick or page on a hot standby or above READ COMMITTED.';
+  'Internal: refuses to tick or page on a hot standby, on a subscriber that receives the log by logical replication, or above READ COMMITTED.';
 
 -- Every page and listing is at most this many entries.
 CREATE FUNCTION auditlog.check_max_rows(max_rows int)
