@@ -6,7 +6,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev pkg-config)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config)
 command -v python3 >/dev/null || APT_PACKAGES+=(python3)
 # Swift 6.3 lives in /opt/swift on the project's machines; login shells add it.
 command -v swift >/dev/null || [ ! -x /opt/swift/usr/bin/swift ] || PATH=$PATH:/opt/swift/usr/bin
