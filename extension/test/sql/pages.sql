@@ -32,6 +32,20 @@ FROM first_page, LATERAL (SELECT l::json AS line FROM regexp_split_to_table(rtri
      LATERAL (SELECT string_agg(k, ',') AS json_object_keys_list FROM json_object_keys(line) AS k) AS keys
 ORDER BY line->>'logged_at';
 
+-- The C renderer writes exactly what to_json() writes for the same columns,
+-- for the awkward strings too.
+SELECT auditlog.record(operation => E'q"b\\n\n\t\x01\u00e9\u20ac', user_agent => '</script>',
+                       details => '{"nested": {"a": [1, "two", null]}}') AS awkward \gset
+SELECT auditlog.ndjson_line(e) = (
+         SELECT to_json(x)::text FROM (
+           SELECT e.id, e.stream, to_char(e.logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS logged_at,
+                  to_char(e.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS started_at,
+                  e.operation, e.actor_type, e.actor_id, e.tenant_id, e.resource_type, e.resource_id, e.request_id,
+                  e.request_uri, e.source_ip::text AS source_ip, e.user_agent, e.auth_method, e.credential_id, e.result,
+                  e.http_status, e.error_code, e.error_message, e.details) AS x) AS same_as_to_json,
+       (auditlog.ndjson_line(e)::json->>'operation') = e.operation AS round_trips
+FROM auditlog.entry e WHERE e.id = :'awkward';
+
 -- Until acknowledged, the same page comes back: same id, key and body,
 -- whatever max_rows or TimeZone say.
 SET TimeZone = 'Asia/Kolkata';
