@@ -50,6 +50,15 @@ DECLARE
   range_end timestamptz := day + interval '1 day';
   moved bigint;
 BEGIN
+  -- A writer routing an entry of this day to DEFAULT while the day is
+  -- attached would fail ("violates partition constraint"). Only today (and
+  -- yesterday, around midnight) can have such writers, and only when the day
+  -- was not made ahead: hold them off for the moment it takes (they wait, up
+  -- to lock_timeout, rather than fail). Older days get entries only from
+  -- imports, which make their days first; days ahead get none yet.
+  IF day BETWEEN auditlog.utc_day(now()) - interval '1 day' AND auditlog.utc_day(now()) THEN
+    LOCK TABLE auditlog.entry IN SHARE MODE;
+  END IF;
   EXECUTE format('CREATE TABLE auditlog.%I (LIKE auditlog.entry INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)', name);
   EXECUTE format('ALTER TABLE auditlog.%I ADD CONSTRAINT %I CHECK (logged_at >= %L AND logged_at < %L)',
                  name, name || '_range', day, range_end);
