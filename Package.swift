@@ -18,9 +18,15 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         .target(
             name: "AuditlogKit",
-            dependencies: ["CLibPQ"]
+            dependencies: ["CLibPQ", "CZlib"]
         ),
         .executableTarget(
             name: "auditlogctl",

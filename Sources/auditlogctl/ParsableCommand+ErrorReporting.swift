@@ -5,16 +5,35 @@ import Foundation
 extension ParsableCommand {
     /// Runs `body`, reporting a failure as one line on standard error and
     /// exiting with the code documented in the root command's help: 2 when
-    /// the connection to the database failed or was lost, 1 otherwise.
+    /// the connection to the database failed or was lost, 1 otherwise. An
+    /// ``ExitCode`` thrown by `body` passes through unreported.
     func reportingErrors(_ body: () throws -> Void) throws {
         do {
             try body()
-        } catch let error as PostgresError where error.kind == .connection {
-            printError("\(error)")
-            throw ExitCode(2)
         } catch {
+            throw exitCode(reporting: error)
+        }
+    }
+
+    /// Runs `body` like the synchronous ``reportingErrors(_:)``.
+    func reportingErrors(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            throw exitCode(reporting: error)
+        }
+    }
+
+    private func exitCode(reporting error: any Error) -> ExitCode {
+        switch error {
+        case let exitCode as ExitCode:
+            return exitCode
+        case let error as PostgresError where error.kind == .connection:
             printError("\(error)")
-            throw ExitCode.failure
+            return ExitCode(2)
+        default:
+            printError("\(error)")
+            return .failure
         }
     }
 }

@@ -16,4 +16,9 @@ enum TestDatabase {
     static func connect(statementTimeout: String? = nil) throws -> PostgresConnection {
         try PostgresConnection(conninfo: #require(plain), statementTimeout: statementTimeout)
     }
+
+    /// Connects to ``withExtension``.
+    static func connectWithExtension() throws -> PostgresConnection {
+        try PostgresConnection(conninfo: #require(withExtension))
+    }
 }

@@ -16,7 +16,7 @@ extension StatusReport {
     /// The report for a terminal: a summary, then a table of partitions,
     /// with times in UTC and sizes in binary units (KiB, MiB, …).
     public func renderText() -> String {
-        let summary = Self.aligned([
+        let summary = TextTable.aligned([
             ["extension version", extensionVersion],
             ["pending entries", String(health.pendingCount)],
             ["oldest pending", Self.time(health.oldestPending)],
@@ -27,7 +27,7 @@ extension StatusReport {
         ])
         let table = partitions.isEmpty
             ? ["no partitions"]
-            : Self.aligned(
+            : TextTable.aligned(
                 [["PARTITION", "RANGE START", "RANGE END", "SIZE"]]
                     + partitions.map {
                         [$0.name, Self.time($0.rangeStart), Self.time($0.rangeEnd), Self.byteCount($0.totalBytes)]
@@ -35,23 +35,6 @@ extension StatusReport {
                 rightAligned: [3]
             )
         return (summary + [""] + table).joined(separator: "\n")
-    }
-
-    /// Pads `rows` into columns two spaces apart, without trailing spaces.
-    private static func aligned(_ rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
-        let widths = rows.reduce(into: [Int]()) { widths, row in
-            for (column, cell) in row.enumerated() {
-                if column == widths.count { widths.append(0) }
-                widths[column] = max(widths[column], cell.count)
-            }
-        }
-        return rows.map { row in
-            row.enumerated().map { column, cell in
-                let padding = String(repeating: " ", count: widths[column] - cell.count)
-                if rightAligned.contains(column) { return padding + cell }
-                return column == row.count - 1 ? cell : cell + padding
-            }.joined(separator: "  ")
-        }
     }
 
     private static func time(_ date: Date?) -> String {

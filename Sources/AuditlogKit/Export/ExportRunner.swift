@@ -1,0 +1,165 @@
+/// One export pass: what `auditlogctl run` does.
+///
+/// A pass ticks, times out abandoned pending entries, makes the coming days'
+/// partitions, drops expired ones, and then drains each enabled sink: it
+/// takes the sink's next page, compresses it, uploads it and only then
+/// acknowledges it, until the sink has no page left.
+///
+/// Several runners may work on one database at once. Each sink is drained
+/// by one runner at a time, the one holding the session-level advisory lock
+/// `hashtext('auditlog.sink:' || name)`; the others skip it. A page that was
+/// uploaded but not acknowledged, because the runner died or the upload or
+/// acknowledgement failed, is handed out again unchanged and uploaded again
+/// under the same key.
+///
+/// Pages are handled one at a time, so memory use does not grow with the
+/// number of entries to export.
+public struct ExportRunner: Sendable {
+    /// How long entries are kept, as a PostgreSQL interval such as
+    /// `90 days`: `purge` drops partitions that ended longer ago, unless a
+    /// sink still has to export them.
+    public var retain: String
+    /// The most entries in one page.
+    public var maxRows: Int
+    /// The sinks to drain; `nil` drains every enabled sink.
+    public var sinks: [String]?
+    /// Opens the storage for a sink's URL.
+    public var openStorage: @Sendable (String) throws -> any ObjectStorage
+
+    /// Creates a runner.
+    public init(
+        retain: String = "90 days",
+        maxRows: Int = 10_000,
+        sinks: [String]? = nil,
+        openStorage: @escaping @Sendable (String) throws -> any ObjectStorage = StorageURL.storage(for:)
+    ) {
+        self.retain = retain
+        self.maxRows = maxRows
+        self.sinks = sinks
+        self.openStorage = openStorage
+    }
+
+    /// Runs one pass.
+    ///
+    /// A step or sink that fails is recorded in the summary's
+    /// ``ExportSummary/failures`` and the pass goes on with the next one.
+    ///
+    /// - Parameter connection: A connection outside any transaction block;
+    ///   pages are read and acknowledged in statements of their own.
+    /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/connection``
+    ///   when the connection is lost, which ends the pass.
+    public func run(on connection: PostgresConnection) async throws -> ExportSummary {
+        var summary = ExportSummary()
+        _ = try step("tick", &summary) { try connection.query("SELECT auditlog.tick()") }
+        summary.timedOutEntries = try count("timeout_pending", &summary) {
+            try connection.query("SELECT auditlog.timeout_pending()")
+        }
+        summary.partitionsCreated = try count("ensure_partitions", &summary) {
+            try connection.query("SELECT auditlog.ensure_partitions()")
+        }
+        summary.partitionsDropped = try count("purge", &summary) {
+            try connection.query("SELECT auditlog.purge($1::interval)", [retain])
+        }
+        guard let enabled = try step("list sinks", &summary, {
+            try connection.query("SELECT name, url FROM auditlog.sink WHERE enabled ORDER BY name").rows.map {
+                (name: try $0[0, as: String.self], url: try $0[1, as: String.self])
+            }
+        }) else { return summary }
+
+        for name in sinks ?? [] where !enabled.contains(where: { $0.name == name }) {
+            summary.failures.append(.init(step: "sink \(name)", message: "there is no enabled sink of that name"))
+        }
+        for sink in enabled where sinks?.contains(sink.name) ?? true {
+            summary.sinks.append(try await drain(sink.name, url: sink.url, on: connection, failures: &summary.failures))
+        }
+        return summary
+    }
+
+    /// Drains one sink while holding its advisory lock.
+    private func drain(
+        _ name: String,
+        url: String,
+        on connection: PostgresConnection,
+        failures: inout [ExportSummary.Failure]
+    ) async throws -> ExportSummary.SinkResult {
+        var result = ExportSummary.SinkResult(name: name, outcome: .drained)
+        do {
+            let locked = try connection.query("SELECT pg_try_advisory_lock(hashtext('auditlog.sink:' || $1))", [name])
+                .singleRow(of: "pg_try_advisory_lock")[0, as: Bool.self]
+            guard locked else {
+                result.outcome = .skipped
+                return result
+            }
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext('auditlog.sink:' || $1))", [name]) }
+
+            let storage = try openStorage(url)
+            while let page = try Page.next(for: name, maxRows: maxRows, on: connection) {
+                let object = try Gzip.compress(Array(page.body.utf8))
+                try await storage.put(key: page.objectKey, data: object)
+                // false means another runner acknowledged this very page
+                // first, after uploading the same bytes under the same key.
+                try connection.query("SELECT auditlog.ack($1, $2::uuid)", [name, page.id])
+                result.pages += 1
+                result.rows += page.rows
+                result.bytes += object.count
+            }
+        } catch let error as PostgresError where error.kind == .connection {
+            throw error
+        } catch {
+            result.outcome = .failed
+            failures.append(.init(step: "sink \(name)", message: "\(error)"))
+        }
+        return result
+    }
+
+    /// Runs a maintenance function that returns a count, recording a failure
+    /// as zero.
+    private func count(
+        _ name: String,
+        _ summary: inout ExportSummary,
+        _ body: () throws -> QueryResult
+    ) throws -> Int {
+        try step(name, &summary) { try body().singleRow(of: name)[0, as: Int.self] } ?? 0
+    }
+
+    /// Runs `body`, recording its failure under `name` and returning `nil`
+    /// instead, unless the connection is lost.
+    private func step<Value>(
+        _ name: String,
+        _ summary: inout ExportSummary,
+        _ body: () throws -> Value
+    ) throws -> Value? {
+        do {
+            return try body()
+        } catch let error as PostgresError where error.kind == .connection {
+            throw error
+        } catch {
+            summary.failures.append(.init(step: name, message: "\(error)"))
+            return nil
+        }
+    }
+
+    /// A page as `auditlog.next_page` hands it out.
+    private struct Page {
+        var id: String
+        var objectKey: String
+        var rows: Int
+        var body: String
+
+        /// The sink's next page, the same one again until it is
+        /// acknowledged, or `nil` when the sink is up to date.
+        static func next(for sink: String, maxRows: Int, on connection: PostgresConnection) throws -> Page? {
+            let result = try connection.query(
+                "SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
+                [sink, String(maxRows)]
+            )
+            guard let row = result.rows.first else { return nil }
+            return Page(
+                id: try row[0, as: String.self],
+                objectKey: try row[1, as: String.self],
+                rows: try row[2, as: Int.self],
+                body: try row[3, as: String.self]
+            )
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/// What one export pass did: the report of ``ExportRunner/run(on:)``.
+public struct ExportSummary: Sendable, Equatable {
+    /// Pending entries that `timeout_pending` closed with result `timeout`.
+    public var timedOutEntries: Int
+    /// Day partitions that `ensure_partitions` created.
+    public var partitionsCreated: Int
+    /// Day partitions that `purge` dropped.
+    public var partitionsDropped: Int
+    /// The sinks the pass drained or skipped, by name.
+    public var sinks: [SinkResult]
+    /// What went wrong, in order. The pass goes on after a failed step or
+    /// sink, so one broken sink does not hold back the others.
+    public var failures: [Failure]
+
+    /// Creates a summary.
+    public init(
+        timedOutEntries: Int = 0,
+        partitionsCreated: Int = 0,
+        partitionsDropped: Int = 0,
+        sinks: [SinkResult] = [],
+        failures: [Failure] = []
+    ) {
+        self.timedOutEntries = timedOutEntries
+        self.partitionsCreated = partitionsCreated
+        self.partitionsDropped = partitionsDropped
+        self.sinks = sinks
+        self.failures = failures
+    }
+
+    /// Whether every step and every sink succeeded.
+    public var succeeded: Bool {
+        failures.isEmpty
+    }
+
+    /// What the pass did for one sink.
+    public struct SinkResult: Sendable, Equatable {
+        /// How draining a sink ended.
+        public enum Outcome: Sendable, Equatable {
+            /// Every page up to the pass's start was uploaded and acknowledged.
+            case drained
+            /// Another runner was draining the sink, so this pass left it alone.
+            case skipped
+            /// A page could not be read, uploaded or acknowledged; the
+            /// failure is in ``ExportSummary/failures``. The page is handed
+            /// out again on the next pass.
+            case failed
+        }
+
+        /// The sink's name.
+        public var name: String
+        /// How draining it ended.
+        public var outcome: Outcome
+        /// Pages uploaded and acknowledged.
+        public var pages: Int
+        /// Entries in those pages.
+        public var rows: Int
+        /// Bytes uploaded: the compressed size of those pages.
+        public var bytes: Int
+
+        /// Creates a result.
+        public init(name: String, outcome: Outcome, pages: Int = 0, rows: Int = 0, bytes: Int = 0) {
+            self.name = name
+            self.outcome = outcome
+            self.pages = pages
+            self.rows = rows
+            self.bytes = bytes
+        }
+    }
+
+    /// A step or sink that failed.
+    public struct Failure: Sendable, Equatable, CustomStringConvertible {
+        /// What failed: `tick`, `timeout_pending`, `ensure_partitions`,
+        /// `purge` or `sink <name>`.
+        public var step: String
+        /// Why, on one line.
+        public var message: String
+
+        /// Creates a failure.
+        public init(step: String, message: String) {
+            self.step = step
+            self.message = message
+        }
+
+        public var description: String {
+            "\(step): \(message)"
+        }
+    }
+}

@@ -1,0 +1,59 @@
+/// How far a sink has exported: a row of the view `auditlog.sink_status`.
+public struct SinkStatus: Sendable, Equatable {
+    /// The sink's name.
+    public var name: String
+    /// Whether the sink exports.
+    public var enabled: Bool
+    /// Where the sink's objects go.
+    public var url: String
+    /// How old the oldest entry not yet exported may be, in seconds; `nil`
+    /// before the sink's first export point is known.
+    public var lagSeconds: Double?
+    /// Entries committed but not yet acknowledged, counted up to one million.
+    public var lagRows: Int64
+    /// Pages uploaded and acknowledged.
+    public var pagesAcked: Int64
+    /// Entries in those pages.
+    public var rowsAcked: Int64
+
+    /// Creates a status.
+    public init(
+        name: String,
+        enabled: Bool,
+        url: String,
+        lagSeconds: Double?,
+        lagRows: Int64,
+        pagesAcked: Int64,
+        rowsAcked: Int64
+    ) {
+        self.name = name
+        self.enabled = enabled
+        self.url = url
+        self.lagSeconds = lagSeconds
+        self.lagRows = lagRows
+        self.pagesAcked = pagesAcked
+        self.rowsAcked = rowsAcked
+    }
+}
+
+extension SinkStatus {
+    /// Reads every sink's status, ordered by name.
+    public static func fetchAll(from connection: PostgresConnection) throws -> [SinkStatus] {
+        try connection.query("""
+            SELECT sink, enabled, url, lag_seconds, coalesce(lag_rows, 0),
+                   coalesce(pages_acked, 0), coalesce(rows_acked, 0)
+            FROM auditlog.sink_status
+            ORDER BY sink
+            """).rows.map { row in
+            SinkStatus(
+                name: try row[0, as: String.self],
+                enabled: try row[1, as: Bool.self],
+                url: try row[2, as: String.self],
+                lagSeconds: try row[3, as: Double?.self],
+                lagRows: try row[4, as: Int64.self],
+                pagesAcked: try row[5, as: Int64.self],
+                rowsAcked: try row[6, as: Int64.self]
+            )
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import AuditlogKit
+
+/// `auditlogctl run`: one export pass, for schedulers.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one export pass: maintenance, then upload every enabled sink's new entries.",
+        discussion: """
+            For cron, systemd timers and Kubernetes CronJobs. The pass calls \
+            auditlog.tick(), timeout_pending(), ensure_partitions() and \
+            purge(), then drains each enabled sink: it takes the sink's next \
+            page (auditlog.next_page), uploads it gzip-compressed under the \
+            page's object key below the sink's URL, and only then \
+            acknowledges it (auditlog.ack), until no page is left. A page \
+            that was not acknowledged, because a pass died or failed, is \
+            uploaded again under the same key by the next pass.
+
+            Several passes may run at once, from several hosts: each sink is \
+            drained by one of them at a time, and the others skip it.
+
+            Prints one line of maintenance counts, then one line per sink: \
+            'sink <name>: <pages> pages, <entries> entries, <bytes> bytes'. \
+            A failing step or sink does not stop the others; each failure \
+            is reported on standard error and the exit code is 1.
+
+            Storage: file:///absolute/path writes files atomically (temporary \
+            file, fsync, rename). s3:// and gs:// sinks are not supported \
+            yet by this build.
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "Keep entries this long, as a PostgreSQL interval ('90 days', '12h'); older day partitions are dropped once every sink has exported them.",
+            valueName: "interval"
+        )
+    )
+    var retain = "90 days"
+
+    @Option(help: ArgumentHelp("The most entries in one page, and so in one object.", valueName: "count"))
+    var maxRows = 10_000
+
+    @Option(
+        name: .customLong("sink"),
+        help: ArgumentHelp("Drain only this sink; repeat for several. Default: every enabled sink.", valueName: "name")
+    )
+    var sinks: [String] = []
+
+    func run() async throws {
+        try await reportingErrors {
+            let runner = ExportRunner(retain: retain, maxRows: maxRows, sinks: sinks.isEmpty ? nil : sinks)
+            let summary = try await runner.run(on: connection.connect())
+            print(summary.renderText())
+            for failure in summary.failures {
+                printError("\(failure)")
+            }
+            if !summary.succeeded {
+                throw ExitCode.failure
+            }
+        }
+    }
+}

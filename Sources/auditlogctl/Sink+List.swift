@@ -1,0 +1,24 @@
+import ArgumentParser
+import AuditlogKit
+
+extension Sink {
+    /// `auditlogctl sink list`: shows every sink and how far it has exported.
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the sinks with their lag and what they have exported.",
+            discussion: """
+                Reads the view auditlog.sink_status. LAG is how long ago the \
+                oldest entry not yet exported may have been written; LAG \
+                ENTRIES counts the entries waiting, up to one million.
+                """
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() throws {
+            try reportingErrors {
+                print(SinkStatus.renderText(try SinkStatus.fetchAll(from: connection.connect())))
+            }
+        }
+    }
+}

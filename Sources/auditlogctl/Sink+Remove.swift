@@ -1,0 +1,24 @@
+import ArgumentParser
+import AuditlogKit
+
+extension Sink {
+    /// `auditlogctl sink remove`: removes a sink.
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a sink and its export state.",
+            discussion: "Objects already in storage stay where they are."
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Argument(help: "The sink's name.")
+        var name: String
+
+        func run() throws {
+            try reportingErrors {
+                try SinkDefinition.remove(name, on: connection.connect())
+                print("removed sink \(name)")
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import AuditlogKit
+import Foundation
+import Testing
+
+@Suite(.enabled(if: TestDatabase.withExtension != nil, "set AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"))
+struct ExportRunnerTests {
+    @Test func exportsEachEntryOnceAndThenNothing() async throws {
+        let db = try TestDatabase.connectWithExtension()
+        let sink = try ScratchSink(on: db)
+        defer { sink.remove(on: db) }
+        let ids = try sink.record(5, on: db)
+
+        let summary = try await sink.runner(maxRows: 2).run(on: db)
+
+        #expect(summary.failures == [])
+        let result = try #require(summary.sinks.first)
+        #expect(summary.sinks.count == 1)
+        #expect(result.name == sink.name && result.outcome == .drained)
+        #expect(result.pages == 3 && result.rows == 5)
+        let keys = try sink.ackedObjectKeys(on: db)
+        #expect(try sink.directory.files() == keys)
+        #expect(result.bytes == (try keys.map { try sink.directory.contents(of: $0).count }.reduce(0, +)))
+        for key in keys {
+            #expect(key.wholeMatch(of: /audit\/dt=\d{4}-\d{2}-\d{2}\/swift-test-[0-9a-f]{8}-[0-9a-f-]{36}\.ndjson\.gz/) != nil)
+        }
+        #expect(try sink.exportedIDs().sorted() == ids.sorted())
+
+        let again = try await sink.runner(maxRows: 2).run(on: db)
+
+        #expect(again.failures == [])
+        #expect(again.sinks == [.init(name: sink.name, outcome: .drained)])
+        #expect(try sink.directory.files() == keys)
+    }
+
+    /// A runner that died after uploading a page and before acknowledging
+    /// it: the next pass uploads the same page under the same key again,
+    /// replacing whatever is there, and acknowledges it.
+    @Test func uploadsAnUnacknowledgedPageAgainUnderTheSameKey() async throws {
+        let db = try TestDatabase.connectWithExtension()
+        let sink = try ScratchSink(on: db)
+        defer { sink.remove(on: db) }
+        let ids = try sink.record(3, on: db)
+        let page = try db.query("SELECT object_key, body FROM auditlog.next_page($1, 10)", [sink.name])
+            .singleRow(of: "auditlog.next_page")
+        let key = try page[0, as: String.self]
+        try await FileStorage(root: sink.directory.path).put(key: key, data: Array("stale".utf8))
+
+        let summary = try await sink.runner(maxRows: 10).run(on: db)
+
+        #expect(summary.failures == [])
+        #expect(summary.sinks.first?.pages == 1)
+        #expect(try sink.ackedObjectKeys(on: db) == [key])
+        #expect(try sink.directory.files() == [key])
+        #expect(try sink.directory.contents(of: key) == Gzip.compress(Array(page[1, as: String.self].utf8)))
+        #expect(try sink.exportedIDs().sorted() == ids.sorted())
+    }
+
+    @Test func twoRunnersAtOnceNeverUploadAnEntryTwice() async throws {
+        let db = try TestDatabase.connectWithExtension()
+        let sink = try ScratchSink(on: db)
+        defer { sink.remove(on: db) }
+        let ids = try sink.record(60, on: db)
+        let uploads = UploadLog()
+        let runner = ExportRunner(retain: "100 years", maxRows: 3, sinks: [sink.name]) { url in
+            RecordingStorage(base: try StorageURL.storage(for: url), log: uploads)
+        }
+
+        async let first = runner.run(on: TestDatabase.connectWithExtension())
+        async let second = runner.run(on: TestDatabase.connectWithExtension())
+        let summaries = try await [first, second]
+
+        #expect(summaries.flatMap(\.failures) == [])
+        let results = summaries.flatMap(\.sinks)
+        #expect(results.map(\.pages).reduce(0, +) == 20)
+        #expect(results.contains { $0.outcome == .drained })
+        let keys = await uploads.keys
+        #expect(Set(keys).count == keys.count)
+        #expect(keys.sorted() == (try sink.ackedObjectKeys(on: db)))
+        #expect(try sink.exportedIDs().sorted() == ids.sorted())
+    }
+
+    @Test func skipsASinkThatAnotherRunnerIsDraining() async throws {
+        let db = try TestDatabase.connectWithExtension()
+        let sink = try ScratchSink(on: db)
+        defer { sink.remove(on: db) }
+        _ = try sink.record(1, on: db)
+        let other = try TestDatabase.connectWithExtension()
+        try other.query("SELECT pg_advisory_lock(hashtext('auditlog.sink:' || $1))", [sink.name])
+
+        let skipped = try await sink.runner().run(on: db)
+
+        #expect(skipped.sinks == [.init(name: sink.name, outcome: .skipped)])
+        #expect(skipped.failures == [])
+        #expect(try sink.directory.files() == [])
+
+        try other.query("SELECT pg_advisory_unlock(hashtext('auditlog.sink:' || $1))", [sink.name])
+        let drained = try await sink.runner().run(on: db)
+
+        #expect(drained.sinks.first?.rows == 1)
+    }
+
+    @Test func aFailingSinkDoesNotStopTheOthers() async throws {
+        let db = try TestDatabase.connectWithExtension()
+        let broken = try ScratchSink(on: db)
+        defer { broken.remove(on: db) }
+        let working = try ScratchSink(on: db)
+        defer { working.remove(on: db) }
+        let brokenIDs = try broken.record(2, on: db)
+        let workingIDs = try working.record(2, on: db)
+        let brokenURL = broken.url
+        let runner = ExportRunner(retain: "100 years", sinks: [broken.name, working.name, "swift-test-missing"]) { url in
+            guard url != brokenURL else { throw StorageError.schemeNotSupportedYet("broken") }
+            return try StorageURL.storage(for: url)
+        }
+
+        let summary = try await runner.run(on: db)
+
+        #expect(Set(summary.failures.map(\.step)) == ["sink \(broken.name)", "sink swift-test-missing"])
+        #expect(summary.failures.contains { $0.message == "broken:// storage is not supported yet by this build of auditlogctl" })
+        #expect(summary.sinks.first { $0.name == broken.name }?.outcome == .failed)
+        #expect(summary.sinks.first { $0.name == working.name }?.outcome == .drained)
+        #expect(try working.exportedIDs().sorted() == workingIDs.sorted())
+        #expect(try broken.directory.files() == [])
+
+        _ = try await broken.runner().run(on: db)
+
+        #expect(try broken.exportedIDs().sorted() == brokenIDs.sorted())
+    }
+}
+
+/// The keys of every upload, in order.
+private actor UploadLog {
+    private(set) var keys: [String] = []
+
+    func append(_ key: String) {
+        keys.append(key)
+    }
+}
+
+/// A storage that logs each upload before passing it on.
+private struct RecordingStorage: ObjectStorage {
+    let base: any ObjectStorage
+    let log: UploadLog
+
+    func put(key: String, data: [UInt8]) async throws {
+        await log.append(key)
+        try await base.put(key: key, data: data)
+    }
+
+    func get(key: String) async throws -> [UInt8]? {
+        try await base.get(key: key)
+    }
+}

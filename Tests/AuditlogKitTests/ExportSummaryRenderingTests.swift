@@ -1,0 +1,37 @@
+import AuditlogKit
+import Testing
+
+@Suite struct ExportSummaryRenderingTests {
+    @Test func oneLineOfMaintenanceThenOneLinePerSink() {
+        let summary = ExportSummary(
+            timedOutEntries: 2,
+            partitionsCreated: 1,
+            partitionsDropped: 3,
+            sinks: [
+                .init(name: "main", outcome: .drained, pages: 3, rows: 25_000, bytes: 1_048_576),
+                .init(name: "quiet", outcome: .drained),
+                .init(name: "shared", outcome: .skipped),
+                .init(name: "s3", outcome: .failed, pages: 1, rows: 10, bytes: 512),
+            ],
+            failures: [.init(step: "sink s3", message: "s3:// storage is not supported yet by this build of auditlogctl")]
+        )
+
+        #expect(summary.renderText() == """
+            timed out: 2 entries; partitions: 1 created, 3 dropped
+            sink main: 3 pages, 25000 entries, 1048576 bytes
+            sink quiet: 0 pages, 0 entries, 0 bytes
+            sink shared: skipped, another runner is draining it
+            sink s3: 1 pages, 10 entries, 512 bytes, then failed
+            """)
+        #expect(!summary.succeeded)
+        #expect(summary.failures.map(\.description) == [
+            "sink s3: s3:// storage is not supported yet by this build of auditlogctl",
+        ])
+    }
+
+    @Test func aPassWithoutSinksSucceeds() {
+        let summary = ExportSummary()
+        #expect(summary.succeeded)
+        #expect(summary.renderText() == "timed out: 0 entries; partitions: 0 created, 0 dropped")
+    }
+}

@@ -1,0 +1,69 @@
+import AuditlogKit
+import Foundation
+import Testing
+
+/// A sink made for one test, in the database named by
+/// `AUDITLOG_TEST_DATABASE_WITH_EXTENSION`: a unique name, an operation
+/// prefix of its own, so that entries written by anyone else never reach
+/// it, and a temporary directory for its objects.
+struct ScratchSink {
+    let name: String
+    let operationPrefix: String
+    let directory: TemporaryDirectory
+
+    /// Creates the sink; call ``remove(on:)`` when done.
+    init(on db: PostgresConnection) throws {
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        name = "swift-test-\(suffix)"
+        operationPrefix = "swifttest.\(suffix)."
+        directory = try TemporaryDirectory()
+        try SinkDefinition(name: name, url: url, operationPrefix: operationPrefix).create(on: db)
+    }
+
+    /// The sink's URL.
+    var url: String {
+        "file://\(directory.path)"
+    }
+
+    /// A runner that drains only this sink and drops no partitions.
+    func runner(maxRows: Int = 2) -> ExportRunner {
+        ExportRunner(retain: "100 years", maxRows: maxRows, sinks: [name])
+    }
+
+    /// Records `count` entries for this sink and returns their ids.
+    func record(_ count: Int, on db: PostgresConnection) throws -> [String] {
+        try (0..<count).map { index in
+            try db.query("SELECT auditlog.record(operation => $1)", ["\(operationPrefix)\(index)"])
+                .singleRow(of: "auditlog.record")[0, as: String.self]
+        }
+    }
+
+    /// The keys of the pages the sink has acknowledged.
+    func ackedObjectKeys(on db: PostgresConnection) throws -> [String] {
+        try db.query(
+            "SELECT object_key FROM auditlog.page WHERE sink = $1 AND acked_at IS NOT NULL ORDER BY object_key",
+            [name]
+        ).rows.map { try $0[0, as: String.self] }
+    }
+
+    /// The ids in every object in the sink's directory, in file order, with
+    /// repeats.
+    func exportedIDs() throws -> [String] {
+        try directory.files().flatMap { file in
+            let body = try Gzip.decompress(directory.contents(of: file))
+            return try body.split(separator: UInt8(ascii: "\n")).map {
+                try JSONDecoder().decode(ExportedEntry.self, from: Data($0)).id
+            }
+        }
+    }
+
+    /// Drops the sink and deletes its directory.
+    func remove(on db: PostgresConnection) {
+        _ = try? SinkDefinition.remove(name, on: db)
+        directory.remove()
+    }
+
+    private struct ExportedEntry: Decodable {
+        let id: String
+    }
+}
