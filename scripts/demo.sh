@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine (as root): installs what is
 # missing, builds and installs the extension and auditlogctl, starts a
-# throwaway Postgres 15 cluster in .tmp/demo-cluster, creates the extension,
-# writes sample entries and shows the log working.
+# throwaway Postgres 15 cluster, creates the extension and a sink to a local
+# folder (the embedded default), writes sample entries, shows the log
+# working, exports the entries with `auditlogctl run` and shows where they are.
 #
 #   scripts/demo.sh        set up (again) and run the demo; the cluster keeps running
 #   scripts/demo.sh stop   stop the demo cluster
@@ -30,11 +31,16 @@ start_cluster "$cluster"
 database="host=$PGHOST port=$PGPORT user=$PGUSER dbname=demo"
 psql -X -q -d postgres -c 'CREATE DATABASE demo'
 
-log "creating the extension and writing sample entries"
+log "creating the extension and a sink to a local folder"
+psql -X -q -v ON_ERROR_STOP=1 -d demo -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION auditlog' \
+  -c 'SELECT auditlog.ensure_partitions()' >/dev/null
+export_dir=$(dirname "$cluster")/demo-export
+rm -rf "$export_dir"
+auditlogctl sink add local "file://$export_dir" --database "$database"
+
+log "writing sample entries"
 psql -X -q -v ON_ERROR_STOP=1 -d demo <<'SQL'
 SET client_min_messages = warning;
-CREATE EXTENSION auditlog;
-SELECT auditlog.ensure_partitions() AS partitions_made \gset
 
 -- One-shot entries.
 SELECT auditlog.record(operation => 'user.login', actor_type => 'user', actor_id => 'alice',
@@ -72,8 +78,18 @@ psql -X -d demo -c "SELECT to_char(logged_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS'
 log "it is append-only"
 psql -X -d demo -c "UPDATE auditlog.entry SET result = 'success' WHERE actor_id = 'mallory'" 2>&1 | head -1 || true
 
+log "auditlogctl run: tick, time out, make partitions, purge, export"
+auditlogctl run --database "$database"
+
+log "exported to $export_dir"
+find "$export_dir" -type f | sort | sed "s|^$export_dir/|  |"
+first=$(find "$export_dir" -type f -name '*.ndjson.gz' | sort | head -1)
+echo "first line of ${first#$export_dir/}:"
+gzip -dc "$first" | head -1
+
 log "auditlogctl status"
 auditlogctl status --database "$database"
+auditlogctl sink list --database "$database"
 
 cat <<EOF
 
