@@ -178,12 +178,25 @@ AS $$
 DECLARE
   first_row record;
 BEGIN
-  EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s%s ORDER BY e.stream, e.logged_at, e.id LIMIT 1',
-                 auditlog.batch_condition(lo, hi), auditlog.sink_filter(s),
-                 CASE WHEN after_stream IS NOT NULL
-                      THEN format(' AND (e.stream, e.logged_at, e.id) > (%L::text, %L::timestamptz, %L::uuid)',
-                                  after_stream, after_logged_at, after_id) END)
-  INTO first_row;
+  -- Mostly the page goes on with the stream of the page before: its next
+  -- entry comes straight from the primary key, in order. Only when that
+  -- stream is done is the whole batch searched for the next one.
+  IF after_stream IS NOT NULL THEN
+    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s AND e.stream = %L'
+                   ' AND e.logged_at >= %L AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)'
+                   ' ORDER BY e.logged_at, e.id LIMIT 1',
+                   auditlog.batch_condition(lo, hi), auditlog.sink_filter(s), after_stream,
+                   after_logged_at, after_logged_at, after_id)
+    INTO first_row;
+  END IF;
+  IF first_row IS NULL THEN
+    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s%s ORDER BY e.stream, e.logged_at, e.id LIMIT 1',
+                   auditlog.batch_condition(lo, hi), auditlog.sink_filter(s),
+                   CASE WHEN after_stream IS NOT NULL
+                        THEN format(' AND (e.stream, e.logged_at, e.id) > (%L::text, %L::timestamptz, %L::uuid)',
+                                    after_stream, after_logged_at, after_id) END)
+    INTO first_row;
+  END IF;
   IF first_row IS NULL THEN
     RETURN;
   END IF;
