@@ -32,7 +32,10 @@ struct StatusReportFetchTests {
                 2 AS partition_count,
                 timestamptz '2024-05-01 00:00:00+00' AS oldest_partition_start,
                 NULL::timestamptz AS newest_partition_end,
-                7::bigint AS default_partition_rows
+                7::bigint AS default_partition_rows,
+                timestamptz '2024-05-01 10:00:30+00' AS last_tick_at,
+                timestamptz '2024-05-01 10:00:00+00' AS settled_horizon,
+                'pid 7 (app) in a transaction since 2024-05-01 09:00:00+00'::text AS oldest_transaction
             """)
         try db.query("""
             CREATE VIEW auditlog.partitions (partition_name, range_start, range_end, total_bytes) AS VALUES
@@ -47,7 +50,10 @@ struct StatusReportFetchTests {
             partitionCount: 2,
             oldestPartitionStart: may1,
             newestPartitionEnd: nil,
-            defaultPartitionRows: 7
+            defaultPartitionRows: 7,
+            lastTickAt: may1.addingTimeInterval(36_030),
+            settledHorizon: may1.addingTimeInterval(36_000),
+            oldestTransaction: "pid 7 (app) in a transaction since 2024-05-01 09:00:00+00"
         ))
         #expect(try StatusReport.Partition.fetchAll(from: db) == [
             .init(name: "entries_20240501", rangeStart: may1, rangeEnd: may1.addingTimeInterval(86_400), totalBytes: 8192),
@@ -88,5 +94,7 @@ struct StatusReportWithExtensionTests {
             )
         }
         #expect(report.partitions == partitions)
+        let sinks = try db.query("SELECT sink FROM auditlog.sink_status ORDER BY sink").rows.map { try $0[0, as: String.self] }
+        #expect(report.sinks.map(\.name) == sinks)
     }
 }

@@ -14,7 +14,10 @@ import Testing
             partitionCount: 2,
             oldestPartitionStart: may1,
             newestPartitionEnd: nil,
-            defaultPartitionRows: 0
+            defaultPartitionRows: 0,
+            lastTickAt: may1.addingTimeInterval(36_030),
+            settledHorizon: may1.addingTimeInterval(36_000),
+            oldestTransaction: nil
         ),
         partitions: [
             .init(name: "entries_20240501", rangeStart: may1, rangeEnd: may1.addingTimeInterval(86_400), totalBytes: 8_192),
@@ -24,6 +27,12 @@ import Testing
                 rangeEnd: may1.addingTimeInterval(172_800),
                 totalBytes: 1_288_490_189
             ),
+        ],
+        sinks: [
+            .init(name: "offsite", enabled: true, url: "s3://audit/prod", lagSeconds: 187.5, lagRows: 12,
+                  pagesAcked: 3, rowsAcked: 20_000),
+            .init(name: "paused", enabled: false, url: "file:///srv/audit", lagSeconds: nil, lagRows: 0,
+                  pagesAcked: 0, rowsAcked: 0),
         ]
     )
 
@@ -33,11 +42,14 @@ import Testing
               "extension_version" : "0.1.0",
               "health" : {
                 "default_partition_rows" : 0,
+                "last_tick_at" : "2024-05-01T10:00:30Z",
                 "newest_partition_end" : null,
                 "oldest_partition_start" : "2024-05-01T00:00:00Z",
                 "oldest_pending" : "2024-05-01T10:00:00Z",
+                "oldest_transaction" : null,
                 "partition_count" : 2,
-                "pending_count" : 42
+                "pending_count" : 42,
+                "settled_horizon" : "2024-05-01T10:00:00Z"
               },
               "partitions" : [
                 {
@@ -51,6 +63,26 @@ import Testing
                   "range_end" : "2024-05-03T00:00:00Z",
                   "range_start" : "2024-05-02T00:00:00Z",
                   "total_bytes" : 1288490189
+                }
+              ],
+              "sinks" : [
+                {
+                  "enabled" : true,
+                  "lag_rows" : 12,
+                  "lag_seconds" : 187.5,
+                  "name" : "offsite",
+                  "pages_acked" : 3,
+                  "rows_acked" : 20000,
+                  "url" : "s3://audit/prod"
+                },
+                {
+                  "enabled" : false,
+                  "lag_rows" : 0,
+                  "lag_seconds" : null,
+                  "name" : "paused",
+                  "pages_acked" : 0,
+                  "rows_acked" : 0,
+                  "url" : "file:///srv/audit"
                 }
               ]
             }
@@ -66,10 +98,17 @@ import Testing
             oldest partition start  2024-05-01 00:00:00Z
             newest partition end    none
             default partition rows  0
+            last tick               2024-05-01 10:00:30Z
+            settled horizon         2024-05-01 10:00:00Z
+            oldest transaction      none
 
             PARTITION         RANGE START           RANGE END                SIZE
             entries_20240501  2024-05-01 00:00:00Z  2024-05-02 00:00:00Z  8.0 KiB
             entries_20240502  2024-05-02 00:00:00Z  2024-05-03 00:00:00Z  1.2 GiB
+
+            SINK     ENABLED    LAG  LAG ENTRIES  PAGES ACKED  ENTRIES ACKED  URL
+            offsite  yes      3m07s           12            3          20000  s3://audit/prod
+            paused   no           -            0            0              0  file:///srv/audit
             """)
     }
 

@@ -1,5 +1,5 @@
 /// How far a sink has exported: a row of the view `auditlog.sink_status`.
-public struct SinkStatus: Sendable, Equatable {
+public struct SinkStatus: Codable, Sendable, Equatable {
     /// The sink's name.
     public var name: String
     /// Whether the sink exports.
@@ -33,6 +33,29 @@ public struct SinkStatus: Sendable, Equatable {
         self.lagRows = lagRows
         self.pagesAcked = pagesAcked
         self.rowsAcked = rowsAcked
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case enabled
+        case url
+        case lagSeconds = "lag_seconds"
+        case lagRows = "lag_rows"
+        case pagesAcked = "pages_acked"
+        case rowsAcked = "rows_acked"
+    }
+
+    /// Encodes an unknown lag as `null` rather than leaving the key out, so
+    /// that every sink has the same keys.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(enabled, forKey: .enabled)
+        try container.encode(url, forKey: .url)
+        try container.encode(lagSeconds, forKey: .lagSeconds)
+        try container.encode(lagRows, forKey: .lagRows)
+        try container.encode(pagesAcked, forKey: .pagesAcked)
+        try container.encode(rowsAcked, forKey: .rowsAcked)
     }
 }
 

@@ -13,8 +13,8 @@ extension StatusReport {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// The report for a terminal: a summary, then a table of partitions,
-    /// with times in UTC and sizes in binary units (KiB, MiB, …).
+    /// The report for a terminal: a summary, a table of partitions and one
+    /// of sinks, with times in UTC and sizes in binary units (KiB, MiB, …).
     public func renderText() -> String {
         let summary = TextTable.aligned([
             ["extension version", extensionVersion],
@@ -24,6 +24,9 @@ extension StatusReport {
             ["oldest partition start", Self.time(health.oldestPartitionStart)],
             ["newest partition end", Self.time(health.newestPartitionEnd)],
             ["default partition rows", String(health.defaultPartitionRows)],
+            ["last tick", Self.time(health.lastTickAt)],
+            ["settled horizon", Self.time(health.settledHorizon)],
+            ["oldest transaction", health.oldestTransaction ?? "none"],
         ])
         let table = partitions.isEmpty
             ? ["no partitions"]
@@ -34,7 +37,7 @@ extension StatusReport {
                     },
                 rightAligned: [3]
             )
-        return (summary + [""] + table).joined(separator: "\n")
+        return (summary + [""] + table + ["", SinkStatus.renderText(sinks)]).joined(separator: "\n")
     }
 
     private static func time(_ date: Date?) -> String {

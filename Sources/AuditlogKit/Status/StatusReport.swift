@@ -10,12 +10,15 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var health: Health
     /// The log's partitions, oldest first, from the view `auditlog.partitions`.
     public var partitions: [Partition]
+    /// The export sinks, by name, from the view `auditlog.sink_status`.
+    public var sinks: [SinkStatus]
 
     /// Creates a report.
-    public init(extensionVersion: String, health: Health, partitions: [Partition]) {
+    public init(extensionVersion: String, health: Health, partitions: [Partition], sinks: [SinkStatus] = []) {
         self.extensionVersion = extensionVersion
         self.health = health
         self.partitions = partitions
+        self.sinks = sinks
     }
 
     /// Overall health: one row of the view `auditlog.health`.
@@ -33,6 +36,13 @@ public struct StatusReport: Codable, Sendable, Equatable {
         /// Rows in the default partition, which catches entries outside every
         /// partition's range; normally zero.
         public var defaultPartitionRows: Int64
+        /// When the last tick was taken, if any was.
+        public var lastTickAt: Date?
+        /// Every entry logged before this time is committed.
+        public var settledHorizon: Date?
+        /// What holds the settled horizon back, when the database role may
+        /// see it: the oldest prepared or open transaction.
+        public var oldestTransaction: String?
 
         /// Creates a health summary.
         public init(
@@ -41,7 +51,10 @@ public struct StatusReport: Codable, Sendable, Equatable {
             partitionCount: Int,
             oldestPartitionStart: Date?,
             newestPartitionEnd: Date?,
-            defaultPartitionRows: Int64
+            defaultPartitionRows: Int64,
+            lastTickAt: Date? = nil,
+            settledHorizon: Date? = nil,
+            oldestTransaction: String? = nil
         ) {
             self.pendingCount = pendingCount
             self.oldestPending = oldestPending
@@ -49,6 +62,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
             self.oldestPartitionStart = oldestPartitionStart
             self.newestPartitionEnd = newestPartitionEnd
             self.defaultPartitionRows = defaultPartitionRows
+            self.lastTickAt = lastTickAt
+            self.settledHorizon = settledHorizon
+            self.oldestTransaction = oldestTransaction
         }
 
         enum CodingKeys: String, CodingKey {
@@ -58,6 +74,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
             case oldestPartitionStart = "oldest_partition_start"
             case newestPartitionEnd = "newest_partition_end"
             case defaultPartitionRows = "default_partition_rows"
+            case lastTickAt = "last_tick_at"
+            case settledHorizon = "settled_horizon"
+            case oldestTransaction = "oldest_transaction"
         }
 
         /// Encodes absent times as `null` rather than leaving the keys out,
@@ -70,6 +89,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
             try container.encode(oldestPartitionStart, forKey: .oldestPartitionStart)
             try container.encode(newestPartitionEnd, forKey: .newestPartitionEnd)
             try container.encode(defaultPartitionRows, forKey: .defaultPartitionRows)
+            try container.encode(lastTickAt, forKey: .lastTickAt)
+            try container.encode(settledHorizon, forKey: .settledHorizon)
+            try container.encode(oldestTransaction, forKey: .oldestTransaction)
         }
     }
 
@@ -104,6 +126,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         case extensionVersion = "extension_version"
         case health
         case partitions
+        case sinks
     }
 }
 
@@ -119,7 +142,8 @@ extension StatusReport {
         return StatusReport(
             extensionVersion: version,
             health: try Health.fetch(from: connection),
-            partitions: try Partition.fetchAll(from: connection)
+            partitions: try Partition.fetchAll(from: connection),
+            sinks: try SinkStatus.fetchAll(from: connection)
         )
     }
 }
@@ -135,7 +159,10 @@ extension StatusReport.Health {
                    partition_count,
                    extract(epoch FROM oldest_partition_start),
                    extract(epoch FROM newest_partition_end),
-                   default_partition_rows
+                   default_partition_rows,
+                   extract(epoch FROM last_tick_at),
+                   extract(epoch FROM settled_horizon),
+                   oldest_transaction
             FROM auditlog.health
             """).singleRow(of: "auditlog.health")
         return Self(
@@ -144,7 +171,10 @@ extension StatusReport.Health {
             partitionCount: try row[2, as: Int.self],
             oldestPartitionStart: try row.date(3),
             newestPartitionEnd: try row.date(4),
-            defaultPartitionRows: try row[5, as: Int64.self]
+            defaultPartitionRows: try row[5, as: Int64.self],
+            lastTickAt: try row.date(6),
+            settledHorizon: try row.date(7),
+            oldestTransaction: row[8]
         )
     }
 }
