@@ -32,6 +32,32 @@ struct ExportRunnerTests {
         #expect(try sink.directory.files() == keys)
     }
 
+    /// A backfill of the window the entries were written in: exported by the
+    /// pass under keys of its own, each entry once, besides the sink's own
+    /// pages, and done.
+    @Test func exportsABackfillUnderKeysOfItsOwn() async throws {
+        let db = try TestDatabase.connectWithExtension()
+        let sink = try ScratchSink(on: db)
+        defer { sink.remove(on: db) }
+        try db.query("SELECT auditlog.ensure_partitions()")
+        let from = try db.query("SELECT clock_timestamp()::text").singleRow(of: "clock_timestamp")[0, as: String.self]
+        let ids = try sink.record(3, on: db)
+        try db.query("SELECT auditlog.tick()")
+        let to = try db.query("SELECT auditlog.settled_horizon()::text").singleRow(of: "settled_horizon")[0, as: String.self]
+        let id = try BackfillStatus.start(sink: sink.name, from: from, to: to, on: db)
+
+        let summary = try await sink.runner(maxRows: 2).run(on: db)
+
+        #expect(summary.failures == [])
+        let backfill = try #require(summary.backfills.first { $0.id == id })
+        #expect(backfill.finished && backfill.export.rows == 3 && backfill.export.pages == 2)
+        let backfillFiles = try sink.directory.files().filter { $0.contains("-backfill-\(id)-") }
+        #expect(backfillFiles.count == 2)
+        #expect(try sink.exportedIDs(in: backfillFiles).sorted() == ids.sorted())
+        #expect(try sink.exportedIDs(in: sink.ackedObjectKeys(on: db)).sorted() == ids.sorted())
+        #expect(try BackfillStatus.fetchAll(from: db).first { $0.id == id }?.status == "done")
+    }
+
     /// A runner that died after uploading a page and before acknowledging
     /// it: the next pass uploads the same page under the same key again,
     /// replacing whatever is there, and acknowledges it.

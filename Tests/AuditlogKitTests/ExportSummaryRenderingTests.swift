@@ -2,7 +2,7 @@ import AuditlogKit
 import Testing
 
 @Suite struct ExportSummaryRenderingTests {
-    @Test func oneLineOfMaintenanceThenOneLinePerSink() {
+    @Test func oneLineOfMaintenanceThenOneLinePerSinkAndBackfill() {
         let summary = ExportSummary(
             timedOutEntries: 2,
             partitionsCreated: 1,
@@ -13,6 +13,10 @@ import Testing
                 .init(name: "shared", outcome: .skipped),
                 .init(name: "s3", outcome: .failed, pages: 1, rows: 10, bytes: 512),
             ],
+            backfills: [
+                .init(id: 4, export: .init(name: "main", outcome: .drained, pages: 2, rows: 12, bytes: 900), finished: true),
+                .init(id: 5, export: .init(name: "main", outcome: .skipped)),
+            ],
             failures: [.init(step: "sink s3", message: "s3:// storage is not supported yet by this build of auditlogctl")]
         )
 
@@ -20,8 +24,10 @@ import Testing
             timed out: 2 entries; partitions: 1 created, 3 dropped
             sink main: 3 pages, 25000 entries, 1048576 bytes
             sink quiet: 0 pages, 0 entries, 0 bytes
-            sink shared: skipped, another runner is draining it
+            sink shared: skipped, another runner is on it
             sink s3: 1 pages, 10 entries, 512 bytes, then failed
+            backfill 4 (main): 2 pages, 12 entries, 900 bytes, done
+            backfill 5 (main): skipped, another runner is on it
             """)
         #expect(!summary.succeeded)
         #expect(summary.failures.map(\.description) == [

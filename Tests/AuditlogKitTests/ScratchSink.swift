@@ -46,10 +46,10 @@ struct ScratchSink {
         ).rows.map { try $0[0, as: String.self] }
     }
 
-    /// The ids in every object in the sink's directory, in file order, with
-    /// repeats.
-    func exportedIDs() throws -> [String] {
-        try directory.files().flatMap { file in
+    /// The ids in the given objects of the sink's directory (every one by
+    /// default), in file order, with repeats.
+    func exportedIDs(in files: [String]? = nil) throws -> [String] {
+        try (files ?? directory.files()).flatMap { file in
             let body = try Gzip.decompress(directory.contents(of: file))
             return try body.split(separator: UInt8(ascii: "\n")).map {
                 try JSONDecoder().decode(ExportedEntry.self, from: Data($0)).id

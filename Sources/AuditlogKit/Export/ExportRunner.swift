@@ -72,6 +72,20 @@ public struct ExportRunner: Sendable {
         for sink in enabled where sinks?.contains(sink.name) ?? true {
             summary.sinks.append(try await drain(sink.name, url: sink.url, on: connection, failures: &summary.failures))
         }
+        guard let running = try step("list backfills", &summary, {
+            try connection.query(
+                "SELECT b.backfill_id, b.sink, s.url FROM auditlog.backfill b JOIN auditlog.sink s ON s.name = b.sink"
+                    + " WHERE b.status = 'running' ORDER BY b.backfill_id"
+            ).rows.map {
+                (id: try $0[0, as: Int64.self], sink: try $0[1, as: String.self], url: try $0[2, as: String.self])
+            }
+        }) else { return summary }
+        for backfill in running where sinks?.contains(backfill.sink) ?? true {
+            summary.backfills.append(
+                try await advance(backfill.id, sink: backfill.sink, url: backfill.url, on: connection,
+                                  failures: &summary.failures)
+            )
+        }
         return summary
     }
 
@@ -82,23 +96,66 @@ public struct ExportRunner: Sendable {
         on connection: PostgresConnection,
         failures: inout [ExportSummary.Failure]
     ) async throws -> ExportSummary.SinkResult {
+        try await export(name, step: "sink \(name)", lock: "auditlog.sink:\(name)", url: url, on: connection,
+                         failures: &failures) {
+            try Page.next("SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
+                          [name, String(maxRows)], on: connection)
+        } acknowledge: { page in
+            // false means another runner acknowledged this very page first,
+            // after uploading the same bytes under the same key.
+            try connection.query("SELECT auditlog.ack($1, $2::uuid)", [name, page.id])
+        }
+    }
+
+    /// Advances one backfill while holding its advisory lock, until it is
+    /// done or has nothing more for now.
+    private func advance(
+        _ id: Int64,
+        sink: String,
+        url: String,
+        on connection: PostgresConnection,
+        failures: inout [ExportSummary.Failure]
+    ) async throws -> ExportSummary.BackfillResult {
+        let result = try await export(sink, step: "backfill \(id)", lock: "auditlog.backfill:\(id)", url: url,
+                                      on: connection, failures: &failures) {
+            try Page.next("SELECT page_id, object_key, rows, body FROM auditlog.backfill_next_page($1::int8, $2::int4)",
+                          [String(id), String(maxRows)], on: connection)
+        } acknowledge: { page in
+            try connection.query("SELECT auditlog.backfill_ack($1::int8, $2::uuid)", [String(id), page.id])
+        }
+        let status = try connection.query("SELECT status FROM auditlog.backfill WHERE backfill_id = $1::int8", [String(id)])
+            .rows.first?[0]
+        return .init(id: id, export: result, finished: status == "done")
+    }
+
+    /// Exports pages one at a time under an advisory lock: takes the next
+    /// page, compresses it, stores it, and only then acknowledges it, until
+    /// there is none. Another runner holding the lock means `skipped`.
+    private func export(
+        _ name: String,
+        step: String,
+        lock: String,
+        url: String,
+        on connection: PostgresConnection,
+        failures: inout [ExportSummary.Failure],
+        next: () throws -> Page?,
+        acknowledge: (Page) throws -> Void
+    ) async throws -> ExportSummary.SinkResult {
         var result = ExportSummary.SinkResult(name: name, outcome: .drained)
         do {
-            let locked = try connection.query("SELECT pg_try_advisory_lock(hashtext('auditlog.sink:' || $1))", [name])
+            let locked = try connection.query("SELECT pg_try_advisory_lock(hashtext($1))", [lock])
                 .singleRow(of: "pg_try_advisory_lock")[0, as: Bool.self]
             guard locked else {
                 result.outcome = .skipped
                 return result
             }
-            defer { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext('auditlog.sink:' || $1))", [name]) }
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext($1))", [lock]) }
 
             let storage = try openStorage(url)
-            while let page = try Page.next(for: name, maxRows: maxRows, on: connection) {
+            while let page = try next() {
                 let object = try Gzip.compress(Array(page.body.utf8))
                 try await storage.put(key: page.objectKey, data: object)
-                // false means another runner acknowledged this very page
-                // first, after uploading the same bytes under the same key.
-                try connection.query("SELECT auditlog.ack($1, $2::uuid)", [name, page.id])
+                try acknowledge(page)
                 result.pages += 1
                 result.rows += page.rows
                 result.bytes += object.count
@@ -107,7 +164,7 @@ public struct ExportRunner: Sendable {
             throw error
         } catch {
             result.outcome = .failed
-            failures.append(.init(step: "sink \(name)", message: "\(error)"))
+            failures.append(.init(step: step, message: "\(error)"))
         }
         return result
     }
@@ -139,20 +196,18 @@ public struct ExportRunner: Sendable {
         }
     }
 
-    /// A page as `auditlog.next_page` hands it out.
+    /// A page as `auditlog.next_page` or `auditlog.backfill_next_page`
+    /// hands it out.
     private struct Page {
         var id: String
         var objectKey: String
         var rows: Int
         var body: String
 
-        /// The sink's next page, the same one again until it is
-        /// acknowledged, or `nil` when the sink is up to date.
-        static func next(for sink: String, maxRows: Int, on connection: PostgresConnection) throws -> Page? {
-            let result = try connection.query(
-                "SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
-                [sink, String(maxRows)]
-            )
+        /// The next page `query` hands out, the same one again until it is
+        /// acknowledged, or `nil` when there is none.
+        static func next(_ query: String, _ parameters: [String?], on connection: PostgresConnection) throws -> Page? {
+            let result = try connection.query(query, parameters)
             guard let row = result.rows.first else { return nil }
             return Page(
                 id: try row[0, as: String.self],

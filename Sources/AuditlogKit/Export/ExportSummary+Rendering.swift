@@ -1,19 +1,26 @@
 extension ExportSummary {
     /// The summary for a terminal or a scheduler's log: one line of
     /// maintenance counts, then one line per sink, such as
-    /// `sink main: 3 pages, 25000 entries, 1048576 bytes`.
+    /// `sink main: 3 pages, 25000 entries, 1048576 bytes`, then one per
+    /// backfill advanced, such as `backfill 4 (main): 2 pages, 12 entries,
+    /// 900 bytes, done`.
     ///
     /// Failures are not included; print ``failures`` to standard error.
     public func renderText() -> String {
         let maintenance = "timed out: \(timedOutEntries) entries; partitions: \(partitionsCreated) created, \(partitionsDropped) dropped"
-        let sinkLines = sinks.map { sink in
-            let counts = "\(sink.pages) pages, \(sink.rows) entries, \(sink.bytes) bytes"
-            switch sink.outcome {
-            case .drained: return "sink \(sink.name): \(counts)"
-            case .skipped: return "sink \(sink.name): skipped, another runner is draining it"
-            case .failed: return "sink \(sink.name): \(counts), then failed"
-            }
+        let sinkLines = sinks.map { "sink \($0.name): " + Self.describe($0) }
+        let backfillLines = backfills.map {
+            "backfill \($0.id) (\($0.export.name)): " + Self.describe($0.export) + ($0.finished ? ", done" : "")
         }
-        return ([maintenance] + sinkLines).joined(separator: "\n")
+        return ([maintenance] + sinkLines + backfillLines).joined(separator: "\n")
+    }
+
+    private static func describe(_ result: SinkResult) -> String {
+        let counts = "\(result.pages) pages, \(result.rows) entries, \(result.bytes) bytes"
+        switch result.outcome {
+        case .drained: return counts
+        case .skipped: return "skipped, another runner is on it"
+        case .failed: return "\(counts), then failed"
+        }
     }
 }

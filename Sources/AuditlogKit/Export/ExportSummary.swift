@@ -8,6 +8,8 @@ public struct ExportSummary: Sendable, Equatable {
     public var partitionsDropped: Int
     /// The sinks the pass drained or skipped, by name.
     public var sinks: [SinkResult]
+    /// The running backfills the pass advanced, by id.
+    public var backfills: [BackfillResult]
     /// What went wrong, in order. The pass goes on after a failed step or
     /// sink, so one broken sink does not hold back the others.
     public var failures: [Failure]
@@ -18,12 +20,14 @@ public struct ExportSummary: Sendable, Equatable {
         partitionsCreated: Int = 0,
         partitionsDropped: Int = 0,
         sinks: [SinkResult] = [],
+        backfills: [BackfillResult] = [],
         failures: [Failure] = []
     ) {
         self.timedOutEntries = timedOutEntries
         self.partitionsCreated = partitionsCreated
         self.partitionsDropped = partitionsDropped
         self.sinks = sinks
+        self.backfills = backfills
         self.failures = failures
     }
 
@@ -64,6 +68,24 @@ public struct ExportSummary: Sendable, Equatable {
             self.pages = pages
             self.rows = rows
             self.bytes = bytes
+        }
+    }
+
+    /// What the pass did for one backfill: a ``SinkResult`` for its pages,
+    /// and whether the backfill is now done.
+    public struct BackfillResult: Sendable, Equatable {
+        /// The backfill's id.
+        public var id: Int64
+        /// Its pages, entries and bytes, under the name of its sink.
+        public var export: SinkResult
+        /// Whether the backfill finished in this pass.
+        public var finished: Bool
+
+        /// Creates a result.
+        public init(id: Int64, export: SinkResult, finished: Bool = false) {
+            self.id = id
+            self.export = export
+            self.finished = finished
         }
     }
 
