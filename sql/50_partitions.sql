@@ -100,6 +100,9 @@ BEGIN
     RAISE EXCEPTION 'premake must be between 0 and 366 days, not %', coalesce(premake::text, 'null')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- One maintainer at a time: two would both make the same day, and one fail.
+  PERFORM pg_advisory_xact_lock(7310601002);  -- 'auditlog partitions'
+
   FOR day IN
     SELECT today + n * interval '1 day' FROM generate_series(0, premake) AS n
     UNION

@@ -108,7 +108,9 @@ BEGIN
     RAISE EXCEPTION '% rows of % lie outside the span registered for import %', outside, source, span_id
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Register a span that covers every logged_at with import_begin().';
   END IF;
-  -- Every day of the span gets its partition first.
+  -- Every day of the span gets its partition first (one maintainer at a
+  -- time, as in ensure_partitions()).
+  PERFORM pg_advisory_xact_lock(7310601002);  -- 'auditlog partitions'
   FOR day IN SELECT generate_series(auditlog.utc_day(span.range_start), auditlog.utc_day(span.range_end), interval '1 day') LOOP
     IF NOT EXISTS (SELECT FROM auditlog.partitions p WHERE p.range_start <= day AND p.range_end > day) THEN
       IF NOT auditlog.attach_day(day) THEN

@@ -92,6 +92,13 @@ BEGIN
   IF force IS NULL THEN
     RAISE EXCEPTION 'force must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  -- One maintainer at a time (as ensure_partitions()): two would both drop
+  -- the same day, and one fail. Purging can wait for the next run.
+  IF NOT pg_try_advisory_xact_lock(7310601002) THEN  -- 'auditlog partitions'
+    RAISE NOTICE 'auditlog: partitions are being made or dropped by another session; purge() will run next time';
+    RETURN 0;
+  END IF;
+
   FOR p IN SELECT * FROM auditlog.purge_preview(retain) LOOP
     IF p.held_by IS NOT NULL AND NOT force THEN
       RAISE NOTICE 'auditlog: partition % is kept for %', p.partition_name, p.held_by;
