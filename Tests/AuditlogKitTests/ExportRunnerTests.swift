@@ -50,9 +50,11 @@ struct ExportRunnerTests {
 
         #expect(summary.failures == [])
         let backfill = try #require(summary.backfills.first { $0.id == id })
-        #expect(backfill.finished && backfill.export.rows == 3 && backfill.export.pages == 2)
+        // (How many pages depends on other tests' entries in the same window:
+        // a backfill walks chunks of every stream and keeps this sink's.)
+        #expect(backfill.finished && backfill.export.rows == 3)
         let backfillFiles = try sink.directory.files().filter { $0.contains("-backfill-\(id)-") }
-        #expect(backfillFiles.count == 2)
+        #expect(backfillFiles.count == backfill.export.pages)
         #expect(try sink.exportedIDs(in: backfillFiles).sorted() == ids.sorted())
         #expect(try sink.exportedIDs(in: sink.ackedObjectKeys(on: db)).sorted() == ids.sorted())
         #expect(try BackfillStatus.fetchAll(from: db).first { $0.id == id }?.status == "done")
