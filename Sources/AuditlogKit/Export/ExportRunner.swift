@@ -152,7 +152,9 @@ public struct ExportRunner: Sendable {
             defer { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext($1))", [lock]) }
 
             let storage = try openStorage(url)
-            while let page = try next() {
+            // A cancelled pass (a daemon told to stop) takes no new page; a
+            // page stored but not acknowledged is simply handed out again.
+            while !Task.isCancelled, let page = try next() {
                 let object = try Gzip.compress(Array(page.body.utf8))
                 try await storage.put(key: page.objectKey, data: object)
                 try acknowledge(page)

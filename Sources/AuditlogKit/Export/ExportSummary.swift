@@ -36,6 +36,14 @@ public struct ExportSummary: Sendable, Equatable {
         failures.isEmpty
     }
 
+    /// Whether the pass changed nothing: no entry timed out, no partition
+    /// made or dropped, nothing exported, nothing failed. A daemon does not
+    /// report such passes.
+    public var isIdle: Bool {
+        timedOutEntries == 0 && partitionsCreated == 0 && partitionsDropped == 0 && failures.isEmpty
+            && sinks.allSatisfy { $0.pages == 0 } && backfills.allSatisfy { $0.export.pages == 0 && !$0.finished }
+    }
+
     /// What the pass did for one sink.
     public struct SinkResult: Sendable, Equatable {
         /// How draining a sink ended.
