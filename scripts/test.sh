@@ -35,5 +35,27 @@ psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS swift_test' -c 'CREATE DATABA
 psql -X -q -d swift_test -c 'CREATE EXTENSION auditlog'
 export AUDITLOG_TEST_DATABASE="host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres"
 export AUDITLOG_TEST_DATABASE_WITH_EXTENSION="host=$PGHOST port=$PGPORT user=$PGUSER dbname=swift_test"
+
+# A real S3-compatible server on loopback for the storage tests (moto).
+python3 -c 'import moto.server, boto3' 2>/dev/null ||
+  python3 -m pip install -q --root-user-action=ignore 'moto[server]' boto3
+s3_port=$(free_port)
+python3 -m moto.server -H 127.0.0.1 -p "$s3_port" >"$cluster/moto.log" 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null; stop_cluster "$cluster"' EXIT
+python3 - "$s3_port" <<'PY'
+import sys, time, urllib.error, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=1)
+        break
+    except urllib.error.HTTPError:
+        break  # it answers
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("moto did not start")
+PY
+export AUDITLOG_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
 swift build --build-tests
 swift test --skip-build

@@ -23,9 +23,14 @@ struct Run: AsyncParsableCommand {
             A failing step or sink does not stop the others; each failure \
             is reported on standard error and the exit code is 1.
 
-            Storage: file:///absolute/path writes files atomically (temporary \
-            file, fsync, rename). s3:// and gs:// sinks are not supported \
-            yet by this build.
+            Storage: file:///absolute/path writes files atomically \
+            (temporary file, fsync, rename). s3://bucket/prefix uploads with \
+            AWS Signature V4, credentials from AWS_ACCESS_KEY_ID, \
+            AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, region from \
+            AWS_REGION, and AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL for \
+            S3-compatible stores (MinIO, R2); failed requests are retried \
+            with backoff. Credentials are never stored in the database nor \
+            printed. gs:// sinks are not supported yet.
             """
     )
 

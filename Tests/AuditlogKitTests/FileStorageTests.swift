@@ -55,12 +55,11 @@ import Testing
         #expect(storage.root == "/var/lib/audit log/exports")
     }
 
-    @Test func s3AndGCSAreNotSupportedYet() {
-        #expect(throws: StorageError.schemeNotSupportedYet("s3")) { try StorageURL.storage(for: "s3://bucket/prefix") }
+    @Test func gcsIsNotSupportedYet() {
         #expect(throws: StorageError.schemeNotSupportedYet("gs")) { try StorageURL.storage(for: "gs://bucket/prefix") }
         #expect(
-            StorageError.schemeNotSupportedYet("s3").description
-                == "s3:// storage is not supported yet by this build of auditlogctl"
+            StorageError.schemeNotSupportedYet("gs").description
+                == "gs:// storage is not supported yet by this build of auditlogctl"
         )
     }
 

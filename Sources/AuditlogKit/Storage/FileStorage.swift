@@ -49,10 +49,7 @@ public struct FileStorage: ObjectStorage {
     /// - Throws: ``StorageError/invalidKey(_:)`` for a key that could name a
     ///   file outside ``root``.
     private func path(for key: String) throws -> String {
-        let segments = key.split(separator: "/", omittingEmptySubsequences: false)
-        guard !segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." || $0.contains("\0") }) else {
-            throw StorageError.invalidKey(key)
-        }
+        try ObjectKey.validate(key)
         return root == "/" ? "/" + key : root + "/" + key
     }
 

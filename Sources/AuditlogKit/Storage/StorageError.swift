@@ -9,17 +9,37 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidKey(String)
     /// A file system call failed.
     case fileSystem(operation: String, path: String, reason: String)
+    /// `s3://` storage needs credentials and the environment has none.
+    case missingCredentials
+    /// A presigned URL's lifetime in seconds is not between 1 and 7 days.
+    case invalidExpiry(Int)
+    /// An S3 request failed: with an HTTP status and the server's error
+    /// code, or without a status when the server could not be reached.
+    /// Never includes credentials.
+    case s3(operation: String, url: String, status: Int?, reason: String, attempts: Int)
 
     public var description: String {
         switch self {
         case .unsupportedURL(let url):
-            return "unsupported storage URL '\(url)'; use file:///absolute/path"
+            return "unsupported storage URL '\(url)'; use file:///absolute/path or s3://bucket/prefix"
         case .schemeNotSupportedYet(let scheme):
             return "\(scheme):// storage is not supported yet by this build of auditlogctl"
         case .invalidKey(let key):
             return "invalid object key '\(key)': keys are relative paths without empty, '.' or '..' segments"
         case let .fileSystem(operation, path, reason):
             return "could not \(operation) \(path): \(reason)"
+        case .missingCredentials:
+            return "s3:// storage needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
+                + " (and AWS_SESSION_TOKEN for temporary credentials)"
+        case .invalidExpiry(let seconds):
+            return "invalid presigned URL lifetime \(seconds)s: it must be between 1 second and 7 days"
+        case let .s3(operation, url, status, reason, attempts):
+            let outcome = status.map { "HTTP \($0): \(reason)" } ?? reason
+            switch attempts {
+            case 0: return "could not \(operation) \(url): \(outcome)"
+            case 1: return "could not \(operation) \(url): \(outcome) (after 1 attempt)"
+            default: return "could not \(operation) \(url): \(outcome) (after \(attempts) attempts)"
+            }
         }
     }
 }

@@ -1,0 +1,182 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Objects in an S3 bucket, or one of an S3-compatible server: the storage
+/// for `s3://bucket/prefix` URLs.
+///
+/// A key is stored as `prefix/key`. Each ``put(key:data:)`` is a single
+/// signed `PUT Object`, which S3 applies all or nothing; the body's SHA-256
+/// is signed too, so S3 rejects a body damaged on the way. Requests that
+/// fail for a reason that may pass are retried as ``retry`` says.
+public struct S3Storage: ObjectStorage {
+    /// The bucket.
+    public let bucket: String
+    /// The key prefix, without leading or trailing `/`; may be empty.
+    public let prefix: String
+    /// The credentials, region and endpoint.
+    public let configuration: S3Configuration
+    /// How failed requests are retried.
+    public var retry: S3RetryPolicy
+
+    /// Creates a storage for `url`, `s3://bucket` or `s3://bucket/prefix`.
+    ///
+    /// - Throws: ``StorageError/unsupportedURL(_:)`` when `url` is not of
+    ///   that form.
+    public init(url: String, configuration: S3Configuration, retry: S3RetryPolicy = S3RetryPolicy()) throws {
+        guard url.hasPrefix("s3://") else { throw StorageError.unsupportedURL(url) }
+        let rest = url.dropFirst("s3://".count)
+        let bucket = rest.prefix { $0 != "/" }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+        guard (3...63).contains(bucket.count), bucket.allSatisfy(allowed.contains),
+              let prefix = rest.dropFirst(bucket.count).removingPercentEncoding else {
+            throw StorageError.unsupportedURL(url)
+        }
+        self.bucket = String(bucket)
+        self.prefix = prefix.split(separator: "/").joined(separator: "/")
+        self.configuration = configuration
+        self.retry = retry
+    }
+
+    public func put(key: String, data: [UInt8]) async throws {
+        _ = try await send("PUT", key: key, body: data, accept: [200])
+    }
+
+    public func get(key: String) async throws -> [UInt8]? {
+        let (status, body) = try await send("GET", key: key, body: nil, accept: [200, 404])
+        return status == 404 ? nil : body
+    }
+
+    /// A URL that downloads the object under `key` without credentials
+    /// until `expires` seconds from `date`.
+    ///
+    /// - Throws: ``StorageError/invalidKey(_:)`` or
+    ///   ``StorageError/invalidExpiry(_:)``.
+    public func presignedURL(key: String, expires: Int = 86_400, date: Date = Date()) throws -> String {
+        try ObjectKey.validate(key)
+        let location = location(of: key)
+        return try signer.presignedURL(endpoint: location.endpoint, path: location.path, expires: expires, date: date)
+    }
+
+    /// The content type of the object under `key`, from its extension.
+    static func contentType(of key: String) -> String {
+        if key.hasSuffix(".gz") { return "application/gzip" }
+        if key.hasSuffix(".ndjson") { return "application/x-ndjson" }
+        return "application/octet-stream"
+    }
+
+    private var signer: SigV4 {
+        SigV4(credentials: configuration.credentials, region: configuration.region)
+    }
+
+    /// The endpoint and decoded path of `key`: path-style under a custom
+    /// endpoint, virtual-host style at AWS.
+    private func location(of key: String) -> (endpoint: String, path: String) {
+        let object = prefix.isEmpty ? key : prefix + "/" + key
+        if let endpoint = configuration.endpoint {
+            return (endpoint, "/\(bucket)/\(object)")
+        }
+        return ("https://\(bucket).s3.\(configuration.region).amazonaws.com", "/" + object)
+    }
+
+    /// Sends a signed request for `key`, retrying as ``retry`` says, and
+    /// returns a status out of `accept` with the response body.
+    private func send(_ method: String, key: String, body: [UInt8]?, accept: Set<Int>) async throws
+        -> (status: Int, body: [UInt8])
+    {
+        try ObjectKey.validate(key)
+        let location = location(of: key)
+        let display = "s3://\(bucket)/" + (prefix.isEmpty ? key : prefix + "/" + key)
+        let operation = method == "PUT" ? "put" : "get"
+        guard let url = URL(string: location.endpoint + SigV4.encodePath(location.path)), let host = Self.host(of: url)
+        else {
+            throw StorageError.s3(operation: operation, url: display, status: nil,
+                                  reason: "invalid endpoint \(location.endpoint)", attempts: 0)
+        }
+        let payloadHash = SigV4.hexSHA256(body ?? [])
+        var attempt = 0
+        while true {
+            attempt += 1
+            var headers = ["host": host, "x-amz-content-sha256": payloadHash]
+            if body != nil { headers["content-type"] = Self.contentType(of: key) }
+            var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 60)
+            request.httpMethod = method
+            request.httpBody = body.map { Data($0) }
+            for (name, value) in signer.sign(method: method, path: location.path, headers: headers,
+                                             payloadHash: payloadHash) where name != "host" {
+                request.setValue(value, forHTTPHeaderField: name)
+            }
+
+            let failure: StorageError
+            let retryable: Bool
+            do {
+                let (data, response) = try await Self.session.data(for: request)
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                if accept.contains(status) { return (status, [UInt8](data)) }
+                failure = .s3(operation: operation, url: display, status: status,
+                              reason: scrubbed(Self.reason(status: status, body: data)), attempts: attempt)
+                retryable = status >= 500 || status == 429
+            } catch let error as URLError where error.code != .cancelled {
+                failure = .s3(operation: operation, url: display, status: nil,
+                              reason: scrubbed(Self.reason(error)), attempts: attempt)
+                retryable = true
+            }
+            guard retryable, attempt < retry.maxAttempts else { throw failure }
+            try await Task.sleep(for: retry.delay(after: attempt))
+        }
+    }
+
+    /// `text` on one line, without the secret key or session token.
+    private func scrubbed(_ text: String) -> String {
+        var text = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        let secrets = [configuration.credentials.secretAccessKey, configuration.credentials.sessionToken ?? ""]
+        for secret in secrets where !secret.isEmpty {
+            text = text.replacingOccurrences(of: secret, with: "[redacted]")
+        }
+        return text.count > 300 ? text.prefix(300) + "…" : text
+    }
+
+    /// The `Host` header for `url`: its host, with the port unless it is
+    /// the scheme's default.
+    private static func host(of url: URL) -> String? {
+        guard let host = url.host, !host.isEmpty else { return nil }
+        guard let port = url.port, port != (url.scheme == "https" ? 443 : 80) else { return host }
+        return "\(host):\(port)"
+    }
+
+    /// The error code and message of an S3 error response, or the status's
+    /// name when the body is not one.
+    private static func reason(status: Int, body: Data) -> String {
+        let text = String(decoding: body, as: UTF8.self)
+        func element(_ name: String) -> String? {
+            guard let start = text.range(of: "<\(name)>"),
+                  let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex) else { return nil }
+            return String(text[start.upperBound..<end.lowerBound])
+        }
+        switch (element("Code"), element("Message")) {
+        case let (code?, message?): return "\(code): \(message)"
+        case let (code?, nil): return code
+        default: return HTTPURLResponse.localizedString(forStatusCode: status)
+        }
+    }
+
+    private static func reason(_ error: URLError) -> String {
+        switch error.code {
+        case .cannotConnectToHost: return "cannot connect to the server"
+        case .cannotFindHost, .dnsLookupFailed: return "cannot resolve the server's name"
+        case .timedOut: return "the request timed out"
+        case .networkConnectionLost: return "the connection was lost"
+        default: return "network error \(error.code.rawValue)"
+        }
+    }
+
+    /// One session for all storages: it keeps connections open between
+    /// requests and caches nothing.
+    private static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.urlCache = nil
+        configuration.httpCookieStorage = nil
+        return URLSession(configuration: configuration)
+    }()
+}
