@@ -24,16 +24,7 @@ struct Daemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The pause between passes: '500ms', '30s', '5m', '1h'.", valueName: "duration"))
     var interval = "30s"
 
-    @Option(
-        help: ArgumentHelp(
-            "Keep entries this long, as a PostgreSQL interval ('90 days', '12h'); older day partitions are dropped once every sink has exported them.",
-            valueName: "interval"
-        )
-    )
-    var retain = "90 days"
-
-    @Option(help: ArgumentHelp("The most entries in one page, and so in one object.", valueName: "count"))
-    var maxRows = 10_000
+    @OptionGroup var pass: PassOptions
 
     func validate() throws {
         guard Duration(parsing: interval) != nil else {
@@ -44,7 +35,7 @@ struct Daemon: AsyncParsableCommand {
     func run() async throws {
         let connection = connection
         let daemon = ExportDaemon(
-            runner: ExportRunner(retain: retain, maxRows: maxRows),
+            runner: pass.runner(),
             interval: Duration(parsing: interval) ?? .seconds(30),
             connect: { try connection.connect() }
         )

@@ -36,16 +36,7 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(
-        help: ArgumentHelp(
-            "Keep entries this long, as a PostgreSQL interval ('90 days', '12h'); older day partitions are dropped once every sink has exported them.",
-            valueName: "interval"
-        )
-    )
-    var retain = "90 days"
-
-    @Option(help: ArgumentHelp("The most entries in one page, and so in one object.", valueName: "count"))
-    var maxRows = 10_000
+    @OptionGroup var pass: PassOptions
 
     @Option(
         name: .customLong("sink"),
@@ -55,7 +46,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let runner = ExportRunner(retain: retain, maxRows: maxRows, sinks: sinks.isEmpty ? nil : sinks)
+            let runner = pass.runner(sinks: sinks.isEmpty ? nil : sinks)
             let summary = try await runner.run(on: connection.connect())
             print(summary.renderText())
             for failure in summary.failures {
