@@ -33,12 +33,46 @@ import Testing
                   pagesAcked: 3, rowsAcked: 20_000),
             .init(name: "paused", enabled: false, url: "file:///srv/audit", lagSeconds: nil, lagRows: 0,
                   pagesAcked: 0, rowsAcked: 0),
+        ],
+        backfills: [
+            .init(id: 3, sink: "offsite", status: "running", percent: 42.5, rowsExported: 1_200, pagesExported: 1,
+                  rangeStart: may1, rangeEnd: may1.addingTimeInterval(86_400)),
+        ],
+        exportJobs: [
+            .init(id: 9, status: "done", stream: "audit", tenantID: "acme", requestedBy: "alice@acme", format: "csv",
+                  rowsExported: 77, attempts: 1, downloadURL: "https://example.test/job-9.csv?sig", error: nil),
         ]
     )
 
     @Test func jsonIsStable() throws {
         #expect(try Self.report.renderJSON() == """
             {
+              "backfills" : [
+                {
+                  "id" : 3,
+                  "pages_exported" : 1,
+                  "percent" : 42.5,
+                  "range_end" : "2024-05-02T00:00:00Z",
+                  "range_start" : "2024-05-01T00:00:00Z",
+                  "rows_exported" : 1200,
+                  "sink" : "offsite",
+                  "status" : "running"
+                }
+              ],
+              "export_jobs" : [
+                {
+                  "attempts" : 1,
+                  "download_url" : "https://example.test/job-9.csv?sig",
+                  "error" : null,
+                  "format" : "csv",
+                  "id" : 9,
+                  "requested_by" : "alice@acme",
+                  "rows_exported" : 77,
+                  "status" : "done",
+                  "stream" : "audit",
+                  "tenant_id" : "acme"
+                }
+              ],
               "extension_version" : "0.1.0",
               "health" : {
                 "default_partition_rows" : 0,
@@ -109,6 +143,12 @@ import Testing
             SINK     ENABLED    LAG  LAG ENTRIES  PAGES ACKED  ENTRIES ACKED  URL
             offsite  yes      3m07s           12            3          20000  s3://audit/prod
             paused   no           -            0            0              0  file:///srv/audit
+
+            ID  SINK     STATUS   PROGRESS           ENTRIES  PAGES  WINDOW
+             3  offsite  running  [####      ]  42%     1200      1  2024-05-01T00:00:00Z .. 2024-05-02T00:00:00Z
+
+            JOB  STATUS  STREAM  TENANT  FORMAT  ENTRIES  ATTEMPTS  REQUESTED BY
+              9  done    audit   acme    csv          77         1  alice@acme
             """)
     }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// A backfill: a sink's export of a past window on request, a row of the
 /// view `auditlog.backfill_status`.
-public struct BackfillStatus: Sendable, Equatable {
+public struct BackfillStatus: Codable, Sendable, Equatable {
     /// The backfill's id.
     public var id: Int64
     /// The sink it exports to.
@@ -33,6 +33,17 @@ public struct BackfillStatus: Sendable, Equatable {
         self.pagesExported = pagesExported
         self.rangeStart = rangeStart
         self.rangeEnd = rangeEnd
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case sink
+        case status
+        case percent
+        case rowsExported = "rows_exported"
+        case pagesExported = "pages_exported"
+        case rangeStart = "range_start"
+        case rangeEnd = "range_end"
     }
 }
 

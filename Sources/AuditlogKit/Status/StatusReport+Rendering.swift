@@ -13,8 +13,8 @@ extension StatusReport {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// The report for a terminal: a summary, a table of partitions and one
-    /// of sinks, with times in UTC and sizes in binary units (KiB, MiB, …).
+    /// The report for a terminal: a summary, a table of partitions, one of
+    /// sinks, and backfills and export jobs when there are any, with times in UTC and sizes in binary units (KiB, MiB, …).
     public func renderText() -> String {
         let summary = TextTable.aligned([
             ["extension version", extensionVersion],
@@ -37,7 +37,9 @@ extension StatusReport {
                     },
                 rightAligned: [3]
             )
-        return (summary + [""] + table + ["", SinkStatus.renderText(sinks)]).joined(separator: "\n")
+        return (summary + [""] + table + ["", SinkStatus.renderText(sinks)]
+            + (backfills.isEmpty ? [] : ["", BackfillStatus.renderText(backfills)])
+            + (exportJobs.isEmpty ? [] : ["", ExportJobStatus.renderText(exportJobs)])).joined(separator: "\n")
     }
 
     private static func time(_ date: Date?) -> String {

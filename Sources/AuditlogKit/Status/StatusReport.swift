@@ -12,13 +12,27 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var partitions: [Partition]
     /// The export sinks, by name, from the view `auditlog.sink_status`.
     public var sinks: [SinkStatus]
+    /// The backfills, newest first, from the view `auditlog.backfill_status`.
+    public var backfills: [BackfillStatus]
+    /// The most recent export jobs, newest first, from the view
+    /// `auditlog.export_status`.
+    public var exportJobs: [ExportJobStatus]
 
     /// Creates a report.
-    public init(extensionVersion: String, health: Health, partitions: [Partition], sinks: [SinkStatus] = []) {
+    public init(
+        extensionVersion: String,
+        health: Health,
+        partitions: [Partition],
+        sinks: [SinkStatus] = [],
+        backfills: [BackfillStatus] = [],
+        exportJobs: [ExportJobStatus] = []
+    ) {
         self.extensionVersion = extensionVersion
         self.health = health
         self.partitions = partitions
         self.sinks = sinks
+        self.backfills = backfills
+        self.exportJobs = exportJobs
     }
 
     /// Overall health: one row of the view `auditlog.health`.
@@ -127,6 +141,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         case health
         case partitions
         case sinks
+        case backfills
+        case exportJobs = "export_jobs"
     }
 }
 
@@ -143,7 +159,9 @@ extension StatusReport {
             extensionVersion: version,
             health: try Health.fetch(from: connection),
             partitions: try Partition.fetchAll(from: connection),
-            sinks: try SinkStatus.fetchAll(from: connection)
+            sinks: try SinkStatus.fetchAll(from: connection),
+            backfills: try BackfillStatus.fetchAll(from: connection),
+            exportJobs: try ExportJobStatus.fetchRecent(from: connection)
         )
     }
 }
