@@ -42,6 +42,14 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'auditlog_ndjson_line';
 COMMENT ON FUNCTION auditlog.ndjson_line IS 'One entry as a line of the export''s NDJSON.';
 
+-- The SHA-256 (hex) of a page body as stored: the NDJSON text's UTF-8 bytes.
+CREATE FUNCTION auditlog.body_sha256(body text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN encode(sha256(convert_to(body, 'UTF8')), 'hex');
+COMMENT ON FUNCTION auditlog.body_sha256 IS 'The SHA-256, in hex, of a page body.';
+
 -- The query that renders the entries another query returns as one NDJSON
 -- text, in the order that query gives them: every page query orders by
 -- (logged_at, id). The aggregate takes its input in that order (no ORDER BY
@@ -113,7 +121,7 @@ BEGIN
   EXECUTE auditlog.ndjson_body(auditlog.page_query(s, p.lo_tick, p.hi_tick, p.stream, auditlog.utc_day(p.first_logged_at),
                                                     p.after_stream, p.after_logged_at, p.after_id, p.last_logged_at, p.last_id, NULL))
   INTO body;
-  IF body IS NULL OR encode(sha256(convert_to(body, 'UTF8')), 'hex') <> p.sha256 THEN
+  IF body IS NULL OR auditlog.body_sha256(body) <> p.sha256 THEN
     RAISE EXCEPTION 'auditlog: page % of sink "%" no longer matches what was handed out', p.page_id, p.sink
       USING ERRCODE = 'data_corrupted',
             DETAIL = 'Its entries were changed or dropped since: see auditlog.purge() with force.';
@@ -176,22 +184,23 @@ SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 AS $$
 DECLARE
+  condition text := auditlog.batch_condition(lo, hi) || auditlog.sink_filter(s);
   first_row record;
 BEGIN
   -- Mostly the page goes on with the stream of the page before: its next
   -- entry comes straight from the primary key, in order. Only when that
   -- stream is done is the whole batch searched for the next one.
   IF after_stream IS NOT NULL THEN
-    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s AND e.stream = %L'
+    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s AND e.stream = %L'
                    ' AND e.logged_at >= %L AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)'
                    ' ORDER BY e.logged_at, e.id LIMIT 1',
-                   auditlog.batch_condition(lo, hi), auditlog.sink_filter(s), after_stream,
+                   condition, after_stream,
                    after_logged_at, after_logged_at, after_id)
     INTO first_row;
   END IF;
   IF first_row IS NULL THEN
-    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s%s ORDER BY e.stream, e.logged_at, e.id LIMIT 1',
-                   auditlog.batch_condition(lo, hi), auditlog.sink_filter(s),
+    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s ORDER BY e.stream, e.logged_at, e.id LIMIT 1',
+                   condition,
                    CASE WHEN after_stream IS NOT NULL
                         THEN format(' AND (e.stream, e.logged_at, e.id) > (%L::text, %L::timestamptz, %L::uuid)',
                                     after_stream, after_logged_at, after_id) END)
@@ -308,7 +317,7 @@ BEGIN
     page.after_logged_at := state.after_logged_at;
     page.after_id := state.after_id;
     page.object_key := format('%s/dt=%s/%s-%s.ndjson.gz', page.stream, to_char(day, 'YYYY-MM-DD'), s.name, page.page_id);
-    page.sha256 := encode(sha256(convert_to(body, 'UTF8')), 'hex');
+    page.sha256 := auditlog.body_sha256(body);
     page.created_at := now();
     INSERT INTO auditlog.page VALUES (page.*);
     RETURN NEXT (page.page_id, page.object_key, page.stream, day::date, page.rows,

@@ -134,7 +134,7 @@ BEGIN
     END IF;
     IF b.page_id IS NOT NULL THEN
       body := auditlog.backfill_body(b, s);
-      IF encode(sha256(convert_to(body, 'UTF8')), 'hex') <> b.page_sha256 THEN
+      IF auditlog.body_sha256(body) <> b.page_sha256 THEN
         RAISE EXCEPTION 'auditlog: page % of backfill % no longer matches what was handed out', b.page_id, b.backfill_id
           USING ERRCODE = 'data_corrupted';
       END IF;
@@ -158,7 +158,7 @@ BEGIN
       UPDATE auditlog.backfill bf
       SET page_id = auditlog.new_page_id(), page_stream = slice.stream, page_rows = slice.rows,
           page_first_logged_at = slice.first_logged_at, page_last_logged_at = slice.last_logged_at,
-          page_last_id = slice.last_id, page_sha256 = encode(sha256(convert_to(slice.body, 'UTF8')), 'hex')
+          page_last_id = slice.last_id, page_sha256 = auditlog.body_sha256(slice.body)
       WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
       CONTINUE;  -- hands it out above
     END IF;
@@ -178,7 +178,7 @@ BEGIN
       body := auditlog.backfill_body(b, s);
       UPDATE auditlog.backfill bf
       SET page_id = auditlog.new_page_id(), page_stream = b.page_stream, page_rows = b.page_rows,
-          page_first_logged_at = b.page_first_logged_at, page_sha256 = encode(sha256(convert_to(body, 'UTF8')), 'hex')
+          page_first_logged_at = b.page_first_logged_at, page_sha256 = auditlog.body_sha256(body)
       WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
       CONTINUE;  -- hands it out above
     END IF;

@@ -161,6 +161,20 @@ CREATE TYPE auditlog.export_claim AS (
 );
 COMMENT ON TYPE auditlog.export_claim IS 'A claimed export job, with the fencing token its worker must pass to every later call.';
 
+-- A worker's lease on a job: positive, at most a day.
+CREATE FUNCTION auditlog.check_lease(lease interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
+    RAISE EXCEPTION 'lease must be a positive interval of at most a day' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION auditlog.check_lease IS 'Internal: refuses a lease that is not a positive interval of at most a day.';
+
 CREATE FUNCTION auditlog.claim_export(worker text, lease interval DEFAULT '5 minutes')
 RETURNS SETOF auditlog.export_claim
 LANGUAGE plpgsql SECURITY DEFINER
@@ -172,9 +186,7 @@ BEGIN
   IF worker IS NULL OR btrim(worker) = '' THEN
     RAISE EXCEPTION 'worker must name the worker claiming a job' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
-    RAISE EXCEPTION 'lease must be a positive interval of at most a day' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM auditlog.check_lease(lease);
   -- Jobs whose worker used up their attempts fail rather than run again.
   UPDATE auditlog.export_job SET status = 'failed', finished_at = now(),
          error = coalesce(error, 'lease expired') || format(' (gave up after %s attempts)', attempts),
@@ -233,9 +245,7 @@ AS $$
 DECLARE
   job auditlog.export_job := auditlog.fenced_job(job_id, token);
 BEGIN
-  IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
-    RAISE EXCEPTION 'lease must be a positive interval of at most a day' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM auditlog.check_lease(lease);
   UPDATE auditlog.export_job j
   SET lease_expires_at = now() + lease, heartbeat_at = now(), upload_id = coalesce(heartbeat_export.upload_id, j.upload_id)
   WHERE j.job_id = job.job_id
@@ -314,7 +324,7 @@ BEGIN
   IF job.page_id IS NOT NULL THEN
     -- Pinned: the same page again, for a retry or a worker taking over.
     body := auditlog.export_body(job, job.page_last_logged_at, job.page_last_id, part);
-    IF encode(sha256(convert_to(body, 'UTF8')), 'hex') <> job.page_sha256 THEN
+    IF auditlog.body_sha256(body) <> job.page_sha256 THEN
       RAISE EXCEPTION 'auditlog: page % of export job % no longer matches what was handed out', job.page_id, job.job_id
         USING ERRCODE = 'data_corrupted';
     END IF;
@@ -329,7 +339,7 @@ BEGIN
     EXECUTE format('SELECT NOT EXISTS (%s)', auditlog.export_query(after_page, NULL, NULL, 1)) INTO job.page_final;
     body := auditlog.export_body(job, job.page_last_logged_at, job.page_last_id, part);
     job.page_id := auditlog.new_page_id();
-    job.page_sha256 := encode(sha256(convert_to(body, 'UTF8')), 'hex');
+    job.page_sha256 := auditlog.body_sha256(body);
     UPDATE auditlog.export_job j
     SET page_id = job.page_id, page_rows = job.page_rows, page_last_logged_at = job.page_last_logged_at,
         page_last_id = job.page_last_id, page_sha256 = job.page_sha256, page_final = job.page_final
