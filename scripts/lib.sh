@@ -65,6 +65,10 @@ start_cluster() {
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust \
       --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+    # Everyone is trusted but one role, which must give its password: the
+    # tests of a wrong password need it.
+    sed -i '0,/^host/s//host    all    auditlog_password_test    127.0.0.1\/32    scram-sha-256\nhost/' \
+      "$dir/data/pg_hba.conf"
   fi
   PGPORT=$(free_port)
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s start -o \

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditlogKit
+import Foundation
 
 /// The `auditlogctl` command: parses the command line and runs a subcommand.
 @main
@@ -33,4 +34,29 @@ struct AuditlogCtl: AsyncParsableCommand {
         version: Auditlog.toolVersion,
         subcommands: [Run.self, Daemon.self, Sink.self, Backfill.self, Status.self, Version.self]
     )
+
+    /// Parses the command line and runs the command. An invalid command line
+    /// is reported like every other error, on one line, with exit code 64;
+    /// `--help` and `--version` print in full as usual.
+    static func main() async {
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            guard exitCode(for: error) != .success else { exit(withError: error) }
+            let reason = message(for: error).split(whereSeparator: \.isNewline).joined(separator: "; ")
+            printError("\(reason) (see 'auditlogctl --help')")
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
+        do {
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                var command = command
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

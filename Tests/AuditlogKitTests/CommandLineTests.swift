@@ -1,0 +1,91 @@
+import AuditlogKit
+import Foundation
+import Testing
+
+/// The built `auditlogctl` as a scheduler sees it: one line on standard
+/// error and the documented exit code for each way a command can fail.
+@Suite struct CommandLineTests {
+    @Test(arguments: [
+        ["run", "--max-rows", "abc"],
+        ["daemon", "--interval", "0s"],
+        ["sink", "frob"],
+        ["sink", "add", "only-a-name"],
+        ["backfill", "start", "offsite"],
+        ["backfill", "cancel", "not-a-number"],
+        ["status", "--no-such-flag"],
+        ["no-such-command"],
+    ])
+    func anInvalidCommandLineIsOneLineAndExit64(arguments: [String]) throws {
+        let outcome = try AuditlogCtlProcess.run(arguments)
+
+        #expect(outcome.status == 64)
+        #expect(outcome.stdout.isEmpty)
+        #expect(outcome.errorLines.count == 1)
+        #expect(outcome.stderr.hasPrefix("auditlogctl: "))
+    }
+
+    @Test func helpAndVersionPrintInFullAndSucceed() throws {
+        let help = try AuditlogCtlProcess.run(["run", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("USAGE: auditlogctl run"))
+
+        let version = try AuditlogCtlProcess.run(["--version"])
+        #expect(version.status == 0 && version.stdout == Auditlog.toolVersion + "\n")
+    }
+
+    /// Nothing listens on the port: exit 2, one line naming the server.
+    @Test func anUnreachableDatabaseIsExit2() throws {
+        let port = try closedPort()
+        for command in [["run"], ["status"], ["sink", "list"], ["backfill", "status"]] {
+            let outcome = try AuditlogCtlProcess.run(command + ["--database", "host=127.0.0.1 port=\(port) dbname=x"])
+
+            #expect(outcome.status == 2, "\(command)")
+            #expect(outcome.errorLines.count == 1, "\(command): \(outcome.stderr)")
+            #expect(outcome.stderr.contains("127.0.0.1") && outcome.stderr.contains("\(port)"), "\(command)")
+        }
+    }
+
+    /// A role that must give a password, given a wrong one in the URI, in
+    /// PGPASSWORD and in neither: exit 2, one line, and the wrong password is
+    /// never printed. (`scripts/test.sh` makes the role and the pg_hba.conf
+    /// line that demands its password.)
+    @Test(.enabled(if: passwordRole != nil, "set AUDITLOG_TEST_PASSWORD_ROLE to run"))
+    func aWrongPasswordIsExit2AndNeverPrinted() throws {
+        let plain = try #require(TestDatabase.plain)
+        let role = passwordRole!
+        let wrong = "not-the-Passw0rd-\(UUID().uuidString.prefix(6))"
+        let cases: [(arguments: [String], environment: [String: String])] = [
+            (["status", "--database", "\(plain) user=\(role) password=\(wrong)"], [:]),
+            (["run", "--database", "\(plain) user=\(role)"], ["PGPASSWORD": wrong]),
+            (["sink", "list", "--database", "\(plain) user=\(role)"], ["PGPASSFILE": "/nonexistent"]),
+        ]
+        for (arguments, environment) in cases {
+            let outcome = try AuditlogCtlProcess.run(arguments, environment: environment)
+
+            #expect(outcome.status == 2, "\(arguments)")
+            #expect(outcome.errorLines.count == 1, "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.contains("password"), "\(arguments): \(outcome.stderr)")
+            #expect(!outcome.stderr.contains(wrong) && !outcome.stdout.contains(wrong))
+        }
+    }
+
+    /// A password in a URI that libpq cannot parse is not echoed back.
+    @Test func aMalformedURIWithAPasswordIsNotEchoed() throws {
+        let outcome = try AuditlogCtlProcess.run(["status", "--database", "postgresql://alice:s3cr3t-pw@host:notaport/db"])
+
+        #expect(outcome.status == 2)
+        #expect(outcome.errorLines.count == 1)
+        #expect(!outcome.stderr.contains("s3cr3t-pw"))
+    }
+
+    /// A port nobody listens on: bound, then closed.
+    private func closedPort() throws -> Int {
+        Int(try Python.run("""
+            import socket
+            s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()
+            """).trimmingCharacters(in: .whitespacesAndNewlines))!
+    }
+}
+
+/// `AUDITLOG_TEST_PASSWORD_ROLE`: a role of the test cluster that must give
+/// its password over TCP.
+private let passwordRole = ProcessInfo.processInfo.environment["AUDITLOG_TEST_PASSWORD_ROLE"]
