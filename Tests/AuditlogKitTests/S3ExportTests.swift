@@ -2,32 +2,27 @@ import AuditlogKit
 import Foundation
 import Testing
 
-private let endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
-
 /// The whole way to an S3-compatible store: a pass exports a sink's entries
 /// to `s3://bucket/prefix`, and an independent client (boto3) finds each of
 /// them there exactly once, under the page keys the extension chose.
 @Suite(.enabled(
-    if: endpoint != nil && TestDatabase.withExtension != nil,
+    if: MotoBucket.endpoint != nil && TestDatabase.withExtension != nil,
     "set AUDITLOG_TEST_S3_ENDPOINT and AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"
 ))
 struct S3ExportTests {
     @Test func aPassExportsEachEntryOnceToS3() async throws {
         let db = try TestDatabase.connectWithExtension()
-        let bucket = "auditlog-export-\(UUID().uuidString.prefix(8).lowercased())"
+        let bucket = MotoBucket()
         let suffix = UUID().uuidString.prefix(8).lowercased()
         let name = "swift-s3-\(suffix)"
-        try SinkDefinition(name: name, url: "s3://\(bucket)/audit-log", operationPrefix: "s3test.\(suffix).").create(on: db)
+        try SinkDefinition(name: name, url: "s3://\(bucket.name)/audit-log", operationPrefix: "s3test.\(suffix).").create(on: db)
         defer { try? SinkDefinition.remove(name, on: db) }
-        _ = try boto3("s3.create_bucket(Bucket=args['bucket'])", bucket: bucket)
+        try bucket.create()
         let ids = try (0..<5).map { index in
             try db.query("SELECT auditlog.record(operation => $1)", ["s3test.\(suffix).\(index)"])
                 .singleRow(of: "auditlog.record")[0, as: String.self]
         }
-        let environment = [
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_S3": endpoint!,
-        ]
+        let environment = MotoBucket.environment(endpoint: MotoBucket.endpoint!)
         let runner = ExportRunner(retain: "100 years", maxRows: 2, sinks: [name]) {
             try StorageURL.storage(for: $0, environment: environment)
         }
@@ -39,23 +34,8 @@ struct S3ExportTests {
         let keys = try db.query(
             "SELECT 'audit-log/' || object_key FROM auditlog.page WHERE sink = $1 AND acked_at IS NOT NULL ORDER BY 1", [name]
         ).rows.map { try $0[0, as: String.self] }
-        let listed = try boto3("""
-            import gzip
-            for o in sorted(s3.list_objects_v2(Bucket=args['bucket'])['Contents'], key=lambda o: o['Key']):
-                print(o['Key'], ' '.join(json.loads(l)['id'] for l in
-                      gzip.decompress(s3.get_object(Bucket=args['bucket'], Key=o['Key'])['Body'].read()).splitlines()))
-            """, bucket: bucket).split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-        #expect(listed.map(\.[0]) == keys && keys.count == summary.sinks.first?.pages)
-        #expect(listed.flatMap { $0.dropFirst() }.sorted() == ids.sorted())
-    }
-
-    private func boto3(_ body: String, bucket: String) throws -> String {
-        let arguments = ["endpoint": endpoint!, "bucket": bucket]
-        return try Python.run("""
-            import json, sys, boto3
-            args = json.load(sys.stdin)
-            s3 = boto3.client('s3', endpoint_url=args['endpoint'], region_name='us-east-1',
-                              aws_access_key_id='testing', aws_secret_access_key='testing')
-            """ + "\n" + body, input: String(decoding: try JSONSerialization.data(withJSONObject: arguments), as: UTF8.self))
+        let listed = try bucket.exportedIDs()
+        #expect(listed.map(\.key) == keys && keys.count == summary.sinks.first?.pages)
+        #expect(listed.flatMap(\.ids).sorted() == ids.sorted())
     }
 }
