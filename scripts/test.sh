@@ -44,6 +44,8 @@ export AUDITLOG_TEST_PASSWORD_ROLE=auditlog_password_test
 # A real S3-compatible server on loopback for the storage tests (moto).
 python3 -c 'import moto.server, boto3' 2>/dev/null ||
   python3 -m pip install -q --root-user-action=ignore 'moto[server]' boto3
+# DuckDB reads the exported tree back as a SIEM or a data lake would.
+python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore duckdb
 s3_port=$(free_port)
 python3 -m moto.server -H 127.0.0.1 -p "$s3_port" >"$cluster/moto.log" 2>&1 &
 moto_pid=$!
