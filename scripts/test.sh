@@ -26,6 +26,9 @@ fi
 log "extension: pg_dump and pg_restore keep every entry"
 extension/test/dump_restore.sh
 
+log "extension: ALTER EXTENSION UPDATE from every release equals a fresh install"
+extension/test/upgrade.sh
+
 log "extension: randomized exactly-once export, fixed seeds"
 python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore 'psycopg[binary]'
 extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500

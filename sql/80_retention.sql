@@ -8,10 +8,11 @@
 -- c, so exported.
 
 -- For each sink that owes entries, the time before which it has exported
--- every entry.
+-- every entry. SECURITY DEFINER: auditlog.sink_status calls it, and a view
+-- calls functions with its reader's rights, who may not read ticks.
 CREATE FUNCTION auditlog.sink_exported_before()
 RETURNS TABLE (sink text, exported_before timestamptz)
-LANGUAGE sql STABLE
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT st.sink, auditlog.time_bound(pg_snapshot_xmin(t.snap))

@@ -31,7 +31,7 @@ COMMENT ON VIEW auditlog.health IS
 -- cheap however far a sink lags.
 CREATE FUNCTION auditlog.sink_lag_rows(sink text, cap int DEFAULT 1000000)
 RETURNS bigint
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER  -- called by auditlog.sink_status, as for sink_exported_before
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

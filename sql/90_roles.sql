@@ -25,7 +25,8 @@ GRANT EXECUTE ON FUNCTION auditlog.record, auditlog.begin, auditlog.complete
 GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.health,
   auditlog.sink, auditlog.sink_status, auditlog.export_status, auditlog.backfill_status
   TO auditlog_reader;
-GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon, auditlog.list
+GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon, auditlog.list,
+  auditlog.sink_exported_before, auditlog.sink_lag_rows
   TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, auditlog.purge, auditlog.purge_preview,
   auditlog.tick, auditlog.create_sink, auditlog.enable_sink, auditlog.disable_sink, auditlog.drop_sink,

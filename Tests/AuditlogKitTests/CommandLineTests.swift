@@ -77,6 +77,25 @@ import Testing
         #expect(!outcome.stderr.contains("s3cr3t-pw"))
     }
 
+    /// `status` needs only `auditlog_reader`: every view it reads, and
+    /// every function those views call, is granted to readers.
+    @Test(.enabled(if: TestDatabase.withExtension != nil, "set AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"))
+    func statusNeedsOnlyTheReaderRole() throws {
+        let db = try TestDatabase.connectWithExtension()
+        let sink = try ScratchSink(on: db)
+        let role = "swift_reader_\(UUID().uuidString.prefix(8).lowercased())"
+        try db.query("CREATE ROLE \(role) LOGIN IN ROLE auditlog_reader")
+        defer {
+            sink.remove(on: db)
+            _ = try? db.query("DROP ROLE \(role)")
+        }
+
+        let outcome = try AuditlogCtlProcess.run(["status", "--json", "--database", "\(TestDatabase.withExtension!) user=\(role)"])
+
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("\"\(sink.name)\""))
+    }
+
     /// A port nobody listens on: bound, then closed.
     private func closedPort() throws -> Int {
         Int(try Python.run("""

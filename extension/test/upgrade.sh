@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# ALTER EXTENSION auditlog UPDATE takes a database from every earlier release
+# to exactly what a fresh CREATE EXTENSION installs: the same functions (with
+# their bodies, settings, security and grants), tables, columns, indexes,
+# constraints, triggers, views and comments. An entry written before the
+# upgrade is still there after it. Uses the cluster in PGHOST/PGPORT/PGUSER.
+set -euo pipefail
+psql=(psql -X -q -v ON_ERROR_STOP=1)
+current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$(dirname "$0")/../auditlog.control")
+fresh=$(mktemp) upgraded=$(mktemp)
+trap 'rm -f "$fresh" "$upgraded"' EXIT
+
+# What an installed extension consists of, one line an object, sorted.
+describe() {
+  "${psql[@]}" -At -d "$1" <<'SQL'
+SELECT line FROM (
+  SELECT format('function %s returns %s %s%s%s config=%s acl=%s src=%s comment=%s',
+                p.oid::regprocedure, pg_get_function_result(p.oid), p.provolatile, p.prokind,
+                CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END, p.proconfig, p.proacl,
+                md5(p.prosrc), obj_description(p.oid, 'pg_proc')) AS line
+  FROM pg_proc p WHERE p.pronamespace = 'auditlog'::regnamespace
+  UNION ALL
+  SELECT format('relation %s kind=%s acl=%s comment=%s', c.relname, c.relkind, c.relacl, obj_description(c.oid, 'pg_class'))
+  FROM pg_class c WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relname !~ '^entry_p\d{8}'
+  UNION ALL
+  SELECT format('column %s.%s %s notnull=%s default=%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+                a.attnotnull, pg_get_expr(d.adbin, d.adrelid))
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relname !~ '^entry_p\d{8}' AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT format('index %s', pg_get_indexdef(i.indexrelid))
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+  WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relname !~ '^entry_p\d{8}'
+  UNION ALL
+  SELECT format('constraint %s.%s %s', c.relname, k.conname, pg_get_constraintdef(k.oid))
+  FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+  WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relname !~ '^entry_p\d{8}'
+  UNION ALL
+  SELECT format('trigger %s', pg_get_triggerdef(t.oid))
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+  WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relname !~ '^entry_p\d{8}' AND NOT t.tgisinternal
+  UNION ALL
+  SELECT format('view %s %s', c.relname, md5(pg_get_viewdef(c.oid)))
+  FROM pg_class c WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relkind = 'v'
+  UNION ALL
+  SELECT format('type %s %s', t.typname, t.typtype)
+  FROM pg_type t WHERE t.typnamespace = 'auditlog'::regnamespace AND t.typtype IN ('e', 'c', 'd')
+    AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+  UNION ALL
+  SELECT format('enum %s %s', t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder))
+  FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typnamespace = 'auditlog'::regnamespace
+  GROUP BY t.typname
+  UNION ALL
+  SELECT format('config dump %s %s', c.relname, x.condition)
+  FROM pg_extension ext, unnest(ext.extconfig, ext.extcondition) AS x(oid, condition) JOIN pg_class c ON c.oid = x.oid
+  WHERE ext.extname = 'auditlog'
+) AS described ORDER BY line;
+SQL
+}
+
+"${psql[@]}" -d postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS upgrade_fresh' \
+  -c 'CREATE DATABASE upgrade_fresh'
+"${psql[@]}" -d upgrade_fresh -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION auditlog'
+describe upgrade_fresh > "$fresh"
+
+releases=$(ls "$(dirname "$0")"/../../sql/releases/ | sed -n 's/^auditlog--\(.*\)\.sql$/\1/p' | sort -V)
+[ -n "$releases" ] || { echo "no earlier release to upgrade from"; exit 1; }
+for release in $releases; do
+  "${psql[@]}" -d postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS upgrade_old' \
+    -c 'CREATE DATABASE upgrade_old'
+  "${psql[@]}" -o /dev/null -d upgrade_old -c 'SET client_min_messages = warning' \
+    -c "CREATE EXTENSION auditlog VERSION '$release'" -c 'SELECT auditlog.ensure_partitions(1)' \
+    -c "SELECT auditlog.record(operation => 'upgrade.before')"
+  "${psql[@]}" -d upgrade_old -c "ALTER EXTENSION auditlog UPDATE TO '$current'"
+  describe upgrade_old > "$upgraded"
+  if ! diff -u --label "fresh $current" --label "$release upgraded" "$fresh" "$upgraded"; then
+    echo "upgrade from $release to $current differs from a fresh install (above)"
+    exit 1
+  fi
+  kept=$("${psql[@]}" -At -d upgrade_old -c "SELECT count(*) FROM auditlog.entry WHERE operation = 'upgrade.before'")
+  [ "$kept" = 1 ] || { echo "upgrade from $release lost the entry written before it"; exit 1; }
+  echo "upgrade $release -> $current: same as a fresh install ($(wc -l < "$fresh") objects compared), entries kept"
+done
+"${psql[@]}" -d postgres -c 'DROP DATABASE upgrade_old' -c 'DROP DATABASE upgrade_fresh'
