@@ -67,7 +67,7 @@ start_cluster() {
       --encoding=UTF8 --locale=C.UTF-8 >/dev/null
     # Everyone is trusted but one role, which must give its password: the
     # tests of a wrong password need it.
-    sed -i '0,/^host/s//host    all    auditlog_password_test    127.0.0.1\/32    scram-sha-256\nhost/' \
+    sed -i '0,/^host/s//host    all    ctl_password_test    127.0.0.1\/32    scram-sha-256\nhost/' \
       "$dir/data/pg_hba.conf"
   fi
   PGPORT=$(free_port)

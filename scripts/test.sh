@@ -40,9 +40,9 @@ export AUDITLOG_TEST_DATABASE="host=$PGHOST port=$PGPORT user=$PGUSER dbname=pos
 export AUDITLOG_TEST_DATABASE_WITH_EXTENSION="host=$PGHOST port=$PGPORT user=$PGUSER dbname=swift_test"
 # A role that must give its password (start_cluster's pg_hba.conf), for the
 # tests of a wrong one.
-psql -X -q -d postgres -c "DROP ROLE IF EXISTS auditlog_password_test" \
-  -c "CREATE ROLE auditlog_password_test LOGIN PASSWORD '$(python3 -c 'import secrets; print(secrets.token_hex(16))')'"
-export AUDITLOG_TEST_PASSWORD_ROLE=auditlog_password_test
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS ctl_password_test" \
+  -c "CREATE ROLE ctl_password_test LOGIN PASSWORD '$(python3 -c 'import secrets; print(secrets.token_hex(16))')'"
+export AUDITLOG_TEST_PASSWORD_ROLE=ctl_password_test
 
 # A real S3-compatible server on loopback for the storage tests (moto).
 python3 -c 'import moto.server, boto3' 2>/dev/null ||
