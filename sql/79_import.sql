@@ -159,6 +159,9 @@ DECLARE
   span bigint;
   written bigint;
 BEGIN
+  IF source IS NULL THEN
+    RAISE EXCEPTION 'source must name the table or view to import' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
   EXECUTE pg_catalog.format('SELECT pg_catalog.min(logged_at), pg_catalog.max(logged_at) FROM %s', source)
   INTO first_logged, last_logged;
   IF first_logged IS NULL THEN

@@ -52,12 +52,31 @@ COMMENT ON FUNCTION auditlog.retention_holds IS
 -- period, oldest first, with what holds it back, if anything: a sink that has
 -- not exported it yet (and the time before which it has), or an import,
 -- backfill or export job over it (and the start of its range).
+-- A retention period: positive.
+CREATE FUNCTION auditlog.check_retain(retain interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF retain IS NULL OR retain <= interval '0' THEN
+    RAISE EXCEPTION 'retain must be a positive interval, not %', coalesce(retain::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Partitions that end more than retain ago are dropped, for example ''90 days''.';
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION auditlog.check_retain IS 'Internal: refuses a retention period that is not a positive interval.';
+
 CREATE FUNCTION auditlog.purge_preview(retain interval DEFAULT '90 days')
 RETURNS TABLE (partition_name text, partition regclass, range_start timestamptz, range_end timestamptz,
                held_by text, held_since timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+  PERFORM auditlog.check_retain(retain);
+  RETURN QUERY
   SELECT p.partition_name, p.partition, p.range_start, p.range_end,
          coalesce('sink "' || h.sink || '"', o.holder), coalesce(h.exported_before, o.range_start)
   FROM auditlog.partitions p
@@ -68,7 +87,8 @@ AS $$
                      WHERE r.range_start < p.range_end AND r.range_end >= p.range_start
                      ORDER BY r.range_start LIMIT 1) o ON true
   WHERE p.range_end <= least(now() - retain, auditlog.utc_day(now()))
-  ORDER BY p.range_start
+  ORDER BY p.range_start;
+END
 $$;
 COMMENT ON FUNCTION auditlog.purge_preview IS
   'The partitions purge(retain) would drop, oldest first, each with what still holds it back (null when nothing does): a sink that has not exported it, an import, a backfill or an export job.';
@@ -85,11 +105,7 @@ DECLARE
   p record;
   dropped int := 0;
 BEGIN
-  IF retain IS NULL OR retain <= interval '0' THEN
-    RAISE EXCEPTION 'retain must be a positive interval, not %', coalesce(retain::text, 'null')
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Partitions that end more than retain ago are dropped, for example ''90 days''.';
-  END IF;
+  PERFORM auditlog.check_retain(retain);
   IF force IS NULL THEN
     RAISE EXCEPTION 'force must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;

@@ -6,3 +6,180 @@
 ALTER FUNCTION auditlog.sink_exported_before() SECURITY DEFINER;
 ALTER FUNCTION auditlog.sink_lag_rows(text, int) SECURITY DEFINER;
 GRANT EXECUTE ON FUNCTION auditlog.sink_exported_before, auditlog.sink_lag_rows TO auditlog_reader;
+
+-- Bad input gets a clear error: a retention period that is not positive in
+-- purge_preview() as in purge(), infinite windows in request_export(), a null
+-- source in import().
+CREATE FUNCTION auditlog.check_retain(retain interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF retain IS NULL OR retain <= interval '0' THEN
+    RAISE EXCEPTION 'retain must be a positive interval, not %', coalesce(retain::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Partitions that end more than retain ago are dropped, for example ''90 days''.';
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION auditlog.check_retain IS 'Internal: refuses a retention period that is not a positive interval.';
+
+CREATE OR REPLACE FUNCTION auditlog.purge_preview(retain interval DEFAULT '90 days')
+RETURNS TABLE (partition_name text, partition regclass, range_start timestamptz, range_end timestamptz,
+               held_by text, held_since timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM auditlog.check_retain(retain);
+  RETURN QUERY
+  SELECT p.partition_name, p.partition, p.range_start, p.range_end,
+         coalesce('sink "' || h.sink || '"', o.holder), coalesce(h.exported_before, o.range_start)
+  FROM auditlog.partitions p
+  LEFT JOIN LATERAL (SELECT * FROM auditlog.sink_exported_before() e
+                     WHERE e.exported_before < p.range_end
+                     ORDER BY e.exported_before, e.sink LIMIT 1) h ON true
+  LEFT JOIN LATERAL (SELECT * FROM auditlog.retention_holds() r
+                     WHERE r.range_start < p.range_end AND r.range_end >= p.range_start
+                     ORDER BY r.range_start LIMIT 1) o ON true
+  WHERE p.range_end <= least(now() - retain, auditlog.utc_day(now()))
+  ORDER BY p.range_start;
+END
+$$;
+COMMENT ON FUNCTION auditlog.purge_preview IS
+  'The partitions purge(retain) would drop, oldest first, each with what still holds it back (null when nothing does): a sink that has not exported it, an import, a backfill or an export job.';
+
+CREATE OR REPLACE FUNCTION auditlog.purge(retain interval DEFAULT '90 days', force boolean DEFAULT false)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO'
+SET lock_timeout = '100ms'
+AS $$
+DECLARE
+  p record;
+  dropped int := 0;
+BEGIN
+  PERFORM auditlog.check_retain(retain);
+  IF force IS NULL THEN
+    RAISE EXCEPTION 'force must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- One maintainer at a time (as ensure_partitions()): two would both drop
+  -- the same day, and one fail. Purging can wait for the next run.
+  IF NOT pg_try_advisory_xact_lock(7310601002) THEN  -- 'auditlog partitions'
+    RAISE NOTICE 'auditlog: partitions are being made or dropped by another session; purge() will run next time';
+    RETURN 0;
+  END IF;
+
+  FOR p IN SELECT * FROM auditlog.purge_preview(retain) LOOP
+    IF p.held_by IS NOT NULL AND NOT force THEN
+      RAISE NOTICE 'auditlog: partition % is kept for %', p.partition_name, p.held_by;
+      EXIT;  -- later days are held back as well
+    END IF;
+    BEGIN
+      EXECUTE format('ALTER TABLE auditlog.entry DETACH PARTITION %s', p.partition);
+      EXECUTE format('DROP TABLE %s', p.partition);
+      dropped := dropped + 1;
+      IF p.held_by IS NOT NULL THEN
+        -- The log records its own forced purge.
+        RAISE WARNING 'auditlog: forced purge dropped partition % held for %', p.partition_name, p.held_by;
+        PERFORM auditlog.record(operation => 'auditlog.purge.forced', stream => 'auditlog',
+                                actor_type => 'database_role', actor_id => session_user::text,
+                                resource_type => 'partition', resource_id => p.partition_name,
+                                details => jsonb_build_object('range_start', p.range_start, 'range_end', p.range_end,
+                                                              'held_by', p.held_by, 'held_since', p.held_since));
+      END IF;
+    EXCEPTION WHEN lock_not_available THEN
+      -- Every day needs the same lock on the log: stop here rather than make
+      -- writers queue again for each one.
+      RAISE WARNING 'auditlog: could not drop partition % now: the log is busy; the next purge() will retry', p.partition_name;
+      EXIT;
+    END;
+  END LOOP;
+  RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION auditlog.purge IS
+  'Drops whole day partitions that end more than retain ago (never today''s) and that every sink has exported; never deletes row by row. Returns how many it dropped. force => true drops them even before a sink has exported them, and records that in the log (operation auditlog.purge.forced).';
+
+CREATE OR REPLACE FUNCTION auditlog.request_export(
+  stream       text,
+  "from"       timestamptz,
+  "to"         timestamptz,
+  tenant_id    text DEFAULT NULL,
+  requested_by text DEFAULT NULL,
+  format       text DEFAULT 'ndjson.gz')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  max_window constant interval := '92 days';
+  job bigint;
+BEGIN
+  IF stream IS NULL OR stream !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid stream %', coalesce(quote_literal(stream), 'null') USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- (An infinite bound has no length: check_past_window refuses it.)
+  IF isfinite("from") AND isfinite("to") AND "to" - "from" > max_window THEN
+    RAISE EXCEPTION 'an export window is at most 92 days'
+      USING ERRCODE = 'invalid_parameter_value', DETAIL = format('This one is %s.', "to" - "from"),
+            HINT = 'Request several exports.';
+  END IF;
+  PERFORM auditlog.check_past_window("from", "to");
+  IF tenant_id = '' THEN
+    RAISE EXCEPTION 'tenant_id must not be empty; pass NULL for every tenant' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF requested_by IS NULL OR btrim(requested_by) = '' THEN
+    RAISE EXCEPTION 'requested_by must name who asked for the export' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF format IS NULL OR format NOT IN ('ndjson.gz', 'csv') THEN
+    RAISE EXCEPTION 'unsupported export format %', coalesce(quote_literal(format), 'null')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ndjson.gz or csv.';
+  END IF;
+  INSERT INTO auditlog.export_job (stream, range_start, range_end, tenant_id, requested_by, format)
+  VALUES (stream, "from", "to", tenant_id, requested_by, format)
+  RETURNING job_id INTO job;
+  RETURN job;
+END
+$$;
+COMMENT ON FUNCTION auditlog.request_export IS
+  'Requests an on-demand export of one stream (optionally one tenant) for ["from", "to"), at most 92 days, ending no later than the settled horizon, as ndjson.gz or spreadsheet-safe csv. Returns the job id.';
+
+CREATE OR REPLACE PROCEDURE auditlog.import(source regclass, retain interval DEFAULT '90 days', force boolean DEFAULT false)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  first_logged timestamptz;
+  last_logged timestamptz;
+  span bigint;
+  written bigint;
+BEGIN
+  IF source IS NULL THEN
+    RAISE EXCEPTION 'source must name the table or view to import' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  EXECUTE pg_catalog.format('SELECT pg_catalog.min(logged_at), pg_catalog.max(logged_at) FROM %s', source)
+  INTO first_logged, last_logged;
+  IF first_logged IS NULL THEN
+    RAISE NOTICE 'auditlog: % holds nothing to import', source;
+    RETURN;
+  END IF;
+  span := auditlog.import_begin(first_logged, last_logged, retain, force);
+  COMMIT;
+  BEGIN
+    written := auditlog.import_rows(span, source);
+  EXCEPTION WHEN OTHERS THEN
+    -- Nothing was written: close the span so the settled horizon moves on.
+    PERFORM auditlog.import_abandon(span);
+    COMMIT;
+    RAISE;
+  END;
+  COMMIT;
+  RAISE NOTICE 'auditlog: imported % entries from % (span %)', written, source, span;
+END
+$$;
+COMMENT ON PROCEDURE auditlog.import IS
+  'Imports the rows of source (a table or view with the columns of auditlog.entry but writer_xid) with their own ids and times: registers their span, commits, writes them, commits. CALL it outside a transaction block.';
+REVOKE ALL ON FUNCTION auditlog.check_retain FROM PUBLIC;
