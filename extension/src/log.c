@@ -16,6 +16,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "access/detoast.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -48,6 +49,14 @@ static const Oid context_types[CONTEXT_COLUMNS] = {
 
 #define MAX_STREAM_LENGTH 63
 #define MAX_TIMEOUT_ROWS 100000
+
+/*
+ * The most bytes of text and JSON one call may add to an entry. Pages are
+ * bounded in entries, so an unbounded entry would make a page too large to
+ * render (a text value holds at most 1 GB) or to hold in memory, and stall
+ * its sink for good.
+ */
+#define MAX_ENTRY_BYTES (64 * 1024)
 
 static SPIPlanPtr record_plan;
 static SPIPlanPtr begin_plan;
@@ -245,6 +254,27 @@ check_details(FunctionCallInfo fcinfo, int argno)
 						   JB_ROOT_IS_SCALAR(details) ? "scalar" : "array")));
 }
 
+/* The arguments of variable size, whose sizes count against MAX_ENTRY_BYTES. */
+static const int record_sized_args[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17};
+static const int begin_sized_args[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+static const int complete_sized_args[] = {3, 4, 5, 6, 7};
+
+static void
+check_entry_size(FunctionCallInfo fcinfo, const int *args, int count)
+{
+	Size		size = 0;
+
+	for (int i = 0; i < count; i++)
+		if (!PG_ARGISNULL(args[i]))
+			size += toast_raw_datum_size(PG_GETARG_DATUM(args[i])) - VARHDRSZ;
+	if (size > MAX_ENTRY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("audit entry too large: %zu bytes of text and details", size),
+				 errdetail("An entry holds at most %d bytes of text and details.", MAX_ENTRY_BYTES),
+				 errhint("Log a reference to a large payload (its URL or hash), not the payload itself.")));
+}
+
 /* Copy argument argno into values[slot]/nulls[slot]. */
 static void
 take_arg(FunctionCallInfo fcinfo, int argno, Datum *values, char *nulls, int slot)
@@ -327,6 +357,7 @@ auditlog_record(PG_FUNCTION_ARGS)
 	required_result(fcinfo, 13);
 	check_http_status(fcinfo, 14);
 	check_details(fcinfo, 17);
+	check_entry_size(fcinfo, record_sized_args, lengthof(record_sized_args));
 
 	logged_at = auditlog_stamp(&writer);
 	auditlog_uuid_v7(logged_at, id);
@@ -375,6 +406,7 @@ auditlog_begin(PG_FUNCTION_ARGS)
 	required_operation(fcinfo, ARG_OPERATION);
 	required_stream(fcinfo, ARG_STREAM);
 	check_details(fcinfo, 13);
+	check_entry_size(fcinfo, begin_sized_args, lengthof(begin_sized_args));
 
 	started_at = auditlog_clock();
 	auditlog_uuid_v7(started_at, id);
@@ -459,6 +491,7 @@ auditlog_complete(PG_FUNCTION_ARGS)
 	required_result(fcinfo, 1);
 	check_http_status(fcinfo, 2);
 	check_details(fcinfo, 5);
+	check_entry_size(fcinfo, complete_sized_args, lengthof(complete_sized_args));
 
 	logged_at = auditlog_stamp(&writer);
 

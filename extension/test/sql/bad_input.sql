@@ -42,7 +42,12 @@ SELECT statement, pg_temp.try(statement) AS outcome FROM (VALUES
   ($$SELECT auditlog.timeout_pending(max_rows => 1000000)$$),
   ($$SELECT auditlog.ensure_partitions(-1)$$),
   ($$SELECT auditlog.ensure_partitions(1000)$$),
-  ($$SELECT auditlog.ensure_partitions(NULL)$$)
+  ($$SELECT auditlog.ensure_partitions(NULL)$$),
+  ($$SELECT auditlog.record(operation => repeat('x', 70000))$$),
+  ($$SELECT auditlog.record(operation => 'x', details => jsonb_build_object('blob', repeat('x', 70000)))$$),
+  ($$SELECT auditlog.record(operation => 'x', user_agent => repeat('u', 40000), error_message => repeat('e', 40000))$$),
+  ($$SELECT auditlog.begin(operation => 'x', request_uri => repeat('/', 70000))$$),
+  ($$SELECT auditlog.complete((SELECT id FROM begun), 'error', error_message => repeat('e', 70000))$$)
 ) AS t(statement);
 
 -- Nothing changed: no entry written, the pending entry still pending.
