@@ -2,11 +2,11 @@
 -- and acknowledged by ack() once their object is stored.
 --
 -- A page holds entries of one stream and one UTC day, in (logged_at, id)
--- order, at most max_rows of them. It is pinned when first handed out (its
--- batch and its first and last keys are stored), so until it is acknowledged
--- next_page() returns it again, identical and under the same object key,
--- whatever max_rows, TimeZone or new ticks say: a retried upload overwrites,
--- never duplicates.
+-- order, at most max_rows of them and at most 16 MiB of NDJSON (at least one
+-- entry). It is pinned when first handed out (its batch and its first and
+-- last keys are stored), so until it is acknowledged next_page() returns it
+-- again, identical and under the same object key, whatever max_rows,
+-- TimeZone or new ticks say: a retried upload overwrites, never duplicates.
 
 CREATE TABLE auditlog.page (
   page_id         uuid PRIMARY KEY,
@@ -171,10 +171,19 @@ END
 $$;
 COMMENT ON FUNCTION auditlog.reanchor_if_foreign IS 'Internal: re-anchors a sink whose export state is missing or not this cluster''s.';
 
+-- The most bytes of NDJSON in a sink's page, whatever max_rows says, so that
+-- a page of large entries stays small enough to render, hold and upload.
+CREATE FUNCTION auditlog.max_page_bytes()
+RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 16 * 1024 * 1024;
+COMMENT ON FUNCTION auditlog.max_page_bytes IS 'Internal: the most bytes of NDJSON in a sink''s page (16 MiB); a page holds at least one entry.';
+
 -- The next page of batch (lo, hi] for a sink after the key (after_stream,
 -- after_logged_at, after_id): the first entry after the key decides the
 -- stream and the UTC day; the page is at most max_rows entries of those, in
--- (logged_at, id) order. All null when the batch has nothing more.
+-- (logged_at, id) order, and at most max_page_bytes() of NDJSON. All null
+-- when the batch has nothing more.
 CREATE FUNCTION auditlog.batch_page(s auditlog.sink, lo bigint, hi bigint,
                                     after_stream text, after_logged_at timestamptz, after_id uuid, max_rows int,
                                     OUT stream text, OUT rows int, OUT first_logged_at timestamptz,
@@ -210,11 +219,19 @@ BEGIN
     RETURN;
   END IF;
   stream := first_row.stream;
-  EXECUTE format('SELECT count(*)::int, min(e.logged_at), max(e.logged_at),'
-                 ' (array_agg(e.id ORDER BY e.logged_at DESC, e.id DESC))[1],'
-                 ' string_agg(auditlog.ndjson_line(e), E''\n'') || E''\n'' FROM (%s) e',
+  -- The page ends at max_rows entries, or before the entry that would take
+  -- its body past max_page_bytes (never before its first entry: upto, the
+  -- body's length up to each entry, only grows).
+  EXECUTE format('SELECT count(*)::int, min(r.logged_at), max(r.logged_at),'
+                 ' (array_agg(r.id ORDER BY r.logged_at DESC, r.id DESC))[1],'
+                 ' string_agg(r.line, E''\n'') || E''\n'''
+                 ' FROM (SELECT e.logged_at, e.id, l.line, row_number() OVER w AS n, sum(octet_length(l.line) + 1) OVER w AS upto'
+                 '       FROM (%s) e CROSS JOIN LATERAL (SELECT auditlog.ndjson_line(e)) AS l(line)'
+                 '       WINDOW w AS (ORDER BY e.logged_at, e.id)) r'
+                 ' WHERE r.upto <= %s OR r.n = 1',
                  auditlog.page_query(s, lo, hi, first_row.stream, auditlog.utc_day(first_row.logged_at),
-                                     after_stream, after_logged_at, after_id, NULL, NULL, max_rows))
+                                     after_stream, after_logged_at, after_id, NULL, NULL, max_rows),
+                 auditlog.max_page_bytes())
   INTO rows, first_logged_at, last_logged_at, last_id, body;
 END
 $$;

@@ -183,3 +183,64 @@ $$;
 COMMENT ON PROCEDURE auditlog.import IS
   'Imports the rows of source (a table or view with the columns of auditlog.entry but writer_xid) with their own ids and times: registers their span, commits, writes them, commits. CALL it outside a transaction block.';
 REVOKE ALL ON FUNCTION auditlog.check_retain FROM PUBLIC;
+
+-- A sink's page holds at most 16 MiB of NDJSON, whatever max_rows says.
+CREATE FUNCTION auditlog.max_page_bytes()
+RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 16 * 1024 * 1024;
+COMMENT ON FUNCTION auditlog.max_page_bytes IS 'Internal: the most bytes of NDJSON in a sink''s page (16 MiB); a page holds at least one entry.';
+REVOKE ALL ON FUNCTION auditlog.max_page_bytes FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auditlog.batch_page(s auditlog.sink, lo bigint, hi bigint,
+                                    after_stream text, after_logged_at timestamptz, after_id uuid, max_rows int,
+                                    OUT stream text, OUT rows int, OUT first_logged_at timestamptz,
+                                    OUT last_logged_at timestamptz, OUT last_id uuid, OUT body text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+  condition text := auditlog.batch_condition(lo, hi) || auditlog.sink_filter(s);
+  first_row record;
+BEGIN
+  -- Mostly the page goes on with the stream of the page before: its next
+  -- entry comes straight from the primary key, in order. Only when that
+  -- stream is done is the whole batch searched for the next one.
+  IF after_stream IS NOT NULL THEN
+    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s AND e.stream = %L'
+                   ' AND e.logged_at >= %L AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)'
+                   ' ORDER BY e.logged_at, e.id LIMIT 1',
+                   condition, after_stream,
+                   after_logged_at, after_logged_at, after_id)
+    INTO first_row;
+  END IF;
+  IF first_row IS NULL THEN
+    EXECUTE format('SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s%s ORDER BY e.stream, e.logged_at, e.id LIMIT 1',
+                   condition,
+                   CASE WHEN after_stream IS NOT NULL
+                        THEN format(' AND (e.stream, e.logged_at, e.id) > (%L::text, %L::timestamptz, %L::uuid)',
+                                    after_stream, after_logged_at, after_id) END)
+    INTO first_row;
+  END IF;
+  IF first_row IS NULL THEN
+    RETURN;
+  END IF;
+  stream := first_row.stream;
+  -- The page ends at max_rows entries, or before the entry that would take
+  -- its body past max_page_bytes (never before its first entry: upto, the
+  -- body's length up to each entry, only grows).
+  EXECUTE format('SELECT count(*)::int, min(r.logged_at), max(r.logged_at),'
+                 ' (array_agg(r.id ORDER BY r.logged_at DESC, r.id DESC))[1],'
+                 ' string_agg(r.line, E''\n'') || E''\n'''
+                 ' FROM (SELECT e.logged_at, e.id, l.line, row_number() OVER w AS n, sum(octet_length(l.line) + 1) OVER w AS upto'
+                 '       FROM (%s) e CROSS JOIN LATERAL (SELECT auditlog.ndjson_line(e)) AS l(line)'
+                 '       WINDOW w AS (ORDER BY e.logged_at, e.id)) r'
+                 ' WHERE r.upto <= %s OR r.n = 1',
+                 auditlog.page_query(s, lo, hi, first_row.stream, auditlog.utc_day(first_row.logged_at),
+                                     after_stream, after_logged_at, after_id, NULL, NULL, max_rows),
+                 auditlog.max_page_bytes())
+  INTO rows, first_logged_at, last_logged_at, last_id, body;
+END
+$$;
+COMMENT ON FUNCTION auditlog.batch_page IS 'Internal: the next page of a batch for a sink after a key, or nulls when the batch is done.';
