@@ -47,6 +47,18 @@ struct S3ExportTests {
             """, bucket: bucket).split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         #expect(listed.map(\.[0]) == keys && keys.count == summary.sinks.first?.pages)
         #expect(listed.flatMap { $0.dropFirst() }.sorted() == ids.sorted())
+
+        // Verified through S3: fetched and listed there.
+        let verifier = SinkVerifier(sink: name) { try StorageURL.storage(for: $0, environment: environment) }
+        let report = try await verifier.verify(on: db)
+        #expect(report.findings == [])
+        #expect(report.totals.storedPages == keys.count && report.totals.storedEntries == 5)
+        let copy = "audit-log/audit/dt=\(report.days[0].date)/\(name)-\(UUID().uuidString.lowercased()).ndjson.gz"
+        _ = try boto3("s3.copy_object(Bucket=args['bucket'], Key='\(copy)', CopySource={'Bucket': args['bucket'], 'Key': '\(keys[0])'})\n"
+                      + "s3.delete_object(Bucket=args['bucket'], Key='\(keys[1])')", bucket: bucket)
+        let damaged = try await verifier.verify(on: db)
+        #expect(damaged.problems.map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.missingObject, .unknownObject])
+        #expect(damaged.problems.compactMap(\.objectKey).map { "audit-log/" + $0 }.sorted() == [keys[1], copy].sorted())
     }
 
     private func boto3(_ body: String, bucket: String) throws -> String {
