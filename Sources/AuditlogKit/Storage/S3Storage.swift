@@ -72,7 +72,7 @@ public struct S3Storage: ObjectStorage {
 
     /// The endpoint and decoded path of `key`: path-style under a custom
     /// endpoint, virtual-host style at AWS.
-    func location(of key: String) -> (endpoint: String, path: String) {
+    private func location(of key: String) -> (endpoint: String, path: String) {
         let object = prefix.isEmpty ? key : prefix + "/" + key
         if let endpoint = configuration.endpoint {
             return (endpoint, "/\(bucket)/\(object)")
