@@ -194,4 +194,8 @@ private struct RecordingStorage: ObjectStorage {
     func get(key: String) async throws -> [UInt8]? {
         try await base.get(key: key)
     }
+
+    func list(prefix: String) async throws -> [String] {
+        try await base.list(prefix: prefix)
+    }
 }

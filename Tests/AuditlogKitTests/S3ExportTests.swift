@@ -37,5 +37,17 @@ struct S3ExportTests {
         let listed = try bucket.exportedIDs()
         #expect(listed.map(\.key) == keys && keys.count == summary.sinks.first?.pages)
         #expect(listed.flatMap(\.ids).sorted() == ids.sorted())
+
+        // Verified through S3: fetched and listed there.
+        let verifier = SinkVerifier(sink: name) { try StorageURL.storage(for: $0, environment: environment) }
+        let report = try await verifier.verify(on: db)
+        #expect(report.findings == [])
+        #expect(report.totals.storedPages == keys.count && report.totals.storedEntries == 5)
+        let copy = "audit-log/audit/dt=\(report.days[0].date)/\(name)-\(UUID().uuidString.lowercased()).ndjson.gz"
+        _ = try bucket.boto3("s3.copy_object(Bucket=args['bucket'], Key='\(copy)', CopySource={'Bucket': args['bucket'], 'Key': '\(keys[0])'})\n"
+                             + "s3.delete_object(Bucket=args['bucket'], Key='\(keys[1])')")
+        let damaged = try await verifier.verify(on: db)
+        #expect(damaged.problems.map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.missingObject, .unknownObject])
+        #expect(damaged.problems.compactMap(\.objectKey).map { "audit-log/" + $0 }.sorted() == [keys[1], copy].sorted())
     }
 }

@@ -168,3 +168,26 @@ struct S3SignatureTests {
         #expect(!error.description.contains("not-the-secret"))
     }
 }
+
+extension S3StorageTests {
+    /// 25 keys listed 10 a request: three requests joined by continuation
+    /// tokens, only keys under the storage's prefix and the listed prefix,
+    /// relative to the storage's prefix and sorted.
+    @Test func listFollowsContinuationTokens() async throws {
+        let bucket = try makeBucket()
+        let storage = try S3Storage(url: "s3://\(bucket)/exports", configuration: configuration)
+        let keys = (0..<25).map { "audit/dt=2026-11-\(10 + $0 % 3)/main-\($0) +&.ndjson.gz" }
+        for key in keys {
+            try await storage.put(key: key, data: [1])
+        }
+        try await storage.put(key: "other/x.ndjson.gz", data: [1])
+        let outside = try S3Storage(url: "s3://\(bucket)/exportsx", configuration: configuration)
+        try await outside.put(key: "audit/dt=2026-11-10/y.ndjson.gz", data: [1])
+
+        #expect(try await storage.list(prefix: "audit/dt=", pageSize: 10) == keys.sorted())
+        #expect(try await storage.list(prefix: "audit/dt=2026-11-11/", pageSize: 3)
+            == keys.filter { $0.hasPrefix("audit/dt=2026-11-11/") }.sorted())
+        #expect(try await storage.list(prefix: "") == (keys + ["other/x.ndjson.gz"]).sorted())
+        #expect(try await storage.list(prefix: "missing/").isEmpty)
+    }
+}

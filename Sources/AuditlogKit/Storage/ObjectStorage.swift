@@ -12,4 +12,11 @@ public protocol ObjectStorage: Sendable {
 
     /// Returns the object stored under `key`, or `nil` when there is none.
     func get(key: String) async throws -> [UInt8]?
+
+    /// Returns the keys of the objects whose keys start with `prefix`,
+    /// relative to the storage's root or prefix, sorted.
+    ///
+    /// `prefix` is matched character by character, not by segment:
+    /// `audit/dt=2026-11` lists the objects of every day of November.
+    func list(prefix: String) async throws -> [String]
 }

@@ -86,10 +86,30 @@ public struct S3Storage: ObjectStorage {
         -> (status: Int, body: [UInt8])
     {
         try ObjectKey.validate(key)
-        let location = location(of: key)
-        let display = "s3://\(bucket)/" + (prefix.isEmpty ? key : prefix + "/" + key)
-        let operation = method == "PUT" ? "put" : "get"
-        guard let url = URL(string: location.endpoint + SigV4.encodePath(location.path)), let host = Self.host(of: url)
+        return try await send(
+            method, location: location(of: key), query: [],
+            display: "s3://\(bucket)/" + (prefix.isEmpty ? key : prefix + "/" + key),
+            operation: method == "PUT" ? "put" : "get",
+            contentType: body == nil ? nil : Self.contentType(of: key), body: body, accept: accept
+        )
+    }
+
+    /// Sends a signed request to `location` with `query`, retrying as
+    /// ``retry`` says, and returns a status out of `accept` with the
+    /// response body. `display` and `operation` name the request in errors.
+    func send(
+        _ method: String,
+        location: (endpoint: String, path: String),
+        query: [(name: String, value: String)],
+        display: String,
+        operation: String,
+        contentType: String?,
+        body: [UInt8]?,
+        accept: Set<Int>
+    ) async throws -> (status: Int, body: [UInt8]) {
+        let queryString = query.isEmpty ? "" : "?" + SigV4.canonicalQuery(query)
+        guard let url = URL(string: location.endpoint + SigV4.encodePath(location.path) + queryString),
+              let host = Self.host(of: url)
         else {
             throw StorageError.s3(operation: operation, url: display, status: nil,
                                   reason: "invalid endpoint \(location.endpoint)", attempts: 0)
@@ -99,11 +119,11 @@ public struct S3Storage: ObjectStorage {
         while true {
             attempt += 1
             var headers = ["host": host, "x-amz-content-sha256": payloadHash]
-            if body != nil { headers["content-type"] = Self.contentType(of: key) }
+            if let contentType { headers["content-type"] = contentType }
             var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 60)
             request.httpMethod = method
             request.httpBody = body.map { Data($0) }
-            for (name, value) in signer.sign(method: method, path: location.path, headers: headers,
+            for (name, value) in signer.sign(method: method, path: location.path, query: query, headers: headers,
                                              payloadHash: payloadHash) where name != "host" {
                 request.setValue(value, forHTTPHeaderField: name)
             }
@@ -128,7 +148,7 @@ public struct S3Storage: ObjectStorage {
     }
 
     /// `text` on one line, without the secret key or session token.
-    private func scrubbed(_ text: String) -> String {
+    func scrubbed(_ text: String) -> String {
         var text = text.split(whereSeparator: \.isNewline).joined(separator: " ")
         let secrets = [configuration.credentials.secretAccessKey, configuration.credentials.sessionToken ?? ""]
         for secret in secrets where !secret.isEmpty {

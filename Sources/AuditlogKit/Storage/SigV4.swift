@@ -104,6 +104,19 @@ public struct SigV4: Sendable {
         hex(SHA256.hash(data: Array(bytes)))
     }
 
+    /// `query` as SigV4 signs it: names and values percent-encoded, sorted
+    /// by name and then value, joined with `&`. Sending the query in this
+    /// very form keeps what is sent and what is signed the same.
+    public static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
+        let encoded: [(name: String, value: String)] = query.map {
+            (percentEncode($0.name), percentEncode($0.value))
+        }
+        return encoded
+            .sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
+            .map { "\($0.name)=\($0.value)" }
+            .joined(separator: "&")
+    }
+
     /// `path` with each segment percent-encoded once, as S3 signs and
     /// expects it.
     public static func encodePath(_ path: String) -> String {
@@ -120,13 +133,7 @@ public struct SigV4: Sendable {
         headers: [String: String],
         payloadHash: String
     ) -> (request: String, signedHeaders: String, query: String) {
-        let encodedQuery: [(name: String, value: String)] = query.map {
-            (Self.percentEncode($0.name), Self.percentEncode($0.value))
-        }
-        let canonicalQuery = encodedQuery
-            .sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
-            .map { "\($0.name)=\($0.value)" }
-            .joined(separator: "&")
+        let canonicalQuery = Self.canonicalQuery(query)
         let canonicalHeaders = headers
             .map { (name: $0.key.lowercased(), value: Self.trimmed($0.value)) }
             .sorted { $0.name < $1.name }
