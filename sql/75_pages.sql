@@ -356,6 +356,7 @@ DECLARE
   s auditlog.sink;
   p auditlog.page;
   previous text;
+  acked timestamptz;
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.ack()');
   PERFORM auditlog.check_exportable('auditlog.ack()');
@@ -375,12 +376,17 @@ BEGIN
     RETURN false;
   END IF;
   previous := (SELECT last_sha256 FROM auditlog.sink_state st WHERE st.sink = s.name);
-  UPDATE auditlog.page pg SET acked_at = clock_timestamp(), prev_sha256 = previous WHERE pg.page_id = p.page_id;
+  -- The chain's order is the order of acked_at (auditlogctl verify walks it
+  -- so): it only grows for a sink, even when the clock steps back.
+  acked := greatest(clock_timestamp(),
+                    (SELECT pg.acked_at FROM auditlog.page pg WHERE pg.sink = s.name AND pg.acked_at IS NOT NULL
+                     ORDER BY pg.acked_at DESC LIMIT 1) + interval '1 microsecond');
+  UPDATE auditlog.page pg SET acked_at = acked, prev_sha256 = previous WHERE pg.page_id = p.page_id;
   -- Compare-and-set: the key moves only within the page's own batch, so a
   -- page acknowledged late never moves the cursor back nor past an anchor.
   UPDATE auditlog.sink_state st
   SET after_stream = p.stream, after_logged_at = p.last_logged_at, after_id = p.last_id,
-      last_sha256 = p.sha256, last_ack_at = clock_timestamp(),
+      last_sha256 = p.sha256, last_ack_at = acked,
       pages_acked = st.pages_acked + 1, rows_acked = st.rows_acked + p.rows
   WHERE st.sink = s.name AND st.cursor_tick = p.lo_tick AND st.batch_tick = p.hi_tick;
   IF NOT FOUND THEN

@@ -244,3 +244,56 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auditlog.batch_page IS 'Internal: the next page of a batch for a sink after a key, or nulls when the batch is done.';
+
+-- acked_at only grows for a sink, even when the clock steps back: it orders the chain.
+CREATE OR REPLACE FUNCTION auditlog.ack(sink text, page_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s auditlog.sink;
+  p auditlog.page;
+  previous text;
+  acked timestamptz;
+BEGIN
+  PERFORM auditlog.refuse_transaction_block('auditlog.ack()');
+  PERFORM auditlog.check_exportable('auditlog.ack()');
+  IF page_id IS NULL THEN
+    RAISE EXCEPTION 'page_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM set_config('synchronous_commit', 'on', true);
+  s := auditlog.locked_sink(sink);
+  SELECT * INTO p FROM auditlog.page pg WHERE pg.page_id = ack.page_id AND pg.sink = s.name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'page % was not handed out to sink "%"', page_id, s.name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Acknowledge the page_id that next_page() returned for this sink.';
+  END IF;
+  IF p.acked_at IS NOT NULL THEN
+    RAISE NOTICE 'page % of sink "%" was acknowledged already, at %', page_id, s.name, p.acked_at;
+    RETURN false;
+  END IF;
+  previous := (SELECT last_sha256 FROM auditlog.sink_state st WHERE st.sink = s.name);
+  -- The chain's order is the order of acked_at (auditlogctl verify walks it
+  -- so): it only grows for a sink, even when the clock steps back.
+  acked := greatest(clock_timestamp(),
+                    (SELECT pg.acked_at FROM auditlog.page pg WHERE pg.sink = s.name AND pg.acked_at IS NOT NULL
+                     ORDER BY pg.acked_at DESC LIMIT 1) + interval '1 microsecond');
+  UPDATE auditlog.page pg SET acked_at = acked, prev_sha256 = previous WHERE pg.page_id = p.page_id;
+  -- Compare-and-set: the key moves only within the page's own batch, so a
+  -- page acknowledged late never moves the cursor back nor past an anchor.
+  UPDATE auditlog.sink_state st
+  SET after_stream = p.stream, after_logged_at = p.last_logged_at, after_id = p.last_id,
+      last_sha256 = p.sha256, last_ack_at = acked,
+      pages_acked = st.pages_acked + 1, rows_acked = st.rows_acked + p.rows
+  WHERE st.sink = s.name AND st.cursor_tick = p.lo_tick AND st.batch_tick = p.hi_tick;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'auditlog: sink "%" moved past page % while it was in flight', s.name, p.page_id
+      USING ERRCODE = 'internal_error';
+  END IF;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auditlog.ack IS
+  'Acknowledges the page in flight once its object is stored: the sink moves past it. Returns false, changing nothing, for a page acknowledged already; refuses a page not handed out to this sink. Runs as its own transaction.';

@@ -103,6 +103,17 @@ SELECT auditlog.record(operation => 'user.create', stream => 'scim', tenant_id =
 SELECT stream, rows, body::json->>'operation' AS operation, body::json->>'tenant_id' AS tenant
 FROM auditlog.next_page('scim-acme');
 
+-- The chain is in the order of acked_at, which only grows for a sink even
+-- when the clock steps back (here: the last page looks acknowledged tomorrow).
+SELECT auditlog.ack('scim-acme', page_id) FROM auditlog.next_page('scim-acme');
+UPDATE auditlog.page SET acked_at = now() + interval '1 day'
+WHERE sink = 'scim-acme' AND acked_at = (SELECT max(acked_at) FROM auditlog.page WHERE sink = 'scim-acme');
+SELECT auditlog.record(operation => 'user.update', stream => 'scim', tenant_id => 'acme') IS NOT NULL AS recorded;
+SELECT auditlog.ack('scim-acme', page_id) FROM auditlog.next_page('scim-acme');
+SELECT count(*) AS acked_after_the_stepped_clock,
+       (array_agg(prev_sha256 ORDER BY acked_at DESC))[1] = (array_agg(sha256 ORDER BY acked_at DESC))[2] AS chained
+FROM auditlog.page WHERE sink = 'scim-acme' AND acked_at > clock_timestamp() + interval '23 hours';
+
 -- Bad input.
 \set VERBOSITY terse
 SELECT * FROM auditlog.next_page('pages', max_rows => 0);
