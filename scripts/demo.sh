@@ -87,6 +87,9 @@ first=$(find "$export_dir" -type f -name '*.ndjson.gz' | sort | head -1)
 echo "first line of ${first#$export_dir/}:"
 gzip -dc "$first" | head -1
 
+log "auditlogctl verify local: every page there, unedited and chained"
+auditlogctl verify local --database "$database"
+
 log "auditlogctl status"
 auditlogctl status --database "$database"
 auditlogctl sink list --database "$database"
