@@ -6,7 +6,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config curl)
 command -v python3 >/dev/null || APT_PACKAGES+=(python3)
 # Swift 6.3 lives in /opt/swift on the project's machines; login shells add it.
 command -v swift >/dev/null || [ ! -x /opt/swift/usr/bin/swift ] || PATH=$PATH:/opt/swift/usr/bin
@@ -81,4 +81,28 @@ stop_cluster() {
   local dir=$1
   [ -f "$dir/data/postmaster.pid" ] || return 0
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -s -m fast stop || true
+}
+
+# start_moto LOG: moto's S3 server on a free loopback port, for the tests
+# (installed if missing), logging to LOG. Sets S3_PORT and MOTO_PID; stop it
+# with kill "$MOTO_PID".
+start_moto() {
+  python3 -c 'import moto.server, boto3' 2>/dev/null ||
+    python3 -m pip install -q --root-user-action=ignore 'moto[server]' boto3
+  S3_PORT=$(free_port)
+  python3 -m moto.server -H 127.0.0.1 -p "$S3_PORT" >"$1" 2>&1 &
+  MOTO_PID=$!
+  python3 - "$S3_PORT" <<'PY'
+import sys, time, urllib.error, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=1)
+        break
+    except urllib.error.HTTPError:
+        break  # it answers
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("moto did not start")
+PY
 }

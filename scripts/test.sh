@@ -2,8 +2,9 @@
 # Runs every test on a fresh Debian 12 machine (as root): installs what is
 # missing, builds the extension and auditlogctl, starts a throwaway Postgres 15
 # cluster, runs the extension's pg_regress and isolation tests, the pg_dump
-# round trip, the randomized export test and `swift test`, then stops the
-# cluster.
+# round trip, the upgrade test, the randomized export test and `swift test`,
+# then stops the cluster; last, the chaos suite at a small size, on a cluster
+# of its own.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -45,27 +46,13 @@ psql -X -q -d postgres -c "DROP ROLE IF EXISTS ctl_password_test" \
 export AUDITLOG_TEST_PASSWORD_ROLE=ctl_password_test
 
 # A real S3-compatible server on loopback for the storage tests (moto).
-python3 -c 'import moto.server, boto3' 2>/dev/null ||
-  python3 -m pip install -q --root-user-action=ignore 'moto[server]' boto3
+start_moto "$cluster/moto.log"
+trap 'kill $MOTO_PID 2>/dev/null; stop_cluster "$cluster"' EXIT
 # DuckDB reads the exported tree back as a SIEM or a data lake would.
 python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore duckdb
-s3_port=$(free_port)
-python3 -m moto.server -H 127.0.0.1 -p "$s3_port" >"$cluster/moto.log" 2>&1 &
-moto_pid=$!
-trap 'kill $moto_pid 2>/dev/null; stop_cluster "$cluster"' EXIT
-python3 - "$s3_port" <<'PY'
-import sys, time, urllib.error, urllib.request
-for _ in range(100):
-    try:
-        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=1)
-        break
-    except urllib.error.HTTPError:
-        break  # it answers
-    except OSError:
-        time.sleep(0.1)
-else:
-    sys.exit("moto did not start")
-PY
-export AUDITLOG_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+export AUDITLOG_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 swift build --build-tests
 swift test --skip-build
+
+log "chaos: exactly-once export under kills, storage faults and a Postgres crash (small)"
+tests/chaos/run.sh --runs 2 --seconds 12

@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""Chaos suite: exactly-once export when everything goes wrong at once.
+
+Each run (one seed) writes with several concurrent clients of random
+transaction shapes (one-shot records, begin/complete, savepoints rolled back,
+aborts, long transactions spanning many ticks, two-phase transactions
+resolved seconds later, begin() never completed), while two `auditlogctl
+daemon` replicas export a sink to an S3-compatible server (moto) through a
+proxy that answers 500 and 503 SlowDown, stalls and resets connections for a
+fraction of requests. The replicas are killed with SIGKILL at random moments
+(mid-page, mid-upload, between upload and acknowledgement) and started again,
+and Postgres is stopped with `pg_ctl -m immediate` and restarted mid-run.
+
+Then it drains and compares: the entry ids in storage equal the committed
+entries of the log (the sink was created first), no id is in two objects,
+every committed begin() is in the log exactly once, what writers committed
+is there and what they rolled back is not, and `auditlogctl verify` passes.
+One summary line a run, then `N passed, M failed`.
+
+tests/chaos/run.sh starts the cluster and moto and calls this; run it with
+--help for the options.
+"""
+import argparse
+import gzip
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import boto3
+import psycopg
+
+from fault_proxy import FaultProxy
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+SINK = "chaos"
+AWS = {"AWS_ACCESS_KEY_ID": "chaos", "AWS_SECRET_ACCESS_KEY": "chaos-secret", "AWS_REGION": "us-east-1"}
+
+
+class Ledger:
+    """What the writers know of their entries, shared between threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.committed = set()  # the COMMIT (or COMMIT PREPARED) returned
+        self.discarded = set()  # rolled back, or cut off before COMMIT by a crash
+        self.uncertain = set()  # the connection died during the COMMIT: either way
+        self.abandoned = set()  # begin() committed, never completed: timed out at the end
+        self.prepared = {}  # gid -> (ids, abandoned ids, resolve at)
+        self.counts = {"transactions": 0, "rollbacks": 0, "prepared": 0, "long": 0, "crashed": 0}
+
+    def add(self, kind, ids, abandoned=()):
+        with self.lock:
+            if kind == "committed":
+                self.committed.update(ids)
+                self.abandoned.update(abandoned)
+            elif kind == "discarded":
+                self.discarded.update(ids)
+                self.discarded.update(abandoned)
+            else:
+                self.uncertain.update(ids)
+                self.uncertain.update(abandoned)
+
+    def count(self, name):
+        with self.lock:
+            self.counts[name] += 1
+
+
+class Writer(threading.Thread):
+    """An application session writing random transaction shapes until told to stop."""
+
+    def __init__(self, run, number):
+        super().__init__(daemon=True)
+        self.run_ = run
+        self.rng = random.Random(run.seed * 1000 + number)
+        self.number = number
+        self.conn = None
+
+    def run(self):
+        while not self.run_.stopping.is_set():
+            try:
+                if self.conn is None:
+                    self.conn = psycopg.connect(self.run_.dsn, autocommit=True, connect_timeout=2)
+                self.transaction()
+            except psycopg.OperationalError:
+                self.conn = None
+                time.sleep(0.2)
+        if self.conn is not None:
+            self.conn.close()
+
+    def record(self, operation):
+        return str(self.conn.execute(
+            "SELECT auditlog.record(operation => %s, actor_id => %s, details => jsonb_build_object('n', %s::int))",
+            (operation, f"w{self.number}", self.rng.randint(0, 10**6))).fetchone()[0])
+
+    def transaction(self):
+        ledger = self.run_.ledger
+        r = self.rng.random()
+        if r < 0.3:
+            # One-shot: the statement is the commit; a crash during it leaves it uncertain.
+            try:
+                ledger.add("committed", [self.record("chaos.record")])
+            except psycopg.OperationalError:
+                ledger.count("crashed")
+                raise
+            return
+        ids, abandoned, savepoints = [], [], []
+        committing = False
+        try:
+            self.conn.execute("BEGIN")
+            ledger.count("transactions")
+            long_one = r < 0.4
+            for _ in range(self.rng.randint(1, 6)):
+                s = self.rng.random()
+                if s < 0.5:
+                    ids.append(self.record("chaos.record"))
+                elif s < 0.65:
+                    entry = str(self.conn.execute("SELECT auditlog.begin(operation => 'chaos.two_phase')").fetchone()[0])
+                    assert self.conn.execute("SELECT auditlog.complete(%s, 'success')", (entry,)).fetchone()[0]
+                    ids.append(entry)
+                elif s < 0.72:
+                    abandoned.append(str(self.conn.execute(
+                        "SELECT auditlog.begin(operation => 'chaos.abandoned')").fetchone()[0]))
+                elif s < 0.85:
+                    self.conn.execute(f"SAVEPOINT s{len(savepoints)}")
+                    savepoints.append((len(ids), len(abandoned)))
+                elif savepoints:
+                    keep, keep_abandoned = savepoints.pop()
+                    self.conn.execute(f"ROLLBACK TO SAVEPOINT s{len(savepoints)}")
+                    self.conn.execute(f"RELEASE SAVEPOINT s{len(savepoints)}")
+                    ledger.add("discarded", ids[keep:], abandoned[keep_abandoned:])
+                    del ids[keep:], abandoned[keep_abandoned:]
+            if long_one:
+                ledger.count("long")
+                time.sleep(self.rng.uniform(1.0, 3.0))  # across many ticks
+                ids.append(self.record("chaos.long"))
+            e = self.rng.random()
+            committing = True
+            if e < 0.8:
+                self.conn.execute("COMMIT")
+                ledger.add("committed", ids, abandoned)
+            elif e < 0.9:
+                self.conn.execute("ROLLBACK")
+                ledger.count("rollbacks")
+                ledger.add("discarded", ids, abandoned)
+            else:
+                gid = f"chaos_{self.run_.seed}_{self.number}_{self.rng.getrandbits(32)}"
+                with ledger.lock:
+                    ledger.prepared[gid] = (ids, abandoned, time.monotonic() + self.rng.uniform(1.0, 6.0))
+                self.conn.execute(f"PREPARE TRANSACTION '{gid}'")
+                ledger.count("prepared")
+        except psycopg.OperationalError:
+            ledger.count("crashed")
+            ledger.add("uncertain" if committing else "discarded", ids, abandoned)
+            raise
+
+
+class Resolver(threading.Thread):
+    """The transaction manager: resolves prepared transactions seconds later."""
+
+    def __init__(self, run):
+        super().__init__(daemon=True)
+        self.run_ = run
+        self.rng = random.Random(run.seed * 1000 + 999)
+
+    def run(self):
+        while not self.run_.stopping.is_set():
+            self.resolve(due_only=True)
+            time.sleep(0.3)
+
+    def resolve(self, due_only):
+        ledger = self.run_.ledger
+        with ledger.lock:
+            due = [(gid, entry) for gid, entry in ledger.prepared.items() if not due_only or entry[2] <= time.monotonic()]
+        for gid, (ids, abandoned, _) in due:
+            commit = not due_only or self.rng.random() < 0.85
+            try:
+                with psycopg.connect(self.run_.dsn, autocommit=True, connect_timeout=2) as conn:
+                    if not conn.execute("SELECT FROM pg_prepared_xacts WHERE gid = %s", (gid,)).fetchone():
+                        # Never prepared (the crash came first) or resolved already.
+                        with ledger.lock:
+                            ledger.prepared.pop(gid, None)
+                        ledger.add("uncertain", ids, abandoned)
+                        continue
+                    conn.execute(f"{'COMMIT' if commit else 'ROLLBACK'} PREPARED '{gid}'")
+                with ledger.lock:
+                    ledger.prepared.pop(gid, None)
+                ledger.add("committed" if commit else "discarded", ids, abandoned)
+            except psycopg.OperationalError:
+                pass  # Postgres is restarting: try again later
+
+
+class Exporter:
+    """One `auditlogctl daemon` replica, killed and started again."""
+
+    def __init__(self, run, number):
+        self.run_ = run
+        self.number = number
+        self.process = None
+        self.log = open(os.path.join(run.workdir, f"exporter-{run.seed}-{number}.log"), "ab")
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.run_.auditlogctl, "daemon", "--interval", "200ms", "--database", self.run_.dsn,
+             "--retain", "100 years", "--max-rows", str(self.run_.rng.randint(3, 200))],
+            env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.run_.proxy.endpoint},
+            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+
+class Run:
+    def __init__(self, args, seed):
+        self.args = args
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.dbname = f"chaos_{seed}"
+        self.dsn = f"host=127.0.0.1 port={args.port} user=postgres dbname={self.dbname}"
+        self.auditlogctl = args.auditlogctl
+        self.workdir = args.workdir
+        self.bucket = f"chaos-{seed}-{random.Random().getrandbits(32):08x}"
+        self.ledger = Ledger()
+        self.stopping = threading.Event()
+        self.kills = 0
+        self.restarts = 0
+        self.s3 = boto3.client("s3", endpoint_url=args.moto, region_name="us-east-1",
+                               aws_access_key_id="chaos", aws_secret_access_key="chaos-secret")
+
+    def setup(self):
+        with psycopg.connect(f"host=127.0.0.1 port={self.args.port} user=postgres dbname=postgres",
+                             autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {self.dbname}")
+            admin.execute(f"CREATE DATABASE {self.dbname}")
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute("SET client_min_messages = warning")
+            conn.execute("CREATE EXTENSION auditlog")
+            conn.execute("SELECT auditlog.ensure_partitions(1)")
+            conn.execute("SELECT auditlog.create_sink(%s, %s)", (SINK, f"s3://{self.bucket}/log"))
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.proxy = FaultProxy(self.args.moto, self.seed, self.args.fault_rate)
+
+    def restart_postgres(self):
+        subprocess.run(["runuser", "-u", "postgres", "--", f"{PG_BIN}/pg_ctl", "-D", self.args.pgdata,
+                        "-m", "immediate", "-w", "-s", "-l", os.path.join(self.args.pgdata, "..", "server.log"),
+                        "restart"], check=True, stdout=subprocess.DEVNULL)
+        self.restarts += 1
+
+    def chaos(self):
+        writers = [Writer(self, n) for n in range(self.args.writers)]
+        resolver = Resolver(self)
+        exporters = [Exporter(self, n) for n in range(2)]
+        for thread in writers + [resolver]:
+            thread.start()
+        for exporter in exporters:
+            exporter.start()
+        start = time.monotonic()
+        restarts_at = sorted(self.rng.uniform(0.25, 0.75) * self.args.seconds for _ in range(self.args.pg_restarts))
+        next_kill = start + self.rng.uniform(0.5, 2.5)
+        while time.monotonic() - start < self.args.seconds:
+            now = time.monotonic()
+            if restarts_at and now - start >= restarts_at[0]:
+                restarts_at.pop(0)
+                self.restart_postgres()
+            if now >= next_kill:
+                victim = self.rng.choice(exporters)
+                victim.kill()
+                self.kills += 1
+                time.sleep(self.rng.uniform(0, 0.5))
+                victim.start()
+                next_kill = time.monotonic() + self.rng.uniform(0.5, 2.5)
+            time.sleep(0.05)
+        self.stopping.set()
+        for thread in writers + [resolver]:
+            thread.join()
+        resolver.resolve(due_only=False)  # whatever is still prepared commits
+        for exporter in exporters:
+            exporter.kill()
+
+    def drain(self):
+        """Times out abandoned entries and exports everything, faults off."""
+        self.proxy.enabled = False
+        time.sleep(1.1)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while conn.execute("SELECT auditlog.timeout_pending('1 second', 100000)").fetchone()[0]:
+                pass
+            for _ in range(30):
+                subprocess.run([self.auditlogctl, "run", "--database", self.dsn, "--retain", "100 years",
+                                "--sink", SINK], env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.proxy.endpoint},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                conn.execute("SELECT auditlog.tick()")
+                lag, in_flight = conn.execute(
+                    "SELECT lag_rows, page_in_flight FROM auditlog.sink_status WHERE sink = %s", (SINK,)).fetchone()
+                if lag == 0 and in_flight is None:
+                    return True
+        return False
+
+    def check(self, drained):
+        stored = []
+        pages = 0
+        for listing in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="log/"):
+            for obj in listing.get("Contents", []):
+                body = gzip.decompress(self.s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read())
+                stored.extend(json.loads(line)["id"] for line in body.splitlines())
+                pages += 1
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            logged = {str(r[0]) for r in conn.execute("SELECT id FROM auditlog.entry WHERE operation LIKE 'chaos.%'")}
+            twice_in_log = conn.execute("SELECT count(*) FROM (SELECT id FROM auditlog.entry GROUP BY id"
+                                        " HAVING count(*) > 1) AS d").fetchone()[0]
+            still_pending = conn.execute("SELECT count(*) FROM auditlog.pending").fetchone()[0]
+            timed_out = {str(r[0]) for r in conn.execute(
+                "SELECT id FROM auditlog.entry WHERE operation = 'chaos.abandoned' AND result = 'timeout'")}
+        verify = subprocess.run([self.auditlogctl, "verify", SINK, "--database", self.dsn],
+                                env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.args.moto},
+                                capture_output=True, text=True)
+        exported = set(stored)
+        ledger = self.ledger
+        problems = []
+        missing = len(logged - exported)
+        duplicated = len(stored) - len(exported)
+        if not drained:
+            problems.append("the sink did not drain")
+        if missing:
+            problems.append(f"{missing} logged entries not in storage")
+        if exported - logged:
+            problems.append(f"{len(exported - logged)} stored ids not in the log")
+        if duplicated:
+            problems.append(f"{duplicated} ids stored twice")
+        if twice_in_log:
+            problems.append(f"{twice_in_log} ids twice in the log")
+        if ledger.committed - logged:
+            problems.append(f"{len(ledger.committed - logged)} committed entries missing from the log")
+        if (ledger.discarded - ledger.uncertain) & logged:
+            problems.append(f"{len((ledger.discarded - ledger.uncertain) & logged)} rolled-back entries in the log")
+        if ledger.abandoned - timed_out:
+            problems.append(f"{len(ledger.abandoned - timed_out)} committed begin()s not timed out into the log")
+        if still_pending:
+            problems.append(f"{still_pending} entries still pending")
+        if verify.returncode != 0:
+            problems.append("auditlogctl verify failed: " + " | ".join(verify.stderr.strip().splitlines()[:3]))
+        c = ledger.counts
+        print(f"chaos seed {self.seed}: entries committed {len(logged)}, exported {len(exported)}, "
+              f"missing {missing}, duplicated {duplicated} ({pages} objects, {c['transactions']} transactions, "
+              f"{c['rollbacks']} rolled back, {c['prepared']} prepared, {c['long']} long, "
+              f"{len(ledger.abandoned)} abandoned begin()s, {self.kills} exporter kills, "
+              f"{self.restarts} Postgres restarts, {self.proxy.faults()} storage faults of "
+              f"{self.proxy.counts['requests']} requests): " + ("ok" if not problems else "FAILED: " + "; ".join(problems)),
+              flush=True)
+        return not problems
+
+    def close(self):
+        self.proxy.stop()
+        with psycopg.connect(f"host=127.0.0.1 port={self.args.port} user=postgres dbname=postgres",
+                             autocommit=True) as admin:
+            for (gid,) in admin.execute("SELECT gid FROM pg_prepared_xacts WHERE database = %s", (self.dbname,)).fetchall():
+                with psycopg.connect(self.dsn, autocommit=True) as conn:
+                    conn.execute(f"ROLLBACK PREPARED '{gid}'")
+            admin.execute(f"DROP DATABASE IF EXISTS {self.dbname} WITH (FORCE)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, required=True, help="the cluster's port (127.0.0.1)")
+    parser.add_argument("--pgdata", required=True, help="the cluster's data directory, for pg_ctl restart")
+    parser.add_argument("--moto", required=True, help="the S3-compatible server's endpoint")
+    parser.add_argument("--auditlogctl", required=True, help="the auditlogctl executable")
+    parser.add_argument("--workdir", required=True, help="where exporters' logs go")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--runs", type=int, help="seeds 1..N instead of --seeds")
+    parser.add_argument("--long", type=float, metavar="SECONDS",
+                        help="run seeds 1, 2, 3, ... until this many seconds have passed")
+    parser.add_argument("--seconds", type=float, default=15, help="how long the chaos lasts in each run")
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--pg-restarts", type=int, default=1, help="immediate Postgres restarts a run")
+    parser.add_argument("--fault-rate", type=float, default=0.12, help="the fraction of storage requests that fail")
+    args = parser.parse_args()
+    seeds = list(range(1, args.runs + 1)) if args.runs else args.seeds
+    if args.long:
+        deadline = time.monotonic() + args.long
+        seeds = iter(lambda: None, 0)  # endless; stopped by the deadline below
+
+    passed = failed = 0
+    for number, seed in enumerate(seeds, start=1):
+        if args.long:
+            if time.monotonic() >= deadline:
+                break
+            seed = number
+        run = Run(args, seed)
+        run.setup()
+        try:
+            run.chaos()
+            ok = run.check(run.drain())
+        finally:
+            run.close()
+        passed += ok
+        failed += not ok
+    print(f"chaos: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The chaos suite (tests/chaos/chaos.py) on a Postgres cluster and an S3
+# server (moto) of its own, both on loopback, stopped when it ends: the suite
+# restarts Postgres with pg_ctl -m immediate, which no other test may share.
+# Options go to chaos.py: --runs N, --seconds S, --long S, --help.
+#
+#   tests/chaos/run.sh --runs 20 --seconds 30     # what the closing note reports
+#   tests/chaos/run.sh --long 3600                # an hour of runs
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/lib.sh"
+cd "$ROOT"
+
+install_packages
+build_extension
+python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore 'psycopg[binary]'
+log "building auditlogctl"
+swift build -q --product auditlogctl
+auditlogctl=$(swift build --show-bin-path)/auditlogctl
+
+cluster=$(cluster_dir chaos-cluster)
+stop_cluster "$cluster"
+rm -rf "$cluster"
+trap 'stop_cluster "$cluster"' EXIT
+start_cluster "$cluster"
+start_moto "$cluster/moto.log"
+trap 'kill $MOTO_PID 2>/dev/null; stop_cluster "$cluster"' EXIT
+
+log "chaos: writers, killed exporters, storage faults, a Postgres crash"
+python3 tests/chaos/chaos.py --port "$PGPORT" --pgdata "$cluster/data" --moto "http://127.0.0.1:$S3_PORT" \
+  --auditlogctl "$auditlogctl" --workdir "$cluster" "$@"
