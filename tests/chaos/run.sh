@@ -6,6 +6,7 @@
 #
 #   tests/chaos/run.sh --runs 20 --seconds 30     # what the closing note reports
 #   tests/chaos/run.sh --long 3600                # an hour of runs
+#   AUDITLOGCTL=/usr/local/bin/auditlogctl tests/chaos/run.sh   # that build
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$ROOT"
@@ -13,9 +14,13 @@ cd "$ROOT"
 install_packages
 build_extension
 python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore 'psycopg[binary]'
-log "building auditlogctl"
-swift build -q --product auditlogctl
-auditlogctl=$(swift build --show-bin-path)/auditlogctl
+# AUDITLOGCTL names a build to test (a release build, say); else a debug build.
+auditlogctl=${AUDITLOGCTL:-}
+if [ -z "$auditlogctl" ]; then
+  log "building auditlogctl"
+  swift build -q --product auditlogctl
+  auditlogctl=$(swift build --show-bin-path)/auditlogctl
+fi
 
 cluster=$(cluster_dir chaos-cluster)
 stop_cluster "$cluster"
