@@ -23,7 +23,8 @@ GRANT USAGE ON SCHEMA auditlog TO auditlog_writer, auditlog_reader, auditlog_adm
 GRANT EXECUTE ON FUNCTION auditlog.record, auditlog.begin, auditlog.complete
   TO auditlog_writer;
 GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.health,
-  auditlog.sink, auditlog.sink_status, auditlog.export_status, auditlog.backfill_status
+  auditlog.sink, auditlog.sink_status, auditlog.export_status, auditlog.backfill_status,
+  auditlog.page, auditlog.sink_state
   TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon, auditlog.list,
   auditlog.sink_exported_before, auditlog.sink_lag_rows

@@ -96,6 +96,29 @@ import Testing
         #expect(outcome.stdout.contains("\"\(sink.name)\""))
     }
 
+    /// `run`, `backfill` and `verify` need only `auditlog_admin`, not a
+    /// superuser: every table they read is granted.
+    @Test(.enabled(if: TestDatabase.withExtension != nil, "set AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"))
+    func runAndVerifyNeedOnlyTheAdminRole() throws {
+        let db = try TestDatabase.connectWithExtension()
+        let sink = try ScratchSink(on: db)
+        let role = "swift_admin_\(UUID().uuidString.prefix(8).lowercased())"
+        try db.query("CREATE ROLE \(role) LOGIN IN ROLE auditlog_admin")
+        defer {
+            sink.remove(on: db)
+            _ = try? db.query("DROP ROLE \(role)")
+        }
+        let database = "\(TestDatabase.withExtension!) user=\(role)"
+        let ids = try sink.record(3, on: db)
+
+        let run = try AuditlogCtlProcess.run(["run", "--database", database, "--sink", sink.name, "--retain", "100 years"])
+        let verify = try AuditlogCtlProcess.run(["verify", sink.name, "--database", database])
+
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try sink.exportedIDs().sorted() == ids.sorted())
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
+
     /// A port nobody listens on: bound, then closed.
     private func closedPort() throws -> Int {
         Int(try Python.run("""

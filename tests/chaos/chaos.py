@@ -10,6 +10,10 @@ proxy that answers 500 and 503 SlowDown, stalls and resets connections for a
 fraction of requests. The replicas are killed with SIGKILL at random moments
 (mid-page, mid-upload, between upload and acknowledgement) and started again,
 and Postgres is stopped with `pg_ctl -m immediate` and restarted mid-run.
+Writers and exporters run as roles of their own (auditlog_writer and
+auditlog_admin); with --statement-timeout '1s' those roles get that timeout,
+and with --prefill the log first holds that many entries of history: no
+statement of the product may time out.
 
 Then it drains and compares: the entry ids in storage equal the committed
 entries of the log (the sink was created first), no id is in two objects,
@@ -33,11 +37,11 @@ import time
 
 import boto3
 import psycopg
+import psycopg.sql
 
 from fault_proxy import FaultProxy
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
-SINK = "chaos"
 AWS = {"AWS_ACCESS_KEY_ID": "chaos", "AWS_SECRET_ACCESS_KEY": "chaos-secret", "AWS_REGION": "us-east-1"}
 
 
@@ -52,6 +56,7 @@ class Ledger:
         self.abandoned = set()  # begin() committed, never completed: timed out at the end
         self.prepared = {}  # gid -> (ids, abandoned ids, resolve at)
         self.counts = {"transactions": 0, "rollbacks": 0, "prepared": 0, "long": 0, "crashed": 0}
+        self.errors = []  # errors other than a lost connection: statement timeouts above all
 
     def add(self, kind, ids, abandoned=()):
         with self.lock:
@@ -84,11 +89,15 @@ class Writer(threading.Thread):
         while not self.run_.stopping.is_set():
             try:
                 if self.conn is None:
-                    self.conn = psycopg.connect(self.run_.dsn, autocommit=True, connect_timeout=2)
+                    self.conn = psycopg.connect(self.run_.writer_dsn, autocommit=True, connect_timeout=2)
                 self.transaction()
             except psycopg.OperationalError:
                 self.conn = None
                 time.sleep(0.2)
+            except psycopg.Error as error:
+                with self.run_.ledger.lock:
+                    self.run_.ledger.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+                self.conn.execute("ROLLBACK")
         if self.conn is not None:
             self.conn.close()
 
@@ -103,7 +112,7 @@ class Writer(threading.Thread):
         if r < 0.3:
             # One-shot: the statement is the commit; a crash during it leaves it uncertain.
             try:
-                ledger.add("committed", [self.record("chaos.record")])
+                ledger.add("committed", [self.record(self.run_.operation("record"))])
             except psycopg.OperationalError:
                 ledger.count("crashed")
                 raise
@@ -117,14 +126,15 @@ class Writer(threading.Thread):
             for _ in range(self.rng.randint(1, 6)):
                 s = self.rng.random()
                 if s < 0.5:
-                    ids.append(self.record("chaos.record"))
+                    ids.append(self.record(self.run_.operation("record")))
                 elif s < 0.65:
-                    entry = str(self.conn.execute("SELECT auditlog.begin(operation => 'chaos.two_phase')").fetchone()[0])
+                    entry = str(self.conn.execute("SELECT auditlog.begin(operation => %s)",
+                                                  (self.run_.operation("two_phase"),)).fetchone()[0])
                     assert self.conn.execute("SELECT auditlog.complete(%s, 'success')", (entry,)).fetchone()[0]
                     ids.append(entry)
                 elif s < 0.72:
                     abandoned.append(str(self.conn.execute(
-                        "SELECT auditlog.begin(operation => 'chaos.abandoned')").fetchone()[0]))
+                        "SELECT auditlog.begin(operation => %s)", (self.run_.operation("abandoned"),)).fetchone()[0]))
                 elif s < 0.85:
                     self.conn.execute(f"SAVEPOINT s{len(savepoints)}")
                     savepoints.append((len(ids), len(abandoned)))
@@ -137,7 +147,7 @@ class Writer(threading.Thread):
             if long_one:
                 ledger.count("long")
                 time.sleep(self.rng.uniform(1.0, 3.0))  # across many ticks
-                ids.append(self.record("chaos.long"))
+                ids.append(self.record(self.run_.operation("long")))
             e = self.rng.random()
             committing = True
             if e < 0.8:
@@ -155,6 +165,9 @@ class Writer(threading.Thread):
                 ledger.count("prepared")
         except psycopg.OperationalError:
             ledger.count("crashed")
+            ledger.add("uncertain" if committing else "discarded", ids, abandoned)
+            raise
+        except psycopg.Error:
             ledger.add("uncertain" if committing else "discarded", ids, abandoned)
             raise
 
@@ -179,7 +192,7 @@ class Resolver(threading.Thread):
         for gid, (ids, abandoned, _) in due:
             commit = not due_only or self.rng.random() < 0.85
             try:
-                with psycopg.connect(self.run_.dsn, autocommit=True, connect_timeout=2) as conn:
+                with psycopg.connect(self.run_.writer_dsn, autocommit=True, connect_timeout=2) as conn:
                     if not conn.execute("SELECT FROM pg_prepared_xacts WHERE gid = %s", (gid,)).fetchone():
                         # Never prepared (the crash came first) or resolved already.
                         with ledger.lock:
@@ -205,7 +218,8 @@ class Exporter:
 
     def start(self):
         self.process = subprocess.Popen(
-            [self.run_.auditlogctl, "daemon", "--interval", "200ms", "--database", self.run_.dsn,
+            [self.run_.auditlogctl, "daemon", "--interval", "200ms", "--database", self.run_.exporter_dsn,
+             "--statement-timeout", self.run_.args.statement_timeout or "5s",
              "--retain", "100 years", "--max-rows", str(self.run_.rng.randint(3, 200))],
             env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.run_.proxy.endpoint},
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
@@ -217,12 +231,16 @@ class Exporter:
 
 
 class Run:
-    def __init__(self, args, seed):
+    def __init__(self, args, seed, dbname):
         self.args = args
         self.seed = seed
         self.rng = random.Random(seed)
-        self.dbname = f"chaos_{seed}"
-        self.dsn = f"host=127.0.0.1 port={args.port} user=postgres dbname={self.dbname}"
+        self.dbname = dbname
+        self.shared = dbname == SHARED_DATABASE
+        self.sink = f"chaos-{seed}"
+        self.dsn = f"host=127.0.0.1 port={args.port} user=postgres dbname={dbname}"
+        self.writer_dsn = f"host=127.0.0.1 port={args.port} user=chaos_writer dbname={dbname}"
+        self.exporter_dsn = f"host=127.0.0.1 port={args.port} user=chaos_exporter dbname={dbname}"
         self.auditlogctl = args.auditlogctl
         self.workdir = args.workdir
         self.bucket = f"chaos-{seed}-{random.Random().getrandbits(32):08x}"
@@ -233,16 +251,18 @@ class Run:
         self.s3 = boto3.client("s3", endpoint_url=args.moto, region_name="us-east-1",
                                aws_access_key_id="chaos", aws_secret_access_key="chaos-secret")
 
+    def operation(self, kind):
+        """The operation of a writer's entry: this run's prefix, so its sink takes only this run's entries."""
+        return f"chaos.{self.seed}.{kind}"
+
     def setup(self):
-        with psycopg.connect(f"host=127.0.0.1 port={self.args.port} user=postgres dbname=postgres",
-                             autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {self.dbname}")
-            admin.execute(f"CREATE DATABASE {self.dbname}")
+        if not self.shared:
+            create_database(self.args, self.dbname)
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute("SET client_min_messages = warning")
-            conn.execute("CREATE EXTENSION auditlog")
             conn.execute("SELECT auditlog.ensure_partitions(1)")
-            conn.execute("SELECT auditlog.create_sink(%s, %s)", (SINK, f"s3://{self.bucket}/log"))
+            conn.execute("SELECT auditlog.create_sink(%s, %s, operation_prefix => %s)",
+                         (self.sink, f"s3://{self.bucket}/log", f"chaos.{self.seed}."))
         self.s3.create_bucket(Bucket=self.bucket)
         self.proxy = FaultProxy(self.args.moto, self.seed, self.args.fault_rate)
 
@@ -291,12 +311,12 @@ class Run:
             while conn.execute("SELECT auditlog.timeout_pending('1 second', 100000)").fetchone()[0]:
                 pass
             for _ in range(30):
-                subprocess.run([self.auditlogctl, "run", "--database", self.dsn, "--retain", "100 years",
-                                "--sink", SINK], env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.proxy.endpoint},
+                subprocess.run([self.auditlogctl, "run", "--database", self.exporter_dsn, "--retain", "100 years",
+                                "--statement-timeout", self.args.statement_timeout or "5s", "--sink", self.sink], env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.proxy.endpoint},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 conn.execute("SELECT auditlog.tick()")
                 lag, in_flight = conn.execute(
-                    "SELECT lag_rows, page_in_flight FROM auditlog.sink_status WHERE sink = %s", (SINK,)).fetchone()
+                    "SELECT lag_rows, page_in_flight FROM auditlog.sink_status WHERE sink = %s", (self.sink,)).fetchone()
                 if lag == 0 and in_flight is None:
                     return True
         return False
@@ -310,13 +330,21 @@ class Run:
                 stored.extend(json.loads(line)["id"] for line in body.splitlines())
                 pages += 1
         with psycopg.connect(self.dsn, autocommit=True) as conn:
-            logged = {str(r[0]) for r in conn.execute("SELECT id FROM auditlog.entry WHERE operation LIKE 'chaos.%'")}
-            twice_in_log = conn.execute("SELECT count(*) FROM (SELECT id FROM auditlog.entry GROUP BY id"
-                                        " HAVING count(*) > 1) AS d").fetchone()[0]
-            still_pending = conn.execute("SELECT count(*) FROM auditlog.pending").fetchone()[0]
+            # (The checks, not the product, read the whole log: no timeout here.)
+            conn.execute("SET statement_timeout = 0")
+            prefix = f"chaos.{self.seed}."
+            logged = {str(r[0]) for r in conn.execute(
+                "SELECT id FROM auditlog.entry WHERE starts_with(operation, %s) AND logged_at > now() - interval '1 day'",
+                (prefix,))}
+            twice_in_log = conn.execute(
+                "SELECT count(*) FROM (SELECT id FROM auditlog.entry WHERE starts_with(operation, %s)"
+                " GROUP BY id HAVING count(*) > 1) AS d", (prefix,)).fetchone()[0]
+            still_pending = conn.execute("SELECT count(*) FROM auditlog.pending WHERE starts_with(operation, %s)",
+                                         (prefix,)).fetchone()[0]
             timed_out = {str(r[0]) for r in conn.execute(
-                "SELECT id FROM auditlog.entry WHERE operation = 'chaos.abandoned' AND result = 'timeout'")}
-        verify = subprocess.run([self.auditlogctl, "verify", SINK, "--database", self.dsn],
+                "SELECT id FROM auditlog.entry WHERE operation = %s AND result = 'timeout'"
+                " AND logged_at > now() - interval '1 day'", (self.operation("abandoned"),))}
+        verify = subprocess.run([self.auditlogctl, "verify", self.sink, "--database", self.exporter_dsn],
                                 env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.args.moto},
                                 capture_output=True, text=True)
         exported = set(stored)
@@ -342,6 +370,13 @@ class Run:
             problems.append(f"{len(ledger.abandoned - timed_out)} committed begin()s not timed out into the log")
         if still_pending:
             problems.append(f"{still_pending} entries still pending")
+        if ledger.errors:
+            problems.append(f"{len(ledger.errors)} writer errors, the first: {ledger.errors[0]}")
+        exporter_timeouts = sum(
+            open(os.path.join(self.workdir, f"exporter-{self.seed}-{n}.log"), errors="replace").read()
+            .count("statement timeout") for n in range(2))
+        if exporter_timeouts:
+            problems.append(f"{exporter_timeouts} exporter statements timed out")
         if verify.returncode != 0:
             problems.append("auditlogctl verify failed: " + " | ".join(verify.stderr.strip().splitlines()[:3]))
         c = ledger.counts
@@ -361,7 +396,57 @@ class Run:
             for (gid,) in admin.execute("SELECT gid FROM pg_prepared_xacts WHERE database = %s", (self.dbname,)).fetchall():
                 with psycopg.connect(self.dsn, autocommit=True) as conn:
                     conn.execute(f"ROLLBACK PREPARED '{gid}'")
-            admin.execute(f"DROP DATABASE IF EXISTS {self.dbname} WITH (FORCE)")
+            if not self.shared:
+                admin.execute(f"DROP DATABASE IF EXISTS {self.dbname} WITH (FORCE)")
+        if self.shared:
+            with psycopg.connect(self.dsn, autocommit=True) as conn:
+                conn.execute("SELECT auditlog.drop_sink(%s)", (self.sink,))
+
+
+SHARED_DATABASE = "chaos"
+
+
+def create_database(args, dbname):
+    """A database with the extension, and the roles writers and exporters log in as."""
+    with psycopg.connect(f"host=127.0.0.1 port={args.port} user=postgres dbname=postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {dbname}")
+    with psycopg.connect(f"host=127.0.0.1 port={args.port} user=postgres dbname={dbname}", autocommit=True) as conn:
+        conn.execute("SET client_min_messages = warning")
+        conn.execute("CREATE EXTENSION auditlog")
+        for role, group in (("chaos_writer", "auditlog_writer"), ("chaos_exporter", "auditlog_admin")):
+            if not conn.execute("SELECT FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(f"CREATE ROLE {role} LOGIN IN ROLE {group}")
+            if args.statement_timeout:
+                conn.execute(psycopg.sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+                    psycopg.sql.Identifier(role), psycopg.sql.Literal(args.statement_timeout)))
+
+
+def prefill(args):
+    """The shared database with args.prefill entries of history over the 30 days before today."""
+    started = time.monotonic()
+    create_database(args, SHARED_DATABASE)
+    with psycopg.connect(f"host=127.0.0.1 port={args.port} user=postgres dbname={SHARED_DATABASE}",
+                         autocommit=True) as conn:
+        conn.execute("SET client_min_messages = warning")
+        conn.execute(f"""
+            CREATE VIEW chaos_history AS
+            SELECT gen_random_uuid() AS id, 'audit' AS stream,
+                   auditlog.utc_day(now()) - interval '30 days' + n * (interval '30 days' - interval '1 second') / {args.prefill} AS logged_at,
+                   auditlog.utc_day(now()) - interval '30 days' + n * (interval '30 days' - interval '1 second') / {args.prefill} AS started_at,
+                   'history.update' AS operation, 'user' AS actor_type, 'u-' || (n % 5000) AS actor_id,
+                   'tenant-' || (n % 1000) AS tenant_id, 'project' AS resource_type, 'p-' || (n % 20000) AS resource_id,
+                   NULL::text AS request_id, '/v1/projects' AS request_uri, '192.0.2.1'::inet AS source_ip,
+                   'chaos' AS user_agent, 'token' AS auth_method, NULL::text AS credential_id,
+                   'success'::auditlog.result AS result, 200 AS http_status, NULL::text AS error_code,
+                   NULL::text AS error_message, '{{"k": 1}}'::jsonb AS details
+            FROM generate_series(1, {args.prefill}) AS n""")
+        span = conn.execute("SELECT auditlog.import_begin(auditlog.utc_day(now()) - interval '30 days',"
+                            " auditlog.utc_day(now()) - interval '1 second')").fetchone()[0]
+        conn.execute("SELECT auditlog.import_rows(%s, 'chaos_history')", (span,))
+        conn.execute("DROP VIEW chaos_history")
+        conn.execute("VACUUM ANALYZE auditlog.entry")
+    print(f"chaos: prefilled the log with {args.prefill} entries in {time.monotonic() - started:.0f} s", flush=True)
 
 
 def main():
@@ -379,7 +464,13 @@ def main():
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--pg-restarts", type=int, default=1, help="immediate Postgres restarts a run")
     parser.add_argument("--fault-rate", type=float, default=0.12, help="the fraction of storage requests that fail")
+    parser.add_argument("--statement-timeout", metavar="DURATION",
+                        help="the statement_timeout of the writer and exporter roles, such as 1s")
+    parser.add_argument("--prefill", type=int, default=0, metavar="ENTRIES",
+                        help="first fill the log with this many entries of history; all runs then share that database")
     args = parser.parse_args()
+    if args.prefill:
+        prefill(args)
     seeds = list(range(1, args.runs + 1)) if args.runs else args.seeds
     if args.long:
         deadline = time.monotonic() + args.long
@@ -391,7 +482,7 @@ def main():
             if time.monotonic() >= deadline:
                 break
             seed = number
-        run = Run(args, seed)
+        run = Run(args, seed, SHARED_DATABASE if args.prefill else f"chaos_{seed}")
         run.setup()
         try:
             run.chaos()

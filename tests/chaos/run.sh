@@ -22,13 +22,13 @@ if [ -z "$auditlogctl" ]; then
   auditlogctl=$(swift build --show-bin-path)/auditlogctl
 fi
 
-cluster=$(cluster_dir chaos-cluster)
-stop_cluster "$cluster"
-rm -rf "$cluster"
-trap 'stop_cluster "$cluster"' EXIT
+# A cluster of this invocation's own (several may run at once), removed at
+# the end unless KEEP=1 (the exporters' logs are in it).
+cluster=$(cluster_dir "chaos-cluster-$$")
+trap 'stop_cluster "$cluster"; [ "${KEEP:-}" = 1 ] || rm -rf "$cluster"' EXIT
 start_cluster "$cluster"
 start_moto "$cluster/moto.log"
-trap 'kill $MOTO_PID 2>/dev/null; stop_cluster "$cluster"' EXIT
+trap 'kill $MOTO_PID 2>/dev/null; stop_cluster "$cluster"; [ "${KEEP:-}" = 1 ] || rm -rf "$cluster"' EXIT
 
 log "chaos: writers, killed exporters, storage faults, a Postgres crash"
 python3 tests/chaos/chaos.py --port "$PGPORT" --pgdata "$cluster/data" --moto "http://127.0.0.1:$S3_PORT" \

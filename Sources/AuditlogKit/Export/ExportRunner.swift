@@ -74,7 +74,7 @@ public struct ExportRunner: Sendable {
         }
         guard let running = try step("list backfills", &summary, {
             try connection.query(
-                "SELECT b.backfill_id, b.sink, s.url FROM auditlog.backfill b JOIN auditlog.sink s ON s.name = b.sink"
+                "SELECT b.backfill_id, b.sink, s.url FROM auditlog.backfill_status b JOIN auditlog.sink s ON s.name = b.sink"
                     + " WHERE b.status = 'running' ORDER BY b.backfill_id"
             ).rows.map {
                 (id: try $0[0, as: Int64.self], sink: try $0[1, as: String.self], url: try $0[2, as: String.self])
@@ -123,7 +123,7 @@ public struct ExportRunner: Sendable {
         } acknowledge: { page in
             try connection.query("SELECT auditlog.backfill_ack($1::int8, $2::uuid)", [String(id), page.id])
         }
-        let status = try connection.query("SELECT status FROM auditlog.backfill WHERE backfill_id = $1::int8", [String(id)])
+        let status = try connection.query("SELECT status FROM auditlog.backfill_status WHERE backfill_id = $1::int8", [String(id)])
             .rows.first?[0]
         return .init(id: id, export: result, finished: status == "done")
     }
