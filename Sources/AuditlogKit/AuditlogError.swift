@@ -2,11 +2,15 @@
 public enum AuditlogError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The connected database has no auditlog extension.
     case extensionNotInstalled
+    /// There is no export job with this id.
+    case exportJobNotFound(Int64)
 
     public var description: String {
         switch self {
         case .extensionNotInstalled:
             return "the auditlog extension is not installed in this database (CREATE EXTENSION auditlog)"
+        case .exportJobNotFound(let id):
+            return "export job \(id) does not exist"
         }
     }
 }

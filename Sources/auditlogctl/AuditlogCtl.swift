@@ -31,6 +31,6 @@ struct AuditlogCtl: AsyncParsableCommand {
             Errors go to standard error as one line: auditlogctl: <message>
             """,
         version: Auditlog.toolVersion,
-        subcommands: [Run.self, Daemon.self, Sink.self, Backfill.self, Status.self, Version.self]
+        subcommands: [Run.self, Daemon.self, Sink.self, Backfill.self, Export.self, Status.self, Version.self]
     )
 }

@@ -194,4 +194,16 @@ private struct RecordingStorage: ObjectStorage {
     func get(key: String) async throws -> [UInt8]? {
         try await base.get(key: key)
     }
+
+    func delete(key: String) async throws {
+        try await base.delete(key: key)
+    }
+
+    func concatenate(_ parts: [String], into key: String) async throws -> ObjectDigest {
+        try await base.concatenate(parts, into: key)
+    }
+
+    func downloadLink(key: String, expires: Int, date: Date) throws -> String? {
+        try base.downloadLink(key: key, expires: expires, date: date)
+    }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A place that keeps objects under keys: a local folder or a bucket.
 ///
 /// Keys are relative paths with `/` between segments, such as
@@ -12,4 +14,25 @@ public protocol ObjectStorage: Sendable {
 
     /// Returns the object stored under `key`, or `nil` when there is none.
     func get(key: String) async throws -> [UInt8]?
+
+    /// Deletes the object under `key`; deleting one that is not there is
+    /// not an error.
+    func delete(key: String) async throws
+
+    /// Stores under `key` the bytes of the objects under `parts`, one after
+    /// the other, replacing any object there, all or nothing like
+    /// ``put(key:data:)``, and returns the size and SHA-256 of what it
+    /// stored.
+    ///
+    /// The parts are read one at a time, so memory use stays about one part
+    /// (or one upload part) whatever the size of the whole.
+    ///
+    /// - Throws: An error when a part is missing or cannot be read, or the
+    ///   object cannot be stored; nothing is stored under `key` then.
+    func concatenate(_ parts: [String], into key: String) async throws -> ObjectDigest
+
+    /// A link that downloads the object under `key` without credentials
+    /// for `expires` seconds after `date`, or `nil` when the storage's own
+    /// URL is the only way to it (a local folder).
+    func downloadLink(key: String, expires: Int, date: Date) throws -> String?
 }

@@ -120,13 +120,7 @@ public struct SigV4: Sendable {
         headers: [String: String],
         payloadHash: String
     ) -> (request: String, signedHeaders: String, query: String) {
-        let encodedQuery: [(name: String, value: String)] = query.map {
-            (Self.percentEncode($0.name), Self.percentEncode($0.value))
-        }
-        let canonicalQuery = encodedQuery
-            .sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
-            .map { "\($0.name)=\($0.value)" }
-            .joined(separator: "&")
+        let canonicalQuery = Self.canonicalQuery(query)
         let canonicalHeaders = headers
             .map { (name: $0.key.lowercased(), value: Self.trimmed($0.value)) }
             .sorted { $0.name < $1.name }
@@ -140,6 +134,18 @@ public struct SigV4: Sendable {
             payloadHash,
         ].joined(separator: "\n")
         return (request, signedHeaders, canonicalQuery)
+    }
+
+    /// `query` percent-encoded and sorted as S3 signs it, which is also a
+    /// valid query string for the request's URL.
+    static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
+        let encoded: [(name: String, value: String)] = query.map {
+            (percentEncode($0.name), percentEncode($0.value))
+        }
+        return encoded
+            .sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
+            .map { "\($0.name)=\($0.value)" }
+            .joined(separator: "&")
     }
 
     /// The string to sign for `canonicalRequest` at `timestamp`
