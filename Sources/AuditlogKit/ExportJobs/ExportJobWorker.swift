@@ -58,9 +58,9 @@ public struct ExportJobWorker: Sendable {
         "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     }
 
-    /// Claims and exports jobs until none is claimable, or the task is
-    /// cancelled (a daemon told to stop: the job in hand is left to its lease
-    /// and taken over later).
+    /// Claims and exports jobs until none is claimable, one fails, or the
+    /// task is cancelled (a daemon told to stop: the job in hand is left to
+    /// its lease and taken over later).
     ///
     /// - Parameter failures: Receives one failure per job that failed, and
     ///   one if the storage cannot be opened (then no job is claimed).
@@ -89,6 +89,10 @@ public struct ExportJobWorker: Sendable {
             guard let claim = claimed else { break }
             let result = try await export(claim, to: storage, on: connection, failures: &failures)
             results.append(result)
+            // A failed job is pending again, and the oldest: claimed again
+            // now, it would use up its attempts in one pass. It waits for the
+            // next pass, and so do the jobs behind it.
+            if case .failed = result.outcome { break }
         }
         return results
     }
