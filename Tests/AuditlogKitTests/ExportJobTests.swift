@@ -155,6 +155,26 @@ struct ExportJobTests {
         #expect(try scratch.directory.files().allSatisfy { $0.hasPrefix("exports/job-\(id)/parts/") })
     }
 
+    /// A window without entries: one empty part, an empty gzip stream.
+    @Test func exportsAnEmptyWindow() async throws {
+        let db = try TestDatabase.connectWithExtension()
+        let scratch = try ScratchExportJob()
+        var job: Int64?
+        defer { scratch.remove(job: job, on: db) }
+        let (id, _) = try await scratch.requestJob(on: db) { [] }
+        job = id
+
+        let summary = try await scratch.runner(maxRows: 2).run(on: db)
+
+        #expect(summary.failures == [])
+        #expect(summary.jobs.first { $0.id == id }?.outcome == .finished)
+        let status = try ExportJobStatus.fetch(id, from: db)
+        let file = try scratch.relativePath(of: status.objectURL)
+        #expect(try scratch.directory.files() == [file])
+        #expect(try Gzip.decompress(scratch.directory.contents(of: file)) == [])
+        #expect(status.status == "done" && status.partsExported == 1 && status.rowsExported == 0)
+    }
+
     @Test func aPassWithoutAnExportURLLeavesJobsPending() async throws {
         let db = try TestDatabase.connectWithExtension()
         let scratch = try ScratchExportJob()

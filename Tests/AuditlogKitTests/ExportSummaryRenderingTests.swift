@@ -41,3 +41,30 @@ import Testing
         #expect(summary.renderText() == "timed out: 0 entries; partitions: 0 created, 0 dropped")
     }
 }
+
+@Suite struct ExportSummaryJobRenderingTests {
+    @Test func oneLinePerExportJobAfterTheSinks() {
+        let summary = ExportSummary(
+            sinks: [.init(name: "main", outcome: .drained, pages: 1, rows: 2, bytes: 300)],
+            jobs: [
+                .init(id: 7, outcome: .finished, parts: 3, rows: 25_000, bytes: 1_048_576),
+                .init(id: 8, outcome: .failed(willRetry: true), parts: 1, rows: 10, bytes: 512),
+                .init(id: 9, outcome: .failed(willRetry: false)),
+                .init(id: 10, outcome: .abandoned, parts: 2, rows: 4, bytes: 64),
+                .init(id: 11, outcome: .interrupted),
+            ]
+        )
+
+        #expect(summary.renderText() == """
+            timed out: 0 entries; partitions: 0 created, 0 dropped
+            sink main: 1 pages, 2 entries, 300 bytes
+            export job 7: 3 parts, 25000 entries, 1048576 bytes, done
+            export job 8: 1 parts, 10 entries, 512 bytes, then failed; it will be retried
+            export job 9: 0 parts, 0 entries, 0 bytes, then failed for good (no attempts left)
+            export job 10: 2 parts, 4 entries, 64 bytes, then abandoned: cancelled or taken over by another worker
+            export job 11: 0 parts, 0 entries, 0 bytes, interrupted; another pass takes it over when its lease expires
+            """)
+        #expect(!summary.isIdle)
+        #expect(ExportSummary().isIdle)
+    }
+}

@@ -57,8 +57,9 @@ struct ScratchExportJob {
             try db.query("SELECT auditlog.tick()")
             let horizon = try db.query("""
                 SELECT auditlog.settled_horizon()::text,
-                       auditlog.settled_horizon() > (SELECT max(logged_at) FROM auditlog.entry WHERE id = ANY ($1::uuid[]))
-                """, ["{\(ids.joined(separator: ","))}"]).singleRow(of: "settled_horizon")
+                       auditlog.settled_horizon() > greatest($2::timestamptz,
+                         (SELECT max(logged_at) FROM auditlog.entry WHERE id = ANY ($1::uuid[])))
+                """, ["{\(ids.joined(separator: ","))}", from]).singleRow(of: "settled_horizon")
             to = try horizon[0, as: String.self]
             if try horizon[1, as: Bool.self] { break }
             try await Task.sleep(for: .milliseconds(50))
