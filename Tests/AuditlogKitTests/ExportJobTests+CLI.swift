@@ -55,6 +55,14 @@ extension ExportJobTests {
         #expect(missing.status == 1 && missing.stderr == "auditlogctl: export job 999999999 does not exist\n")
     }
 
+    @Test(arguments: ["200h", "1d", "500ms"])
+    func runRefusesALinkExpiryOutOfRange(expiry: String) throws {
+        let run = try Auditlogctl.run(["run", "--export-url", "file:///nonexistent", "--link-expiry", expiry])
+
+        #expect(run.status == 64 && run.stdout == "")
+        #expect(run.stderr.contains("--link-expiry takes a duration from 1s to 168h (7 days), such as 30m or 24h, not '\(expiry)'"))
+    }
+
     /// A window that request_export accepts: from the oldest partition to
     /// the settled horizon.
     private static func settledWindow() throws -> (from: String, to: String) {

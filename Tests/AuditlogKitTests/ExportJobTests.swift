@@ -175,6 +175,28 @@ struct ExportJobTests {
         #expect(status.status == "done" && status.partsExported == 1 && status.rowsExported == 0)
     }
 
+    /// An export URL whose storage cannot be opened (s3:// without
+    /// credentials, say) fails the pass before any job is claimed, so no
+    /// attempt is used up.
+    @Test func anExportURLThatCannotBeOpenedClaimsNoJob() async throws {
+        let db = try TestDatabase.connectWithExtension()
+        let scratch = try ScratchExportJob()
+        var job: Int64?
+        defer { scratch.remove(job: job, on: db) }
+        let (id, _) = try await scratch.requestJob(on: db) { try scratch.record(actorIDs: ["erin"], on: db) }
+        job = id
+        let runner = scratch.runner(maxRows: 2, url: "s3://auditlog-nowhere/exports") {
+            try StorageURL.storage(for: $0, environment: [:])
+        }
+
+        let summary = try await runner.run(on: db)
+
+        #expect(summary.jobs == [])
+        #expect(summary.failures == [.init(step: "export jobs", message: "\(StorageError.missingCredentials)")])
+        let status = try ExportJobStatus.fetch(id, from: db)
+        #expect(status.status == "pending" && status.attempts == 0)
+    }
+
     @Test func aPassWithoutAnExportURLLeavesJobsPending() async throws {
         let db = try TestDatabase.connectWithExtension()
         let scratch = try ScratchExportJob()
