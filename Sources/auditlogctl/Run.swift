@@ -20,10 +20,11 @@ struct Run: AsyncParsableCommand {
             request': it claims each under a lease, stores its pages as \
             staging objects under exports/job-<id>/parts/, concatenates \
             them into exports/job-<id>/<stream>_<from>_<to>[_<tenant>].<ext> \
-            and records the object, its size, SHA-256 and download link (a \
-            presigned link for s3://, valid for --link-expiry). A job that \
-            fails is retried by a later pass, up to its attempt limit. \
-            Without an export URL, jobs stay pending.
+            and records the object, its size, SHA-256 and download link: a \
+            presigned link for s3://, valid for --link-expiry (none with \
+            temporary credentials, whose link would carry the session \
+            token). A job that fails is retried by a later pass, up to its \
+            attempt limit. Without an export URL, jobs stay pending.
 
             Several passes may run at once, from several hosts: each sink is \
             drained by one of them at a time, and the others skip it.

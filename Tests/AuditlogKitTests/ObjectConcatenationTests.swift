@@ -75,3 +75,27 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
         #expect(left == "0 p/parts/1\n")
     }
 }
+
+@Suite struct S3DownloadLinkTests {
+    @Test func aLinkIsPresignedWithLongLivedCredentials() throws {
+        let storage = try S3Storage(url: "s3://bucket/prefix", configuration: S3Configuration(
+            credentials: AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI"),
+            endpoint: "http://127.0.0.1:9"))
+        let date = Date(timeIntervalSince1970: 1_800_000_000)
+
+        let link = try storage.downloadLink(key: "exports/job-1/a.csv", expires: 3_600, date: date)
+
+        #expect(link == (try storage.presignedURL(key: "exports/job-1/a.csv", expires: 3_600, date: date)))
+        #expect(link?.contains("X-Amz-Expires=3600") == true && link?.contains("wJalrXUtnFEMI") == false)
+    }
+
+    /// A presigned link made with temporary credentials would carry the
+    /// session token, which must not reach the database.
+    @Test func noLinkWithTemporaryCredentials() throws {
+        let storage = try S3Storage(url: "s3://bucket/prefix", configuration: S3Configuration(
+            credentials: AWSCredentials(accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token"),
+            endpoint: "http://127.0.0.1:9"))
+
+        #expect(try storage.downloadLink(key: "exports/job-1/a.csv", expires: 3_600, date: Date()) == nil)
+    }
+}

@@ -12,7 +12,9 @@ import Foundation
 /// `exports/job-<id>/<stream>_<from>_<to>[_<tenant>].<ext>` (gzip members
 /// and CSV chunks both concatenate into one valid file), finishes the job
 /// with the object's URL, size, SHA-256 and download link, and deletes the
-/// staging objects.
+/// staging objects. The link is presigned for `s3://` (unless the
+/// credentials are temporary: such a link would hold the session token);
+/// otherwise it is the object's URL.
 ///
 /// Every step can be redone: a worker taking a job over after a crash is
 /// handed the pinned page again, stores it again under the same key, and
@@ -175,6 +177,12 @@ public struct ExportJobWorker: Sendable {
                 failures.append(.init(step: "export job \(claim.id)", message: message))
             } catch let error as PostgresError where error.sqlState == "55P03" {
                 result.outcome = .abandoned
+            } catch let failure as PostgresError where failure.kind != .connection {
+                // The job is retried anyway once its lease expires, while
+                // it has attempts left.
+                result.outcome = .failed(willRetry: true)
+                failures.append(.init(step: "export job \(claim.id)",
+                                      message: "\(message); reporting it failed too: \(failure)"))
             }
         }
         return result

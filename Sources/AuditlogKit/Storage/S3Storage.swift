@@ -59,10 +59,13 @@ public struct S3Storage: ObjectStorage {
         _ = try await send("DELETE", key: key, accept: [200, 204, 404], operation: "delete")
     }
 
-    /// A presigned `GET` link valid for `expires` seconds from `date`: see
-    /// ``presignedURL(key:expires:date:)``.
+    /// A presigned `GET` link valid for `expires` seconds from `date` (see
+    /// ``presignedURL(key:expires:date:)``), or `nil` with temporary
+    /// credentials: their link would carry the session token, a secret,
+    /// into the database and whatever prints the link.
     public func downloadLink(key: String, expires: Int, date: Date) throws -> String? {
-        try presignedURL(key: key, expires: expires, date: date)
+        guard configuration.credentials.sessionToken == nil else { return nil }
+        return try presignedURL(key: key, expires: expires, date: date)
     }
 
     /// A URL that downloads the object under `key` without credentials
