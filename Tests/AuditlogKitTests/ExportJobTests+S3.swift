@@ -51,7 +51,8 @@ extension ExportJobTests {
         #expect(key.hasPrefix("audit/exports/job-\(id)/\(scratch.stream)_"))
         let found = try boto3("""
             import gzip, hashlib
-            keys = [o['Key'] for o in s3.list_objects_v2(Bucket=args['bucket']).get('Contents', [])]
+            folder = args['key'].rsplit('/', 1)[0] + '/'
+            keys = [o['Key'] for o in s3.list_objects_v2(Bucket=args['bucket'], Prefix=folder).get('Contents', [])]
             head = s3.head_object(Bucket=args['bucket'], Key=args['key'])
             body = s3.get_object(Bucket=args['bucket'], Key=args['key'])['Body'].read()
             ids = [json.loads(line)['id'] for line in gzip.decompress(body).splitlines()]
@@ -60,7 +61,7 @@ extension ExportJobTests {
                               'sha256': hashlib.sha256(body).hexdigest(), 'ids': ids, 'uploads': len(uploads)}))
             """, bucket: bucket, endpoint: endpoint, key: key)
         let object = try JSONDecoder().decode(FoundObject.self, from: Data(found.utf8))
-        // Only the object is left, and no upload is open.
+        // Only the object is left in the job's folder, and no upload is open.
         #expect(object.keys == [key] && object.uploads == 0)
         // A multipart object's ETag ends with its number of parts.
         let parts = try #require(object.etag.firstMatch(of: /-(\d+)"?$/).flatMap { Int($0.1) })

@@ -29,7 +29,7 @@ struct ExportJobTests {
         let file = try scratch.relativePath(of: status.objectURL)
         #expect(file.wholeMatch(of: /exports\/job-\d+\/t[0-9a-f]{8}_\d{4}-\d\d-\d\dT\d{6}Z_\d{4}-\d\d-\d\dT\d{6}Z\.ndjson\.gz/) != nil)
         // The staging parts are gone: the object is the only file.
-        #expect(try scratch.directory.files() == [file])
+        #expect(try scratch.files(ofJob: id) == [file])
         let contents = try scratch.directory.contents(of: file)
         #expect(status.bytes == Int64(contents.count) && result.bytes == contents.count)
         #expect(status.sha256 == SigV4.hexSHA256(contents))
@@ -57,7 +57,7 @@ struct ExportJobTests {
         let file = try scratch.relativePath(of: status.objectURL)
         // The tenant's '/' cannot be part of a name.
         #expect(file.hasSuffix("_ac-me.csv"))
-        #expect(try scratch.directory.files() == [file])
+        #expect(try scratch.files(ofJob: id) == [file])
         let header = try db.query("SELECT auditlog.csv_header()").singleRow(of: "csv_header")[0, as: String.self]
         let rows = try Python.run("""
             import csv, json, sys
@@ -98,7 +98,7 @@ struct ExportJobTests {
         var status = try ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "pending" && status.attempts == 1 && status.error == "could not write part: disk full")
         #expect(status.partsExported == 2 && status.rowsExported == 2)
-        let staged = try scratch.directory.files()
+        let staged = try scratch.files(ofJob: id)
         #expect(staged.count == 2 && staged.allSatisfy { $0.hasPrefix("exports/job-\(id)/parts/") })
 
         let retried = try await scratch.runner(maxRows: 1).run(on: db)
@@ -109,7 +109,7 @@ struct ExportJobTests {
         status = try ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "done" && status.attempts == 2 && status.rowsExported == 5 && status.error == nil)
         let file = try scratch.relativePath(of: status.objectURL)
-        #expect(try scratch.directory.files() == [file])
+        #expect(try scratch.files(ofJob: id) == [file])
         #expect(try scratch.exportedIDs(inGzip: file) == ids)
     }
 
@@ -152,7 +152,8 @@ struct ExportJobTests {
         #expect(status.status == (takenOver ? "running" : "cancelled"))
         #expect(status.partsExported == 1 && status.objectURL == nil && status.downloadURL == nil)
         // Nothing was composed: only staged parts are there.
-        #expect(try scratch.directory.files().allSatisfy { $0.hasPrefix("exports/job-\(id)/parts/") })
+        let files = try scratch.files(ofJob: id)
+        #expect(!files.isEmpty && files.allSatisfy { $0.hasPrefix("exports/job-\(id)/parts/") })
     }
 
     /// A window without entries: one empty part, an empty gzip stream.
@@ -170,7 +171,7 @@ struct ExportJobTests {
         #expect(summary.jobs.first { $0.id == id }?.outcome == .finished)
         let status = try ExportJobStatus.fetch(id, from: db)
         let file = try scratch.relativePath(of: status.objectURL)
-        #expect(try scratch.directory.files() == [file])
+        #expect(try scratch.files(ofJob: id) == [file])
         #expect(try Gzip.decompress(scratch.directory.contents(of: file)) == [])
         #expect(status.status == "done" && status.partsExported == 1 && status.rowsExported == 0)
     }

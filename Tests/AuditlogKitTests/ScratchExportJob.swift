@@ -75,6 +75,13 @@ struct ScratchExportJob {
             .rows.map { try $0[0, as: String.self] }
     }
 
+    /// The files under the folder of job `id`, relative to ``directory``.
+    /// (A pass exports every claimable job: one left over by a test run
+    /// that crashed would land here too.)
+    func files(ofJob id: Int64) throws -> [String] {
+        try directory.files().filter { $0.hasPrefix("exports/job-\(id)/") }
+    }
+
     /// The path of a `file://` object URL relative to ``directory``.
     func relativePath(of objectURL: String?) throws -> String {
         let url = try #require(objectURL)
