@@ -156,6 +156,35 @@ struct ExportJobTests {
         #expect(!files.isEmpty && files.allSatisfy { $0.hasPrefix("exports/job-\(id)/parts/") })
     }
 
+    /// A job cancelled once its last page is acknowledged: the worker learns
+    /// it while composing (it extends its lease after each part) and stops,
+    /// leaving no object.
+    @Test func aWorkerThatLostItsJobWhileComposingStops() async throws {
+        let db = try TestDatabase.connectWithExtension()
+        let scratch = try ScratchExportJob()
+        var job: Int64?
+        defer { scratch.remove(job: job, on: db) }
+        let (id, _) = try await scratch.requestJob(on: db) {
+            try scratch.record(actorIDs: (0..<3).map { "frank-\($0)" }, on: db)
+        }
+        job = id
+        let runner = scratch.runner(maxRows: 1) { url in
+            InterceptingStorage(base: try StorageURL.storage(for: url), beforeConcatenate: { () async throws in
+                let cancelled = try ExportJobStatus.cancel(id, on: TestDatabase.connectWithExtension())
+                #expect(cancelled)
+            }, beforePut: { _ in })
+        }
+
+        let summary = try await runner.run(on: db)
+
+        #expect(summary.failures == [])
+        #expect(summary.jobs.first { $0.id == id }?.outcome == .abandoned)
+        let status = try ExportJobStatus.fetch(id, from: db)
+        #expect(status.status == "cancelled" && status.partsExported == 3 && status.objectURL == nil)
+        let files = try scratch.files(ofJob: id)
+        #expect(files.count == 3 && files.allSatisfy { $0.hasPrefix("exports/job-\(id)/parts/") })
+    }
+
     /// A window without entries: one empty part, an empty gzip stream.
     @Test func exportsAnEmptyWindow() async throws {
         let db = try TestDatabase.connectWithExtension()

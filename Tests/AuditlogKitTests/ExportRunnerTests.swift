@@ -199,8 +199,12 @@ private struct RecordingStorage: ObjectStorage {
         try await base.delete(key: key)
     }
 
-    func concatenate(_ parts: [String], into key: String) async throws -> ObjectDigest {
-        try await base.concatenate(parts, into: key)
+    func concatenate(
+        _ parts: [String],
+        into key: String,
+        afterEachPart: () async throws -> Void
+    ) async throws -> ObjectDigest {
+        try await base.concatenate(parts, into: key, afterEachPart: afterEachPart)
     }
 
     func downloadLink(key: String, expires: Int, date: Date) throws -> String? {

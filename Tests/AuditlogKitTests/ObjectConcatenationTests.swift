@@ -4,7 +4,7 @@ import Testing
 
 private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
 
-/// `concatenate(_:into:)` and `delete(key:)` of both storages.
+/// `concatenate(_:into:afterEachPart:)` and `delete(key:)` of both storages.
 @Suite struct ObjectConcatenationTests {
     @Test func fileStorageConcatenatesPartsInOrderAndDeletes() async throws {
         let directory = try TemporaryDirectory()
@@ -15,7 +15,7 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
         let contents: [[UInt8]] = [Array("first\n".utf8), (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 * 7) }, []]
         for (key, data) in zip(parts, contents) { try await storage.put(key: key, data: data) }
 
-        let digest = try await storage.concatenate([parts[1], parts[0], parts[2]], into: "job/all.bin")
+        let digest = try await storage.concatenate([parts[1], parts[0], parts[2]], into: "job/all.bin") {}
 
         let expected = contents[1] + contents[0]
         #expect(try directory.contents(of: "job/all.bin") == expected)
@@ -35,7 +35,7 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
         try await storage.put(key: "parts/1", data: [1, 2, 3])
 
         await #expect(throws: StorageError.self) {
-            try await storage.concatenate(["parts/1", "parts/2"], into: "all")
+            try await storage.concatenate(["parts/1", "parts/2"], into: "all") {}
         }
         // Neither the object nor a temporary file is left.
         #expect(try directory.files() == ["parts/1"])
@@ -65,7 +65,7 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
         try await storage.put(key: "parts/1", data: [UInt8](repeating: 42, count: 5 * 1024 * 1024))
 
         await #expect(throws: StorageError.self) {
-            try await storage.concatenate(["parts/1", "parts/2"], into: "all.bin")
+            try await storage.concatenate(["parts/1", "parts/2"], into: "all.bin") {}
         }
 
         let left = try Python.run(boto3 + """

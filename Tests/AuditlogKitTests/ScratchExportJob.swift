@@ -107,10 +107,11 @@ struct ScratchExportJob {
     }
 }
 
-/// A storage that passes everything on to `base`, calling `beforePut`
-/// first, which may throw to make the put fail.
+/// A storage that passes everything on to `base`, calling `beforePut` or
+/// `beforeConcatenate` first, which may throw to make the call fail.
 struct InterceptingStorage: ObjectStorage {
     let base: any ObjectStorage
+    var beforeConcatenate: @Sendable () async throws -> Void = {}
     let beforePut: @Sendable (String) async throws -> Void
 
     func put(key: String, data: [UInt8]) async throws {
@@ -126,8 +127,13 @@ struct InterceptingStorage: ObjectStorage {
         try await base.delete(key: key)
     }
 
-    func concatenate(_ parts: [String], into key: String) async throws -> ObjectDigest {
-        try await base.concatenate(parts, into: key)
+    func concatenate(
+        _ parts: [String],
+        into key: String,
+        afterEachPart: () async throws -> Void
+    ) async throws -> ObjectDigest {
+        try await beforeConcatenate()
+        return try await base.concatenate(parts, into: key, afterEachPart: afterEachPart)
     }
 
     func downloadLink(key: String, expires: Int, date: Date) throws -> String? {

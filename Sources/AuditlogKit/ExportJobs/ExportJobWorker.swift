@@ -145,7 +145,9 @@ public struct ExportJobWorker: Sendable {
                 guard Self.isStored(part: part, rows: try row[2, as: Int.self]) else { return nil }
                 return claim.stagingKey(part: part, pageID: try row[1, as: String.self])
             }
-            let object = try await storage.concatenate(parts, into: claim.objectKey)
+            let object = try await storage.concatenate(parts, into: claim.objectKey) {
+                try heartbeat(fenced, on: connection)
+            }
             let objectURL = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/" + claim.objectKey
             let now = Date()
             let link = try storage.downloadLink(key: claim.objectKey, expires: linkExpiry, date: now)

@@ -18,17 +18,21 @@ public struct FileStorage: ObjectStorage {
     }
 
     public func put(key: String, data: [UInt8]) async throws {
-        try writeAtomically(key) { file, temporary in
+        try await writeAtomically(key) { file, temporary in
             try data.withUnsafeBytes { try Self.writeAll($0, to: file, path: temporary) }
         }
     }
 
     /// Streams the parts into a temporary file next to `key`'s, syncs it and
     /// renames it over `key`'s, like ``put(key:data:)``.
-    public func concatenate(_ parts: [String], into key: String) async throws -> ObjectDigest {
+    public func concatenate(
+        _ parts: [String],
+        into key: String,
+        afterEachPart: () async throws -> Void
+    ) async throws -> ObjectDigest {
         let sources = try parts.map(path(for:))
         var digest = ObjectDigest.Builder()
-        try writeAtomically(key) { file, temporary in
+        try await writeAtomically(key) { file, temporary in
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             for source in sources {
                 let input = open(source, O_RDONLY | O_CLOEXEC)
@@ -47,6 +51,7 @@ public struct FileStorage: ObjectStorage {
                         digest.update(piece)
                     }
                 }
+                try await afterEachPart()
             }
         }
         return digest.finalize()
@@ -85,7 +90,7 @@ public struct FileStorage: ObjectStorage {
     /// Writes the file for `key` through `fill`, which gets a new hidden
     /// temporary file next to it (and that file's path): syncs it, renames it
     /// over the final name and syncs the directory; removes it on failure.
-    private func writeAtomically(_ key: String, _ fill: (Int32, String) throws -> Void) throws {
+    private func writeAtomically(_ key: String, _ fill: (Int32, String) async throws -> Void) async throws {
         let path = try path(for: key)
         let directory = Self.parent(of: path)
         try Self.makeDirectory(directory)
@@ -95,7 +100,7 @@ public struct FileStorage: ObjectStorage {
             let file = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             guard file >= 0 else { throw Self.lastError("create", temporary) }
             defer { close(file) }
-            try fill(file, temporary)
+            try await fill(file, temporary)
             guard fsync(file) == 0 else { throw Self.lastError("sync", temporary) }
             guard rename(temporary, path) == 0 else { throw Self.lastError("rename", temporary) }
         } catch {

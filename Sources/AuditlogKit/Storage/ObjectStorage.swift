@@ -27,9 +27,16 @@ public protocol ObjectStorage: Sendable {
     /// The parts are read one at a time, so memory use stays about one part
     /// (or one upload part) whatever the size of the whole.
     ///
+    /// - Parameter afterEachPart: Called after each part is read; an error
+    ///   it throws abandons the object. (An export job worker extends its
+    ///   lease there, and learns there that it lost the job.)
     /// - Throws: An error when a part is missing or cannot be read, or the
     ///   object cannot be stored; nothing is stored under `key` then.
-    func concatenate(_ parts: [String], into key: String) async throws -> ObjectDigest
+    func concatenate(
+        _ parts: [String],
+        into key: String,
+        afterEachPart: () async throws -> Void
+    ) async throws -> ObjectDigest
 
     /// A link that downloads the object under `key` without credentials
     /// for `expires` seconds after `date`, or `nil` when the storage's own

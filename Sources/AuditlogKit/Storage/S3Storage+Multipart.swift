@@ -7,7 +7,11 @@ extension S3Storage {
     /// it is a single `PUT Object` instead. S3 makes a multipart upload's
     /// object visible only when it is completed, so this is all or nothing;
     /// on a failure the upload is aborted, leaving no parts behind.
-    public func concatenate(_ parts: [String], into key: String) async throws -> ObjectDigest {
+    public func concatenate(
+        _ parts: [String],
+        into key: String,
+        afterEachPart: () async throws -> Void
+    ) async throws -> ObjectDigest {
         let threshold = max(partSize, 5 * 1024 * 1024)
         var digest = ObjectDigest.Builder()
         var buffer: [UInt8] = []
@@ -25,6 +29,7 @@ extension S3Storage {
                     try await upload!.send(buffer, with: self)
                     buffer.removeAll(keepingCapacity: true)
                 }
+                try await afterEachPart()
             }
             guard var started = upload else {
                 try await put(key: key, data: buffer)

@@ -19,7 +19,7 @@ public struct S3Storage: ObjectStorage {
     public let configuration: S3Configuration
     /// How failed requests are retried.
     public var retry: S3RetryPolicy
-    /// The size at which ``concatenate(_:into:)`` sends a part of a
+    /// The size at which ``concatenate(_:into:afterEachPart:)`` sends a part of a
     /// multipart upload; S3 refuses parts under 5 MiB but the last, so a
     /// smaller value counts as 5 MiB. With the 10,000 parts S3 allows, the
     /// default of 16 MiB makes objects of up to 160 GB.
