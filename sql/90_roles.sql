@@ -24,7 +24,7 @@ GRANT EXECUTE ON FUNCTION auditlog.record, auditlog.begin, auditlog.complete
   TO auditlog_writer;
 GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.health,
   auditlog.sink, auditlog.sink_status, auditlog.export_status, auditlog.backfill_status,
-  auditlog.page, auditlog.sink_state
+  auditlog.page, auditlog.sink_state, auditlog.export_part
   TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon, auditlog.list,
   auditlog.sink_exported_before, auditlog.sink_lag_rows

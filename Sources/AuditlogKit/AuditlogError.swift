@@ -4,6 +4,8 @@ public enum AuditlogError: Error, Sendable, Equatable, CustomStringConvertible {
     case extensionNotInstalled
     /// No sink has this name.
     case noSuchSink(String)
+    /// There is no export job with this id.
+    case exportJobNotFound(Int64)
 
     public var description: String {
         switch self {
@@ -11,6 +13,8 @@ public enum AuditlogError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the auditlog extension is not installed in this database (CREATE EXTENSION auditlog)"
         case .noSuchSink(let name):
             return "sink \"\(name)\" does not exist"
+        case .exportJobNotFound(let id):
+            return "export job \(id) does not exist"
         }
     }
 }

@@ -15,11 +15,23 @@ struct Run: AsyncParsableCommand {
             that was not acknowledged, because a pass died or failed, is \
             uploaded again under the same key by the next pass.
 
+            With --export-url (or AUDITLOG_EXPORT_URL), the pass then works \
+            through the export jobs requested with 'auditlogctl export \
+            request': it claims each under a lease, stores its pages as \
+            staging objects under exports/job-<id>/parts/, concatenates \
+            them into exports/job-<id>/<stream>_<from>_<to>[_<tenant>].<ext> \
+            and records the object, its size, SHA-256 and download link: a \
+            presigned link for s3://, valid for --link-expiry (none with \
+            temporary credentials, whose link would carry the session \
+            token). A job that fails is retried by a later pass, up to its \
+            attempt limit. Without an export URL, jobs stay pending.
+
             Several passes may run at once, from several hosts: each sink is \
             drained by one of them at a time, and the others skip it.
 
             Prints one line of maintenance counts, then one line per sink: \
-            'sink <name>: <pages> pages, <entries> entries, <bytes> bytes'. \
+            'sink <name>: <pages> pages, <entries> entries, <bytes> bytes', \
+            then one per backfill and export job. \
             A failing step or sink does not stop the others; each failure \
             is reported on standard error and the exit code is 1.
 

@@ -105,7 +105,7 @@ struct ExportRunnerTests {
         let ids = try sink.record(60, on: db)
         let uploads = UploadLog()
         let runner = ExportRunner(retain: "100 years", maxRows: 3, sinks: [sink.name]) { url in
-            RecordingStorage(base: try StorageURL.storage(for: url), log: uploads)
+            InterceptingStorage(base: try StorageURL.storage(for: url)) { await uploads.append($0) }
         }
 
         async let first = runner.run(on: TestDatabase.connectWithExtension())
@@ -178,24 +178,5 @@ private actor UploadLog {
 
     func append(_ key: String) {
         keys.append(key)
-    }
-}
-
-/// A storage that logs each upload before passing it on.
-private struct RecordingStorage: ObjectStorage {
-    let base: any ObjectStorage
-    let log: UploadLog
-
-    func put(key: String, data: [UInt8]) async throws {
-        await log.append(key)
-        try await base.put(key: key, data: data)
-    }
-
-    func get(key: String) async throws -> [UInt8]? {
-        try await base.get(key: key)
-    }
-
-    func list(prefix: String) async throws -> [String] {
-        try await base.list(prefix: prefix)
     }
 }

@@ -62,12 +62,22 @@ import Testing
               "export_jobs" : [
                 {
                   "attempts" : 1,
+                  "bytes" : null,
+                  "created_at" : null,
                   "download_url" : "https://example.test/job-9.csv?sig",
                   "error" : null,
+                  "finished_at" : null,
                   "format" : "csv",
                   "id" : 9,
+                  "link_expires_at" : null,
+                  "max_attempts" : null,
+                  "object_url" : null,
+                  "parts_exported" : 0,
+                  "range_end" : null,
+                  "range_start" : null,
                   "requested_by" : "alice@acme",
                   "rows_exported" : 77,
+                  "sha256" : null,
                   "status" : "done",
                   "stream" : "audit",
                   "tenant_id" : "acme"

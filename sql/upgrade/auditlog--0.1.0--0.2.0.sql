@@ -298,6 +298,7 @@ $$;
 COMMENT ON FUNCTION auditlog.ack IS
   'Acknowledges the page in flight once its object is stored: the sink moves past it. Returns false, changing nothing, for a page acknowledged already; refuses a page not handed out to this sink. Runs as its own transaction.';
 
--- auditlog_reader may read the pages handed out and the sinks' export state:
--- auditlogctl verify reads them to walk a sink's chain.
-GRANT SELECT ON auditlog.page, auditlog.sink_state TO auditlog_reader;
+-- auditlog_reader may read the pages handed out, the sinks' export state and
+-- the parts of export jobs: auditlogctl verify walks a sink's chain, and an
+-- export job's worker joins the parts acknowledged before it.
+GRANT SELECT ON auditlog.page, auditlog.sink_state, auditlog.export_part TO auditlog_reader;

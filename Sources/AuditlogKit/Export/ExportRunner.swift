@@ -12,6 +12,9 @@
 /// acknowledgement failed, is handed out again unchanged and uploaded again
 /// under the same key.
 ///
+/// With an ``exportURL``, the pass then works through the on-demand export
+/// jobs (see ``ExportJobWorker``).
+///
 /// Pages are handled one at a time, so memory use does not grow with the
 /// number of entries to export.
 public struct ExportRunner: Sendable {
@@ -23,7 +26,13 @@ public struct ExportRunner: Sendable {
     public var maxRows: Int
     /// The sinks to drain; `nil` drains every enabled sink.
     public var sinks: [String]?
-    /// Opens the storage for a sink's URL.
+    /// Where on-demand export jobs go (`file:///…` or `s3://…`); `nil`
+    /// leaves them pending for a pass that has one.
+    public var exportURL: String?
+    /// How long the download link of a finished export job stays valid, in
+    /// seconds, at most 7 days.
+    public var linkExpiry: Int
+    /// Opens the storage for a sink's URL, or ``exportURL``.
     public var openStorage: @Sendable (String) throws -> any ObjectStorage
 
     /// Creates a runner.
@@ -31,11 +40,15 @@ public struct ExportRunner: Sendable {
         retain: String = "90 days",
         maxRows: Int = 10_000,
         sinks: [String]? = nil,
+        exportURL: String? = nil,
+        linkExpiry: Int = 86_400,
         openStorage: @escaping @Sendable (String) throws -> any ObjectStorage = StorageURL.storage(for:)
     ) {
         self.retain = retain
         self.maxRows = maxRows
         self.sinks = sinks
+        self.exportURL = exportURL
+        self.linkExpiry = linkExpiry
         self.openStorage = openStorage
     }
 
@@ -85,6 +98,11 @@ public struct ExportRunner: Sendable {
                 try await advance(backfill.id, sink: backfill.sink, url: backfill.url, on: connection,
                                   failures: &summary.failures)
             )
+        }
+        if let exportURL {
+            let worker = ExportJobWorker(url: exportURL, maxRows: maxRows, linkExpiry: linkExpiry,
+                                         openStorage: openStorage)
+            summary.jobs = try await worker.run(on: connection, failures: &summary.failures)
         }
         return summary
     }

@@ -10,6 +10,8 @@ public struct ExportSummary: Sendable, Equatable {
     public var sinks: [SinkResult]
     /// The running backfills the pass advanced, by id.
     public var backfills: [BackfillResult]
+    /// The on-demand export jobs the pass worked on, in the order claimed.
+    public var jobs: [JobResult]
     /// What went wrong, in order. The pass goes on after a failed step or
     /// sink, so one broken sink does not hold back the others.
     public var failures: [Failure]
@@ -21,6 +23,7 @@ public struct ExportSummary: Sendable, Equatable {
         partitionsDropped: Int = 0,
         sinks: [SinkResult] = [],
         backfills: [BackfillResult] = [],
+        jobs: [JobResult] = [],
         failures: [Failure] = []
     ) {
         self.timedOutEntries = timedOutEntries
@@ -28,6 +31,7 @@ public struct ExportSummary: Sendable, Equatable {
         self.partitionsDropped = partitionsDropped
         self.sinks = sinks
         self.backfills = backfills
+        self.jobs = jobs
         self.failures = failures
     }
 
@@ -41,7 +45,7 @@ public struct ExportSummary: Sendable, Equatable {
     /// report such passes.
     public var isIdle: Bool {
         timedOutEntries == 0 && partitionsCreated == 0 && partitionsDropped == 0 && failures.isEmpty
-            && sinks.allSatisfy { $0.pages == 0 } && backfills.allSatisfy { $0.export.pages == 0 && !$0.finished }
+            && sinks.allSatisfy { $0.pages == 0 } && backfills.allSatisfy { $0.export.pages == 0 && !$0.finished } && jobs.isEmpty
     }
 
     /// What the pass did for one sink.
@@ -97,10 +101,51 @@ public struct ExportSummary: Sendable, Equatable {
         }
     }
 
+    /// What the pass did for one on-demand export job.
+    public struct JobResult: Sendable, Equatable {
+        /// How working on a job ended.
+        public enum Outcome: Sendable, Equatable {
+            /// The object is complete and the job done, with its link.
+            case finished
+            /// Storing or composing failed; the failure is in
+            /// ``ExportSummary/failures``. The job is pending again when it
+            /// has attempts left, else failed for good.
+            case failed(willRetry: Bool)
+            /// The job was cancelled, or its lease expired and another
+            /// worker took it over, so this one stopped.
+            case abandoned
+            /// The pass was told to stop; the job is taken over once its
+            /// lease expires.
+            case interrupted
+        }
+
+        /// The job's id.
+        public var id: Int64
+        /// How it ended.
+        public var outcome: Outcome
+        /// Parts stored and acknowledged in this pass.
+        public var parts: Int
+        /// Entries in those parts.
+        public var rows: Int
+        /// The final object's size once finished; before that, the bytes
+        /// of the parts stored.
+        public var bytes: Int
+
+        /// Creates a result.
+        public init(id: Int64, outcome: Outcome, parts: Int = 0, rows: Int = 0, bytes: Int = 0) {
+            self.id = id
+            self.outcome = outcome
+            self.parts = parts
+            self.rows = rows
+            self.bytes = bytes
+        }
+    }
+
     /// A step or sink that failed.
     public struct Failure: Sendable, Equatable, CustomStringConvertible {
         /// What failed: `tick`, `timeout_pending`, `ensure_partitions`,
-        /// `purge` or `sink <name>`.
+        /// `purge`, `sink <name>`, `backfill <id>`, `export jobs` or
+        /// `export job <id>`.
         public var step: String
         /// Why, on one line.
         public var message: String

@@ -22,11 +22,35 @@ public struct ExportJobStatus: Codable, Sendable, Equatable {
     public var downloadURL: String?
     /// Why it last failed, if it did.
     public var error: String?
+    /// The window's inclusive start.
+    public var rangeStart: Date?
+    /// The window's exclusive end.
+    public var rangeEnd: Date?
+    /// Parts stored so far.
+    public var partsExported: Int
+    /// The most attempts before the job fails for good.
+    public var maxAttempts: Int?
+    /// The exported object, once done: `file:///…` or `s3://…`.
+    public var objectURL: String?
+    /// Its size in bytes, once done.
+    public var bytes: Int64?
+    /// Its SHA-256 in hex, once done.
+    public var sha256: String?
+    /// When ``downloadURL`` stops working; `nil` for a link that does not
+    /// expire (a `file://` URL).
+    public var linkExpiresAt: Date?
+    /// When it was requested.
+    public var createdAt: Date?
+    /// When it ended.
+    public var finishedAt: Date?
 
     /// Creates a status.
     public init(
         id: Int64, status: String, stream: String, tenantID: String?, requestedBy: String, format: String,
-        rowsExported: Int64, attempts: Int, downloadURL: String?, error: String?
+        rowsExported: Int64, attempts: Int, downloadURL: String?, error: String?,
+        rangeStart: Date? = nil, rangeEnd: Date? = nil, partsExported: Int = 0, maxAttempts: Int? = nil,
+        objectURL: String? = nil, bytes: Int64? = nil, sha256: String? = nil, linkExpiresAt: Date? = nil,
+        createdAt: Date? = nil, finishedAt: Date? = nil
     ) {
         self.id = id
         self.status = status
@@ -38,6 +62,16 @@ public struct ExportJobStatus: Codable, Sendable, Equatable {
         self.attempts = attempts
         self.downloadURL = downloadURL
         self.error = error
+        self.rangeStart = rangeStart
+        self.rangeEnd = rangeEnd
+        self.partsExported = partsExported
+        self.maxAttempts = maxAttempts
+        self.objectURL = objectURL
+        self.bytes = bytes
+        self.sha256 = sha256
+        self.linkExpiresAt = linkExpiresAt
+        self.createdAt = createdAt
+        self.finishedAt = finishedAt
     }
 
     enum CodingKeys: String, CodingKey {
@@ -51,6 +85,16 @@ public struct ExportJobStatus: Codable, Sendable, Equatable {
         case attempts
         case downloadURL = "download_url"
         case error
+        case rangeStart = "range_start"
+        case rangeEnd = "range_end"
+        case partsExported = "parts_exported"
+        case maxAttempts = "max_attempts"
+        case objectURL = "object_url"
+        case bytes
+        case sha256
+        case linkExpiresAt = "link_expires_at"
+        case createdAt = "created_at"
+        case finishedAt = "finished_at"
     }
 
     /// Encodes absent values as `null` so that every job has the same keys.
@@ -66,45 +110,97 @@ public struct ExportJobStatus: Codable, Sendable, Equatable {
         try container.encode(attempts, forKey: .attempts)
         try container.encode(downloadURL, forKey: .downloadURL)
         try container.encode(error, forKey: .error)
+        try container.encode(rangeStart, forKey: .rangeStart)
+        try container.encode(rangeEnd, forKey: .rangeEnd)
+        try container.encode(partsExported, forKey: .partsExported)
+        try container.encode(maxAttempts, forKey: .maxAttempts)
+        try container.encode(objectURL, forKey: .objectURL)
+        try container.encode(bytes, forKey: .bytes)
+        try container.encode(sha256, forKey: .sha256)
+        try container.encode(linkExpiresAt, forKey: .linkExpiresAt)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(finishedAt, forKey: .finishedAt)
     }
 }
 
 extension ExportJobStatus {
-    /// Reads the most recent export jobs, newest first.
-    public static func fetchRecent(from connection: PostgresConnection, limit: Int = 20) throws -> [ExportJobStatus] {
-        try connection.query("""
-            SELECT job_id, status, stream, tenant_id, requested_by, format, rows_exported, attempts, download_url, error
-            FROM auditlog.export_status
-            ORDER BY job_id DESC
-            LIMIT $1::int
-            """, [String(limit)]).rows.map { row in
-            ExportJobStatus(
-                id: try row[0, as: Int64.self],
-                status: try row[1, as: String.self],
-                stream: try row[2, as: String.self],
-                tenantID: row[3],
-                requestedBy: try row[4, as: String.self],
-                format: try row[5, as: String.self],
-                rowsExported: try row[6, as: Int64.self],
-                attempts: try row[7, as: Int.self],
-                downloadURL: row[8],
-                error: row[9]
-            )
-        }
+    /// Requests an export of `[from, to)` of `stream` with
+    /// `auditlog.request_export`; a pass with an export URL then exports it.
+    ///
+    /// - Parameters:
+    ///   - from: The window's start, as PostgreSQL reads a timestamptz.
+    ///   - to: The window's end, no later than the settled horizon.
+    ///   - tenantID: One tenant's entries only, or `nil` for every tenant's.
+    ///   - format: `ndjson.gz` or `csv`.
+    /// - Returns: The job's id.
+    /// - Throws: ``PostgresError`` for a bad stream or format, an empty or
+    ///   unsettled window, or one longer than 92 days.
+    public static func request(
+        stream: String, from: String, to: String, tenantID: String?, requestedBy: String, format: String,
+        on connection: PostgresConnection
+    ) throws -> Int64 {
+        try connection.query(
+            "SELECT auditlog.request_export($1, $2::timestamptz, $3::timestamptz, $4, $5, $6)",
+            [stream, from, to, tenantID, requestedBy, format]
+        ).singleRow(of: "auditlog.request_export")[0, as: Int64.self]
     }
 
-    /// The jobs as a table for a terminal.
-    public static func renderText(_ jobs: [ExportJobStatus]) -> String {
-        guard !jobs.isEmpty else { return "no export jobs" }
-        return TextTable.aligned(
-            [["JOB", "STATUS", "STREAM", "TENANT", "FORMAT", "ENTRIES", "ATTEMPTS", "REQUESTED BY"]]
-                + jobs.map {
-                    [
-                        String($0.id), $0.status, $0.stream, $0.tenantID ?? "all", $0.format, String($0.rowsExported),
-                        String($0.attempts), $0.requestedBy,
-                    ]
-                },
-            rightAligned: [0, 5, 6]
-        ).joined(separator: "\n")
+    /// Cancels the job `id`; its worker is fenced off.
+    ///
+    /// - Returns: `false` if it had ended already.
+    public static func cancel(_ id: Int64, on connection: PostgresConnection) throws -> Bool {
+        try connection.query("SELECT auditlog.cancel_export($1::int8)", [String(id)])
+            .singleRow(of: "auditlog.cancel_export")[0, as: Bool.self]
+    }
+
+    /// Reads the job `id`.
+    ///
+    /// - Throws: ``AuditlogError/exportJobNotFound(_:)`` when there is none.
+    public static func fetch(_ id: Int64, from connection: PostgresConnection) throws -> ExportJobStatus {
+        guard let job = try connection.query("SELECT \(columns) FROM auditlog.export_status WHERE job_id = $1::int8",
+                                             [String(id)]).rows.first
+        else { throw AuditlogError.exportJobNotFound(id) }
+        return try decode(job)
+    }
+
+    /// Reads the most recent export jobs, newest first.
+    public static func fetchRecent(from connection: PostgresConnection, limit: Int = 20) throws -> [ExportJobStatus] {
+        try connection.query("SELECT \(columns) FROM auditlog.export_status ORDER BY job_id DESC LIMIT $1::int",
+                             [String(limit)]).rows.map(decode)
+    }
+
+    private static let columns = """
+        job_id, status, stream, tenant_id, requested_by, format, rows_exported, attempts, download_url, error,
+        extract(epoch FROM range_start)::float8, extract(epoch FROM range_end)::float8, parts_exported, max_attempts,
+        object_url, bytes, sha256, extract(epoch FROM link_expires_at)::float8, extract(epoch FROM created_at)::float8,
+        extract(epoch FROM finished_at)::float8
+        """
+
+    private static func decode(_ row: QueryResult.Row) throws -> ExportJobStatus {
+        func date(_ index: Int) throws -> Date? {
+            try row[index, as: Double?.self].map(Date.init(timeIntervalSince1970:))
+        }
+        return ExportJobStatus(
+            id: try row[0, as: Int64.self],
+            status: try row[1, as: String.self],
+            stream: try row[2, as: String.self],
+            tenantID: row[3],
+            requestedBy: try row[4, as: String.self],
+            format: try row[5, as: String.self],
+            rowsExported: try row[6, as: Int64.self],
+            attempts: try row[7, as: Int.self],
+            downloadURL: row[8],
+            error: row[9],
+            rangeStart: try date(10),
+            rangeEnd: try date(11),
+            partsExported: try row[12, as: Int.self],
+            maxAttempts: try row[13, as: Int?.self],
+            objectURL: row[14],
+            bytes: try row[15, as: Int64?.self],
+            sha256: row[16],
+            linkExpiresAt: try date(17),
+            createdAt: try date(18),
+            finishedAt: try date(19)
+        )
     }
 }

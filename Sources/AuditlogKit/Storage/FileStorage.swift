@@ -18,19 +18,53 @@ public struct FileStorage: ObjectStorage {
     }
 
     public func put(key: String, data: [UInt8]) async throws {
-        let path = try path(for: key)
-        let directory = Self.parent(of: path)
-        try Self.makeDirectory(directory)
-        let name = key.split(separator: "/").last!
-        let temporary = "\(directory)/.\(name).\(UUID().uuidString).tmp"
-        do {
-            try Self.writeAndSync(data, to: temporary)
-            guard rename(temporary, path) == 0 else { throw Self.lastError("rename", temporary) }
-        } catch {
-            unlink(temporary)
-            throw error
+        try await writeAtomically(key) { file, temporary in
+            try data.withUnsafeBytes { try Self.writeAll($0, to: file, path: temporary) }
         }
-        try Self.syncDirectory(directory)
+    }
+
+    /// Streams the parts into a temporary file next to `key`'s, syncs it and
+    /// renames it over `key`'s, like ``put(key:data:)``.
+    public func concatenate(
+        _ parts: [String],
+        into key: String,
+        afterEachPart: () async throws -> Void
+    ) async throws -> ObjectDigest {
+        let sources = try parts.map(path(for:))
+        var digest = ObjectDigest.Builder()
+        try await writeAtomically(key) { file, temporary in
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            for source in sources {
+                let input = open(source, O_RDONLY | O_CLOEXEC)
+                guard input >= 0 else { throw Self.lastError("open", source) }
+                defer { close(input) }
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
+                    if count < 0 {
+                        guard errno == EINTR else { throw Self.lastError("read", source) }
+                        continue
+                    }
+                    if count == 0 { break }
+                    try buffer.withUnsafeBytes { chunk in
+                        let piece = UnsafeRawBufferPointer(rebasing: chunk[..<count])
+                        try Self.writeAll(piece, to: file, path: temporary)
+                        digest.update(piece)
+                    }
+                }
+                try await afterEachPart()
+            }
+        }
+        return digest.finalize()
+    }
+
+    public func delete(key: String) async throws {
+        let path = try path(for: key)
+        guard unlink(path) == 0 || errno == ENOENT else { throw Self.lastError("delete", path) }
+    }
+
+    /// `nil`: a file is reached through its `file://` URL.
+    public func downloadLink(key: String, expires: Int, date: Date) throws -> String? {
+        nil
     }
 
     public func get(key: String) async throws -> [UInt8]? {
@@ -53,22 +87,39 @@ public struct FileStorage: ObjectStorage {
         return root == "/" ? "/" + key : root + "/" + key
     }
 
-    private static func writeAndSync(_ data: [UInt8], to path: String) throws {
-        let file = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard file >= 0 else { throw lastError("create", path) }
-        defer { close(file) }
-        try data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(file, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    guard errno == EINTR else { throw lastError("write", path) }
-                    continue
-                }
-                offset += written
-            }
+    /// Writes the file for `key` through `fill`, which gets a new hidden
+    /// temporary file next to it (and that file's path): syncs it, renames it
+    /// over the final name and syncs the directory; removes it on failure.
+    private func writeAtomically(_ key: String, _ fill: (Int32, String) async throws -> Void) async throws {
+        let path = try path(for: key)
+        let directory = Self.parent(of: path)
+        try Self.makeDirectory(directory)
+        let name = key.split(separator: "/").last!
+        let temporary = "\(directory)/.\(name).\(UUID().uuidString).tmp"
+        do {
+            let file = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard file >= 0 else { throw Self.lastError("create", temporary) }
+            defer { close(file) }
+            try await fill(file, temporary)
+            guard fsync(file) == 0 else { throw Self.lastError("sync", temporary) }
+            guard rename(temporary, path) == 0 else { throw Self.lastError("rename", temporary) }
+        } catch {
+            unlink(temporary)
+            throw error
         }
-        guard fsync(file) == 0 else { throw lastError("sync", path) }
+        try Self.syncDirectory(directory)
+    }
+
+    private static func writeAll(_ buffer: UnsafeRawBufferPointer, to file: Int32, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(file, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                guard errno == EINTR else { throw lastError("write", path) }
+                continue
+            }
+            offset += written
+        }
     }
 
     /// Creates `path` and its missing parents, syncing the directory that

@@ -21,10 +21,10 @@ extension S3Storage {
         var keys: [String] = []
         var continuation: String?
         repeat {
-            let (_, body) = try await send(
+            let body = try await send(
                 "GET", location: bucketLocation, query: query + (continuation.map { [("continuation-token", $0)] } ?? []),
                 display: display, operation: "list", contentType: nil, body: nil, accept: [200]
-            )
+            ).body
             let page = ListPage(xml: String(decoding: body, as: UTF8.self))
             for encoded in page.keys {
                 guard let key = Self.decodeListedKey(encoded), key.hasPrefix(root) else {

@@ -19,6 +19,11 @@ public struct S3Storage: ObjectStorage {
     public let configuration: S3Configuration
     /// How failed requests are retried.
     public var retry: S3RetryPolicy
+    /// The size at which ``concatenate(_:into:afterEachPart:)`` sends a part of a
+    /// multipart upload; S3 refuses parts under 5 MiB but the last, so a
+    /// smaller value counts as 5 MiB. With the 10,000 parts S3 allows, the
+    /// default of 16 MiB makes objects of up to 160 GB.
+    public var partSize = 16 * 1024 * 1024
 
     /// Creates a storage for `url`, `s3://bucket` or `s3://bucket/prefix`.
     ///
@@ -40,12 +45,27 @@ public struct S3Storage: ObjectStorage {
     }
 
     public func put(key: String, data: [UInt8]) async throws {
-        _ = try await send("PUT", key: key, body: data, accept: [200])
+        _ = try await send("PUT", key: key, body: data, accept: [200], operation: "put")
     }
 
     public func get(key: String) async throws -> [UInt8]? {
-        let (status, body) = try await send("GET", key: key, body: nil, accept: [200, 404])
-        return status == 404 ? nil : body
+        let response = try await send("GET", key: key, accept: [200, 404], operation: "get")
+        return response.status == 404 ? nil : response.body
+    }
+
+    /// Deletes the object under `key`; S3 answers the same whether or not
+    /// there was one.
+    public func delete(key: String) async throws {
+        _ = try await send("DELETE", key: key, accept: [200, 204, 404], operation: "delete")
+    }
+
+    /// A presigned `GET` link valid for `expires` seconds from `date` (see
+    /// ``presignedURL(key:expires:date:)``), or `nil` with temporary
+    /// credentials: their link would carry the session token, a secret,
+    /// into the database and whatever prints the link.
+    public func downloadLink(key: String, expires: Int, date: Date) throws -> String? {
+        guard configuration.credentials.sessionToken == nil else { return nil }
+        return try presignedURL(key: key, expires: expires, date: date)
     }
 
     /// A URL that downloads the object under `key` without credentials
@@ -59,10 +79,16 @@ public struct S3Storage: ObjectStorage {
         return try signer.presignedURL(endpoint: location.endpoint, path: location.path, expires: expires, date: date)
     }
 
+    /// `s3://bucket/prefix/key`, for messages and the database.
+    public func displayURL(of key: String) -> String {
+        "s3://\(bucket)/" + (prefix.isEmpty ? key : prefix + "/" + key)
+    }
+
     /// The content type of the object under `key`, from its extension.
     static func contentType(of key: String) -> String {
         if key.hasSuffix(".gz") { return "application/gzip" }
         if key.hasSuffix(".ndjson") { return "application/x-ndjson" }
+        if key.hasSuffix(".csv") { return "text/csv" }
         return "application/octet-stream"
     }
 
@@ -80,23 +106,45 @@ public struct S3Storage: ObjectStorage {
         return ("https://\(bucket).s3.\(configuration.region).amazonaws.com", "/" + object)
     }
 
+    /// A response to a request that ``send(_:key:query:body:contentType:accept:operation:)``
+    /// accepted.
+    struct Response {
+        /// The HTTP status.
+        var status: Int
+        /// The body.
+        var body: [UInt8]
+        /// The `ETag` header, if any.
+        var etag: String?
+    }
+
     /// Sends a signed request for `key`, retrying as ``retry`` says, and
-    /// returns a status out of `accept` with the response body.
-    private func send(_ method: String, key: String, body: [UInt8]?, accept: Set<Int>) async throws
-        -> (status: Int, body: [UInt8])
-    {
+    /// returns a response whose status is in `accept`.
+    ///
+    /// - Parameters:
+    ///   - query: Decoded query parameters, such as `uploadId`.
+    ///   - contentType: The content type to send; by default the key's when
+    ///     there is a body.
+    ///   - operation: What the request does, for error messages: `put`,
+    ///     `get`, `delete`, `complete the upload of`, ...
+    func send(
+        _ method: String,
+        key: String,
+        query: [(name: String, value: String)] = [],
+        body: [UInt8]? = nil,
+        contentType: String? = nil,
+        accept: Set<Int>,
+        operation: String
+    ) async throws -> Response {
         try ObjectKey.validate(key)
         return try await send(
-            method, location: location(of: key), query: [],
-            display: "s3://\(bucket)/" + (prefix.isEmpty ? key : prefix + "/" + key),
-            operation: method == "PUT" ? "put" : "get",
-            contentType: body == nil ? nil : Self.contentType(of: key), body: body, accept: accept
+            method, location: location(of: key), query: query, display: displayURL(of: key), operation: operation,
+            contentType: contentType ?? body.map { _ in Self.contentType(of: key) }, body: body, accept: accept
         )
     }
 
     /// Sends a signed request to `location` with `query`, retrying as
-    /// ``retry`` says, and returns a status out of `accept` with the
-    /// response body. `display` and `operation` name the request in errors.
+    /// ``retry`` says, and returns a response whose status is in `accept`.
+    /// `display` and `operation` name the request in errors.
     func send(
         _ method: String,
         location: (endpoint: String, path: String),
@@ -106,7 +154,7 @@ public struct S3Storage: ObjectStorage {
         contentType: String?,
         body: [UInt8]?,
         accept: Set<Int>
-    ) async throws -> (status: Int, body: [UInt8]) {
+    ) async throws -> Response {
         let queryString = query.isEmpty ? "" : "?" + SigV4.canonicalQuery(query)
         guard let url = URL(string: location.endpoint + SigV4.encodePath(location.path) + queryString),
               let host = Self.host(of: url)
@@ -132,8 +180,12 @@ public struct S3Storage: ObjectStorage {
             let retryable: Bool
             do {
                 let (data, response) = try await Self.session.data(for: request)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                if accept.contains(status) { return (status, [UInt8](data)) }
+                let http = response as? HTTPURLResponse
+                let status = http?.statusCode ?? 0
+                if accept.contains(status) {
+                    let etag = http?.allHeaderFields.first { ($0.key as? String)?.lowercased() == "etag" }?.value
+                    return Response(status: status, body: [UInt8](data), etag: etag as? String)
+                }
                 failure = .s3(operation: operation, url: display, status: status,
                               reason: scrubbed(Self.reason(status: status, body: data)), attempts: attempt)
                 retryable = status >= 500 || status == 429
@@ -167,7 +219,7 @@ public struct S3Storage: ObjectStorage {
 
     /// The error code and message of an S3 error response, or the status's
     /// name when the body is not one.
-    private static func reason(status: Int, body: Data) -> String {
+    static func reason(status: Int, body: Data) -> String {
         let text = String(decoding: body, as: UTF8.self)
         func element(_ name: String) -> String? {
             guard let start = text.range(of: "<\(name)>"),

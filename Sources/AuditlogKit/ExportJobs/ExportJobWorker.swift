@@ -1,0 +1,204 @@
+import Foundation
+
+/// Works through on-demand export jobs (`auditlog.request_export`): the part
+/// of an export pass that turns each claimable job into one object and a
+/// download link.
+///
+/// For each job it claims (`auditlog.claim_export`, one at a time until none
+/// is left) it takes the job's pages in order, stores each as a staging
+/// object `exports/job-<id>/parts/<part>-<page_id>.<ext>` and only then
+/// acknowledges it, extending its lease between pages. After the last page
+/// it concatenates the staged parts into the final object
+/// `exports/job-<id>/<stream>_<from>_<to>[_<tenant>].<ext>` (gzip members
+/// and CSV chunks both concatenate into one valid file), finishes the job
+/// with the object's URL, size, SHA-256 and download link, and deletes the
+/// staging objects. The link is presigned for `s3://` (unless the
+/// credentials are temporary: such a link would hold the session token);
+/// otherwise it is the object's URL.
+///
+/// Every step can be redone: a worker taking a job over after a crash is
+/// handed the pinned page again, stores it again under the same key, and
+/// composes the final object from scratch. A worker whose lease was taken
+/// over or whose job was cancelled (SQLSTATE 55P03 from any fenced call)
+/// stops working on the job and leaves it alone; any other error is
+/// reported with `auditlog.fail_export`, which retries the job later up to
+/// its attempt limit.
+public struct ExportJobWorker: Sendable {
+    /// Where finished exports go: `file:///absolute/path` or
+    /// `s3://bucket/prefix`.
+    public var url: String
+    /// The most entries in one page, and so in one staged part.
+    public var maxRows: Int
+    /// How long a claim or heartbeat holds a job, as a PostgreSQL interval.
+    public var lease: String
+    /// How long a download link stays valid, in seconds (at most 7 days).
+    public var linkExpiry: Int
+    /// The name the worker claims jobs under: `<hostname>:<pid>`.
+    public var name: String
+    /// Opens the storage for ``url``.
+    public var openStorage: @Sendable (String) throws -> any ObjectStorage
+
+    /// Creates a worker.
+    public init(
+        url: String,
+        maxRows: Int = 10_000,
+        lease: String = "5 minutes",
+        linkExpiry: Int = 86_400,
+        name: String = Self.defaultName,
+        openStorage: @escaping @Sendable (String) throws -> any ObjectStorage = StorageURL.storage(for:)
+    ) {
+        self.url = url
+        self.maxRows = maxRows
+        self.lease = lease
+        self.linkExpiry = linkExpiry
+        self.name = name
+        self.openStorage = openStorage
+    }
+
+    /// `<hostname>:<pid>`.
+    public static var defaultName: String {
+        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// Claims and exports jobs until none is claimable, one fails, or the
+    /// task is cancelled (a daemon told to stop: the job in hand is left to
+    /// its lease and taken over later).
+    ///
+    /// - Parameter failures: Receives one failure per job that failed, and
+    ///   one if the storage cannot be opened (then no job is claimed).
+    /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/connection``
+    ///   when the connection is lost.
+    public func run(
+        on connection: PostgresConnection,
+        failures: inout [ExportSummary.Failure]
+    ) async throws -> [ExportSummary.JobResult] {
+        let storage: any ObjectStorage
+        do {
+            storage = try openStorage(url)
+        } catch {
+            failures.append(.init(step: "export jobs", message: "\(error)"))
+            return []
+        }
+        var results: [ExportSummary.JobResult] = []
+        while !Task.isCancelled {
+            let claimed: Claim?
+            do {
+                claimed = try Claim.next(worker: name, lease: lease, on: connection)
+            } catch let error as PostgresError where error.kind != .connection {
+                failures.append(.init(step: "export jobs", message: "\(error)"))
+                break
+            }
+            guard let claim = claimed else { break }
+            let result = try await export(claim, to: storage, on: connection, failures: &failures)
+            results.append(result)
+            // A failed job is pending again, and the oldest: claimed again
+            // now, it would use up its attempts in one pass. It waits for the
+            // next pass, and so do the jobs behind it.
+            if case .failed = result.outcome { break }
+        }
+        return results
+    }
+
+    /// Exports one claimed job, recording what happened.
+    private func export(
+        _ claim: Claim,
+        to storage: any ObjectStorage,
+        on connection: PostgresConnection,
+        failures: inout [ExportSummary.Failure]
+    ) async throws -> ExportSummary.JobResult {
+        var result = ExportSummary.JobResult(id: claim.id, outcome: .finished)
+        let fenced: [String?] = [String(claim.id), claim.token]
+        do {
+            while true {
+                guard !Task.isCancelled else {
+                    result.outcome = .interrupted
+                    return result
+                }
+                let page = try connection.query("""
+                    SELECT page_id, part_number, rows, final, body FROM auditlog.export_next_page($1::int8, $2::uuid, $3::int4)
+                    """, fenced + [String(maxRows)]).singleRow(of: "auditlog.export_next_page")
+                let pageID = try page[0, as: String.self]
+                let part = try page[1, as: Int.self]
+                let rows = try page[2, as: Int.self]
+                let body = Array(try page[4, as: String.self].utf8)
+                var etag: String?
+                // A page past the last entries (the job was taken over after
+                // its last page was acknowledged) adds nothing to the object.
+                if Self.isStored(part: part, rows: rows) {
+                    let object = claim.format == "csv" ? body : try Gzip.compress(body)
+                    try await storage.put(key: claim.stagingKey(part: part, pageID: pageID), data: object)
+                    etag = SigV4.hexSHA256(object)
+                    result.bytes += object.count
+                }
+                try connection.query("SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid, $4)",
+                                     fenced + [pageID, etag])
+                result.parts += 1
+                result.rows += rows
+                try heartbeat(fenced, on: connection)
+                if try page[3, as: Bool.self] { break }
+            }
+
+            let parts = try connection.query("""
+                SELECT part_number, page_id, rows FROM auditlog.export_part WHERE job_id = $1::int8 ORDER BY part_number
+                """, [String(claim.id)]).rows.compactMap { row -> String? in
+                let part = try row[0, as: Int.self]
+                guard Self.isStored(part: part, rows: try row[2, as: Int.self]) else { return nil }
+                return claim.stagingKey(part: part, pageID: try row[1, as: String.self])
+            }
+            let object = try await storage.concatenate(parts, into: claim.objectKey) {
+                try heartbeat(fenced, on: connection)
+            }
+            let objectURL = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/" + claim.objectKey
+            let now = Date()
+            let link = try storage.downloadLink(key: claim.objectKey, expires: linkExpiry, date: now)
+            let expiresAt = link.map { _ in now.addingTimeInterval(TimeInterval(linkExpiry)) }
+            try connection.query(
+                "SELECT auditlog.finish_export($1::int8, $2::uuid, $3, $4::int8, $5, $6, $7::timestamptz)",
+                fenced + [objectURL, String(object.bytes), object.sha256, link ?? objectURL,
+                          expiresAt.map { $0.formatted(.iso8601) }])
+            result.bytes = object.bytes
+            // Only now that the job is done is nobody else using the parts.
+            do {
+                for part in parts where part != claim.objectKey {
+                    try await storage.delete(key: part)
+                }
+            } catch {
+                failures.append(.init(step: "export job \(claim.id)",
+                                      message: "finished, but its staging objects remain: \(error)"))
+            }
+        } catch let error as PostgresError where error.kind == .connection {
+            throw error
+        } catch let error as PostgresError where error.sqlState == "55P03" {
+            result.outcome = .abandoned
+        } catch {
+            let message = "\(error)"
+            do {
+                let status = try connection.query("SELECT auditlog.fail_export($1::int8, $2::uuid, $3)",
+                                                  fenced + [message]).singleRow(of: "auditlog.fail_export")[0]
+                result.outcome = .failed(willRetry: status == "pending")
+                failures.append(.init(step: "export job \(claim.id)", message: message))
+            } catch let error as PostgresError where error.sqlState == "55P03" {
+                result.outcome = .abandoned
+            } catch let failure as PostgresError where failure.kind != .connection {
+                // The job is retried anyway once its lease expires, while
+                // it has attempts left.
+                result.outcome = .failed(willRetry: true)
+                failures.append(.init(step: "export job \(claim.id)",
+                                      message: "\(message); reporting it failed too: \(failure)"))
+            }
+        }
+        return result
+    }
+
+    /// Extends the job's lease.
+    private func heartbeat(_ fenced: [String?], on connection: PostgresConnection) throws {
+        try connection.query("SELECT auditlog.heartbeat_export($1::int8, $2::uuid, $3::interval)", fenced + [lease])
+    }
+
+    /// Whether part `part` with `rows` entries is staged and composed: every
+    /// part with entries, and the first one even without (an empty export is
+    /// an empty gzip stream, or the CSV header).
+    private static func isStored(part: Int, rows: Int) -> Bool {
+        rows > 0 || part == 1
+    }
+}

@@ -1,0 +1,108 @@
+import AuditlogKit
+import Foundation
+import Testing
+
+extension ExportJobTests {
+    @Test func exportRequestRefusesAnEmptyWindowOnOneLine() throws {
+        let run = try Auditlogctl.run(["export", "request", "--stream", "audit", "--from", "2026-03-01",
+                                       "--to", "2026-03-01", "--requested-by", "alice"])
+
+        #expect(run.status == 1 && run.stdout == "")
+        #expect(run.stderr == "auditlogctl: the window needs \"from\" before \"to\" (SQLSTATE 22023)\n")
+    }
+
+    @Test func exportRequestRefusesAnUnknownFormatOnOneLine() throws {
+        let window = try Self.settledWindow()
+
+        let run = try Auditlogctl.run(["export", "request", "--stream", "audit", "--from", window.from,
+                                       "--to", window.to, "--requested-by", "alice", "--format", "xml"])
+
+        #expect(run.status == 1 && run.stdout == "")
+        #expect(run.stderr == "auditlogctl: unsupported export format 'xml' (SQLSTATE 22023); hint: Use ndjson.gz or csv.\n")
+    }
+
+    @Test func exportRequestStatusAndCancel() throws {
+        let db = try TestDatabase.connectWithExtension()
+        let scratch = try ScratchExportJob()
+        defer { scratch.remove(job: nil, on: db) }
+        let window = try Self.settledWindow()
+
+        let requested = try Auditlogctl.run(["export", "request", "--stream", scratch.stream, "--from", window.from,
+                                             "--to", window.to, "--tenant", "acme", "--requested-by", "alice",
+                                             "--format", "csv"])
+
+        #expect(requested.status == 0 && requested.stderr == "")
+        let id = try #require(requested.stdout.firstMatch(of: /^requested export job (\d+);/).flatMap { Int64($0.1) })
+        defer { _ = try? ExportJobStatus.cancel(id, on: db) }
+        let shown = try Auditlogctl.run(["export", "status", String(id)])
+        #expect(shown.status == 0)
+        #expect(shown.stdout.hasPrefix("export job \(id)\n") && shown.stdout.contains("  status        pending\n"))
+        #expect(shown.stdout.contains("  tenant        acme\n") && shown.stdout.contains("  requested by  alice at "))
+        let json = try Auditlogctl.run(["export", "status", String(id), "--json"])
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let decoded = try decoder.decode(ExportJobStatus.self, from: Data(json.stdout.utf8))
+        #expect(decoded.id == id && decoded.stream == scratch.stream && decoded.format == "csv" && decoded.tenantID == "acme")
+        let table = try Auditlogctl.run(["export", "status"])
+        #expect(table.stdout.split(separator: "\n").contains { $0.contains(scratch.stream) && $0.contains("pending") })
+
+        let cancelled = try Auditlogctl.run(["export", "cancel", String(id)])
+        let again = try Auditlogctl.run(["export", "cancel", String(id)])
+
+        #expect(cancelled.stdout == "cancelled export job \(id)\n" && again.stdout == "export job \(id) had ended already\n")
+        #expect(try ExportJobStatus.fetch(id, from: db).status == "cancelled")
+        let missing = try Auditlogctl.run(["export", "status", "999999999"])
+        #expect(missing.status == 1 && missing.stderr == "auditlogctl: export job 999999999 does not exist\n")
+    }
+
+    @Test(arguments: ["200h", "1d", "500ms"])
+    func runRefusesALinkExpiryOutOfRange(expiry: String) throws {
+        let run = try Auditlogctl.run(["run", "--export-url", "file:///nonexistent", "--link-expiry", expiry])
+
+        #expect(run.status == 64 && run.stdout == "")
+        #expect(run.stderr.contains("--link-expiry takes a duration from 1s to 168h (7 days), such as 30m or 24h, not '\(expiry)'"))
+    }
+
+    /// A window that request_export accepts: from the oldest partition to
+    /// the settled horizon.
+    private static func settledWindow() throws -> (from: String, to: String) {
+        let db = try TestDatabase.connectWithExtension()
+        try db.query("SELECT auditlog.ensure_partitions()")
+        try db.query("SELECT auditlog.tick()")
+        let row = try db.query("SELECT (SELECT min(range_start) FROM auditlog.partitions)::text, auditlog.settled_horizon()::text")
+            .singleRow(of: "window")
+        return (try row[0, as: String.self], try row[1, as: String.self])
+    }
+}
+
+/// The built `auditlogctl`, run against the test database.
+enum Auditlogctl {
+    /// Runs `auditlogctl <arguments> --database <the test database>`.
+    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = try executable()
+        process.arguments = arguments + ["--database", try #require(TestDatabase.withExtension)]
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+    }
+
+    /// Next to the test bundle, or in the package's `.build/debug`.
+    private static func executable() throws -> URL {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            Bundle.main.bundleURL,
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+            packageRoot.appendingPathComponent(".build/debug"),
+        ].map { $0.appendingPathComponent("auditlogctl") }
+        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+                            "build auditlogctl first: swift build --build-tests")
+    }
+}
