@@ -83,14 +83,13 @@ import Testing
     func statusNeedsOnlyTheReaderRole() throws {
         let db = try TestDatabase.connectWithExtension()
         let sink = try ScratchSink(on: db)
-        let role = "swift_reader_\(UUID().uuidString.prefix(8).lowercased())"
-        try db.query("CREATE ROLE \(role) LOGIN IN ROLE auditlog_reader")
+        let reader = try ScratchRole(in: "auditlog_reader", on: db)
         defer {
             sink.remove(on: db)
-            _ = try? db.query("DROP ROLE \(role)")
+            reader.remove(on: db)
         }
 
-        let outcome = try AuditlogCtlProcess.run(["status", "--json", "--database", "\(TestDatabase.withExtension!) user=\(role)"])
+        let outcome = try AuditlogCtlProcess.run(["status", "--json", "--database", reader.conninfo])
 
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("\"\(sink.name)\""))
@@ -102,13 +101,12 @@ import Testing
     func runAndVerifyNeedOnlyTheAdminRole() throws {
         let db = try TestDatabase.connectWithExtension()
         let sink = try ScratchSink(on: db)
-        let role = "swift_admin_\(UUID().uuidString.prefix(8).lowercased())"
-        try db.query("CREATE ROLE \(role) LOGIN IN ROLE auditlog_admin")
+        let admin = try ScratchRole(in: "auditlog_admin", on: db)
         defer {
             sink.remove(on: db)
-            _ = try? db.query("DROP ROLE \(role)")
+            admin.remove(on: db)
         }
-        let database = "\(TestDatabase.withExtension!) user=\(role)"
+        let database = admin.conninfo
         let ids = try sink.record(3, on: db)
 
         let run = try AuditlogCtlProcess.run(["run", "--database", database, "--sink", sink.name, "--retain", "100 years"])

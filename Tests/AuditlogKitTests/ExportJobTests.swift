@@ -42,18 +42,17 @@ struct ExportJobTests {
     @Test func aWorkerNeedsOnlyTheAdminRole() async throws {
         let db = try TestDatabase.connectWithExtension()
         let scratch = try ScratchExportJob()
-        let role = "swift_worker_\(UUID().uuidString.prefix(8).lowercased())"
-        try db.query("CREATE ROLE \(role) LOGIN IN ROLE auditlog_admin")
+        let admin = try ScratchRole(in: "auditlog_admin", on: db)
         var job: Int64?
         defer {
             scratch.remove(job: job, on: db)
-            _ = try? db.query("DROP ROLE \(role)")
+            admin.remove(on: db)
         }
         let (id, ids) = try await scratch.requestJob(on: db) {
             try scratch.record(actorIDs: (0..<5).map { "bob-\($0)" }, on: db)
         }
         job = id
-        let worker = try PostgresConnection(conninfo: "\(TestDatabase.withExtension!) user=\(role)")
+        let worker = try PostgresConnection(conninfo: admin.conninfo)
 
         let summary = try await scratch.runner(maxRows: 2).run(on: worker)
 
