@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+public import Logging
+
+/// The daemon's HTTP endpoints, answered from a ``DaemonSnapshotStore`` so
+/// that no request queries the database:
+///
+/// - `GET /metrics`: the snapshot in the Prometheus text format
+///   (``MetricsRenderer``).
+/// - `GET /healthz`: `200 ok`, or `503` with the reason on one line
+///   (``DaemonSnapshot/health(at:interval:)``).
+/// - `GET /status`: the status report read after the last pass, as
+///   `auditlogctl status --json` prints it; `503` when there is none.
+public struct StatusServer: Sendable {
+    /// Where to listen.
+    public var address: ListenAddress
+    /// Where the daemon keeps its latest snapshot.
+    public var snapshots: DaemonSnapshotStore
+    /// The daemon's interval between passes, for the health check.
+    public var interval: Duration
+    /// Where the server logs.
+    public var logger: Logger
+
+    /// Creates a server.
+    public init(address: ListenAddress, snapshots: DaemonSnapshotStore, interval: Duration, logger: Logger) {
+        self.address = address
+        self.snapshots = snapshots
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Serves until the task is cancelled.
+    ///
+    /// - Parameter onListening: Called with the port once the server is
+    ///   listening, the one the system chose when ``address`` has port 0.
+    /// - Throws: When the address cannot be bound.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let router = Router()
+        let snapshots = snapshots
+        let interval = interval
+        router.get("metrics") { _, _ in
+            Self.response(.ok, MetricsRenderer.render(await snapshots.snapshot), contentType: MetricsRenderer.contentType)
+        }
+        router.get("healthz") { _, _ in
+            switch await snapshots.snapshot.health(at: Date(), interval: interval) {
+            case .healthy:
+                Self.response(.ok, "ok\n")
+            case .unhealthy(let reason):
+                Self.response(.serviceUnavailable, reason + "\n")
+            }
+        }
+        router.get("status") { _, _ in
+            let snapshot = await snapshots.snapshot
+            guard let status = snapshot.status else {
+                let reason = snapshot.lastPass == nil
+                    ? "no pass has run yet"
+                    : "the status could not be read: \(snapshot.statusError ?? "unknown error")"
+                return Self.response(.serviceUnavailable, reason + "\n")
+            }
+            return Self.response(.ok, try status.renderJSON() + "\n", contentType: "application/json")
+        }
+        let port = address.port
+        let application = Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port)),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+        try await application.run()
+    }
+
+    private static func response(
+        _ status: HTTPResponse.Status,
+        _ body: String,
+        contentType: String = "text/plain; charset=utf-8"
+    ) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body))
+        )
+    }
+}
