@@ -1,7 +1,5 @@
 import ArgumentParser
 import AuditlogKit
-import Dispatch
-import Foundation
 
 /// `auditlogctl daemon`: export passes on an interval.
 struct Daemon: AsyncParsableCommand {
@@ -70,16 +68,7 @@ struct Daemon: AsyncParsableCommand {
             logger: logger
         )
         try await reportingErrors(to: logger) {
-            let running = Task { try await service.run() }
-            let stops = [SIGTERM, SIGINT].map { signalNumber in
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler { running.cancel() }
-                source.resume()
-                return source
-            }
-            defer { stops.forEach { $0.cancel() } }
-            _ = try await running.value
+            try await service.run(handlingTerminationSignals: true)
         }
     }
 }

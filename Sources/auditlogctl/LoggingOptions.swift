@@ -14,7 +14,7 @@ struct LoggingOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "How to write log records on standard error: 'text' (auditlogctl: <message> key=value …) or 'json' (one object per line: timestamp, level, label, message and metadata).",
+            "How log records are written on standard error: 'text', one readable line each (auditlogctl: <message> key=value …), or 'json', one object per line with timestamp, level, label, message and metadata.",
             valueName: "format"
         )
     )
@@ -22,7 +22,7 @@ struct LoggingOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The least severe level logged: trace, debug, info, notice, warning, error or critical.",
+            "The least severe level logged.",
             valueName: "level"
         )
     )

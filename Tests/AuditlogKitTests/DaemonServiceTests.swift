@@ -9,7 +9,7 @@ import FoundationNetworking
 struct DaemonServiceTests {
     /// The daemon exports on its interval and serves what it saw: the
     /// metrics count the exported entries, the health check passes, the
-    /// status names the sink; cancelling stops the passes and the server.
+    /// status names the sink; stopping ends the passes and the server.
     @Test func servesMetricsHealthAndStatusUntilCancelled() async throws {
         let db = try TestDatabase.connectWithExtension()
         let sink = try ScratchSink(on: db)
@@ -23,7 +23,10 @@ struct DaemonServiceTests {
             logger: recorder.textLogger(level: .info)
         )
         let listening = PortBox()
-        let running = Task { try await service.run { listening.set($0) } }
+        let (stopRequests, requestStop) = AsyncStream.makeStream(of: Void.self)
+        let running = Task {
+            try await service.run(stop: { for await _ in stopRequests { return } }, onListening: { listening.set($0) })
+        }
         defer { running.cancel() }
 
         let port = try await eventually { listening.port }
@@ -47,7 +50,7 @@ struct DaemonServiceTests {
         let sinks = report?["sinks"] as? [[String: Any]] ?? []
         #expect(sinks.contains { $0["name"] as? String == sink.name })
 
-        running.cancel()
+        requestStop.yield()
         let passes = try await running.value
         #expect(passes >= 1)
         #expect(try sink.exportedIDs().sorted() == ids.sorted())
@@ -69,7 +72,7 @@ struct DaemonServiceTests {
             logger: LineRecorder().textLogger()
         )
         let listening = PortBox()
-        let running = Task { try await first.run { listening.set($0) } }
+        let running = Task { try await first.run(onListening: { listening.set($0) }) }
         defer { running.cancel() }
         let port = try await eventually { listening.port }
 

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import ServiceLifecycle
 
 /// `auditlogctl daemon`: an ``ExportDaemon``'s passes, logged, kept in a
 /// ``DaemonSnapshotStore``, and served by a ``StatusServer`` when an address
@@ -34,41 +35,62 @@ public struct DaemonService: Sendable {
         self.logger = logger
     }
 
-    /// Runs passes, and the server if there is one, until the task is
-    /// cancelled.
+    /// Runs passes, and the server if there is one, until `stop` returns,
+    /// the process gets SIGTERM or SIGINT when `handlingTerminationSignals`,
+    /// or the task is cancelled.
     ///
-    /// - Parameter onListening: Called with the server's port once it
-    ///   listens.
+    /// The first two stop the pass loop as cancelling does, then the server
+    /// (which answers until then); cancelling stops both at once, and
+    /// Hummingbird may log that as an error.
+    ///
+    /// - Parameters:
+    ///   - handlingTerminationSignals: Whether SIGTERM and SIGINT stop the
+    ///     service; only one service in a process should handle them.
+    ///   - stop: Returns when the service should stop; it must return when
+    ///     its task is cancelled.
+    ///   - onListening: Called with the server's port once it listens.
     /// - Returns: How many passes ran.
     /// - Throws: When the server cannot listen on ``listen``.
     @discardableResult
-    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> Int {
+    public func run(
+        handlingTerminationSignals: Bool = false,
+        stop: (@Sendable () async -> Void)? = nil,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> Int {
         logger.info("daemon started", metadata: [
             "interval": "\(Self.seconds(daemon.interval))",
             "listen": "\(listen?.description ?? "off")",
         ])
-        let passes = try await withThrowingTaskGroup(of: Int?.self) { group in
-            if let listen {
-                let server = StatusServer(address: listen, snapshots: snapshots, interval: daemon.interval, logger: logger)
-                group.addTask {
-                    do {
-                        try await server.run(onListening: onListening)
-                    } catch where Task.isCancelled {
-                        // Stopping is not a failure, however the server reports it.
-                    }
-                    return nil
-                }
-            }
-            group.addTask { await runPasses() }
-            // Either ends only when stopped, or the server when it fails:
-            // both end together.
-            var passes = try await group.next() ?? nil
-            group.cancelAll()
-            while let result = try await group.next() {
-                passes = passes ?? result
-            }
-            return passes ?? 0
+        let passCount = PassCount()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let listen {
+            let server = StatusServer(address: listen, snapshots: snapshots, interval: daemon.interval, logger: logger)
+            services.append(.init(service: server.service(onListening: onListening), serviceName: "status server"))
         }
+        // After the server, so that a graceful shutdown, which goes in
+        // reverse order, stops the passes first and the server answers
+        // until the last one has ended.
+        services.append(.init(service: ClosureService {
+            let passes = await cancelWhenGracefulShutdown { await runPasses() }
+            await passCount.set(passes)
+        }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "export passes"))
+        if let stop {
+            services.append(.init(service: ClosureService {
+                await cancelWhenGracefulShutdown { await stop() }
+            }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "stop"))
+        }
+        let configuration = ServiceGroupConfiguration(
+            services: services,
+            gracefulShutdownSignals: handlingTerminationSignals ? [.sigterm, .sigint] : [],
+            logger: logger
+        )
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch where Task.isCancelled {
+            // Stopping by cancellation is not a failure, whatever a service
+            // threw on its way out.
+        }
+        let passes = await passCount.value
         logger.info("daemon stopped", metadata: ["passes": "\(passes)"])
         return passes
     }
@@ -78,7 +100,9 @@ public struct DaemonService: Sendable {
         return await daemon.run(observe: { pass in
             log(pass)
             var status: Result<StatusReport, any Error>?
-            if listen != nil {
+            // After a pass that could not reach the database, trying again
+            // at once would only repeat its error.
+            if listen != nil, case .success = pass.result {
                 status = Result {
                     let connection = try statusConnection ?? daemon.connect()
                     statusConnection = connection
@@ -107,5 +131,14 @@ public struct DaemonService: Sendable {
     /// `1.250s`: a duration for the log.
     private static func seconds(_ duration: Duration) -> String {
         String(format: "%.3fs", duration.seconds)
+    }
+}
+
+/// How many passes the pass loop ran, once it has ended.
+private actor PassCount {
+    private(set) var value = 0
+
+    func set(_ count: Int) {
+        value = count
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 public import Logging
 
 /// The daemon's HTTP endpoints, answered from a ``DaemonSnapshotStore`` so
@@ -35,6 +36,12 @@ public struct StatusServer: Sendable {
     ///   listening, the one the system chose when ``address`` has port 0.
     /// - Throws: When the address cannot be bound.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await service(onListening: onListening).run()
+    }
+
+    /// The server as a service, which a service group can shut down
+    /// gracefully: stopping by cancellation makes Hummingbird log an error.
+    func service(onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
         let router = Router()
         let snapshots = snapshots
         let interval = interval
@@ -52,21 +59,43 @@ public struct StatusServer: Sendable {
         router.get("status") { _, _ in
             let snapshot = await snapshots.snapshot
             guard let status = snapshot.status else {
-                let reason = snapshot.lastPass == nil
-                    ? "no pass has run yet"
-                    : "the status could not be read: \(snapshot.statusError ?? "unknown error")"
+                let reason = if snapshot.lastPass != nil, let statusError = snapshot.statusError {
+                    "the status could not be read after the last pass: \(statusError)"
+                } else if let lastPass = snapshot.lastPass {
+                    "database unreachable: \(lastPass.failure ?? "unknown error")"
+                } else {
+                    "no pass has run yet"
+                }
                 return Self.response(.serviceUnavailable, reason + "\n")
             }
             return Self.response(.ok, try status.renderJSON() + "\n", contentType: "application/json")
         }
-        let port = address.port
+        let address = address
         let application = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port)),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? address.port) },
             logger: logger
         )
-        try await application.run()
+        return ClosureService {
+            do {
+                try await application.run()
+            } catch where !Task.isCancelled {
+                throw Failure(address: address, reason: "\(error)")
+            }
+        }
+    }
+
+    /// The server could not listen, or stopped serving.
+    public struct Failure: Error, CustomStringConvertible {
+        /// The address it was to listen on.
+        public var address: ListenAddress
+        /// NIO's description of the error.
+        public var reason: String
+
+        public var description: String {
+            "the HTTP server on \(address) failed: \(reason)"
+        }
     }
 
     private static func response(
