@@ -9,9 +9,10 @@ import ServiceLifecycle
 /// After each pass the service reads the ``StatusReport`` on a connection of
 /// its own (the status views are cheap) and stores it with the pass, so
 /// that the endpoints never query the database. The pass loop and the
-/// server run in one task group: cancelling the task stops both, the pass
-/// loop as ``ExportDaemon`` describes, and a server that fails stops the
-/// pass loop.
+/// server run as services of one service group (swift-service-lifecycle,
+/// which Hummingbird builds on): a graceful shutdown stops the pass loop as
+/// ``ExportDaemon`` describes, then the server; a server that fails stops
+/// the pass loop.
 public struct DaemonService: Sendable {
     /// The pass loop.
     public var daemon: ExportDaemon
