@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditlogKit
+import Logging
 
 /// The options every command that talks to the database takes.
 struct ConnectionOptions: ParsableArguments {
@@ -21,8 +22,9 @@ struct ConnectionOptions: ParsableArguments {
     )
     var statementTimeout = "5s"
 
-    /// Opens a connection with these options.
-    func connect() throws -> PostgresConnection {
-        try PostgresConnection(conninfo: database ?? "", statementTimeout: statementTimeout)
+    /// Opens a connection with these options, logging the server's notices
+    /// to `logger` when one is given.
+    func connect(logger: Logger? = nil) throws -> PostgresConnection {
+        try PostgresConnection(conninfo: database ?? "", statementTimeout: statementTimeout, logger: logger)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuditlogKit
 import Foundation
+import Logging
 
 extension ParsableCommand {
     /// Runs `body`, reporting a failure as one line on standard error and
@@ -11,7 +12,7 @@ extension ParsableCommand {
         do {
             try body()
         } catch {
-            throw exitCode(reporting: error)
+            throw exitCode(reporting: error, to: printError)
         }
     }
 
@@ -20,19 +21,29 @@ extension ParsableCommand {
         do {
             try await body()
         } catch {
-            throw exitCode(reporting: error)
+            throw exitCode(reporting: error, to: printError)
         }
     }
 
-    private func exitCode(reporting error: any Error) -> ExitCode {
+    /// Runs `body` like ``reportingErrors(_:)``, but reports the failure
+    /// through `logger`, at level `error`.
+    func reportingErrors(to logger: Logger, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            throw exitCode(reporting: error) { logger.error("\($0)") }
+        }
+    }
+
+    private func exitCode(reporting error: any Error, to report: (String) -> Void = printError) -> ExitCode {
         switch error {
         case let exitCode as ExitCode:
             return exitCode
         case let error as PostgresError where error.kind == .connection:
-            printError("\(error)")
+            report("\(error)")
             return ExitCode(2)
         default:
-            printError("\(error)")
+            report("\(error)")
             return .failure
         }
     }

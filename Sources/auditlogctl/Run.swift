@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditlogKit
+import Logging
 
 /// `auditlogctl run`: one export pass, for schedulers.
 struct Run: AsyncParsableCommand {
@@ -33,7 +34,9 @@ struct Run: AsyncParsableCommand {
             'sink <name>: <pages> pages, <entries> entries, <bytes> bytes', \
             then one per backfill and export job. \
             A failing step or sink does not stop the others; each failure \
-            is reported on standard error and the exit code is 1.
+            is logged on standard error and the exit code is 1. Notices \
+            and warnings from the server are logged too, with their \
+            SQLSTATE.
 
             Storage: file:///absolute/path writes files atomically \
             (temporary file, fsync, rename). s3://bucket/prefix uploads with \
@@ -50,6 +53,8 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var pass: PassOptions
 
+    @OptionGroup var logging: LoggingOptions
+
     @Option(
         name: .customLong("sink"),
         help: ArgumentHelp("Drain only this sink; repeat for several. Default: every enabled sink.", valueName: "name")
@@ -57,12 +62,13 @@ struct Run: AsyncParsableCommand {
     var sinks: [String] = []
 
     func run() async throws {
-        try await reportingErrors {
+        let logger = logging.bootstrap()
+        try await reportingErrors(to: logger) {
             let runner = pass.runner(sinks: sinks.isEmpty ? nil : sinks)
-            let summary = try await runner.run(on: connection.connect())
+            let summary = try await runner.run(on: connection.connect(logger: logger))
             print(summary.renderText())
             for failure in summary.failures {
-                printError("\(failure)")
+                logger.error("\(failure)")
             }
             if !summary.succeeded {
                 throw ExitCode.failure

@@ -1,4 +1,5 @@
 internal import CLibPQ
+public import Logging
 
 /// A blocking connection to PostgreSQL through libpq.
 ///
@@ -9,8 +10,14 @@ internal import CLibPQ
 /// A connection runs one statement at a time and is deliberately not
 /// `Sendable`: keep it in one task, or put it behind an actor to share it.
 /// It is closed when the last reference goes away.
+///
+/// The server's notices and warnings (`RAISE NOTICE`, `RAISE WARNING`) go
+/// to the logger given to ``init(conninfo:statementTimeout:logger:)``, or
+/// to standard error as libpq writes them when there is none.
 public final class PostgresConnection {
     private let handle: OpaquePointer
+    /// Kept alive as long as libpq may call back with it.
+    private let noticeLogger: NoticeLogger?
 
     /// Opens a connection.
     ///
@@ -23,10 +30,14 @@ public final class PostgresConnection {
     ///     names another, and always uses `client_encoding` UTF8.
     ///   - statementTimeout: A value for the session's `statement_timeout`,
     ///     such as `5s` or `0` for none; `nil` keeps the server's setting.
+    ///   - logger: Where the server's notices go: warnings at level
+    ///     `warning`, everything else at `notice` (`debug` for `DEBUG`),
+    ///     with the SQLSTATE, detail and hint as metadata. `nil` leaves them
+    ///     to libpq, which writes them to standard error.
     /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/connection``
     ///   when the connection fails, or of kind ``PostgresError/Kind/server``
     ///   when the server rejects the statement timeout.
-    public init(conninfo: String, statementTimeout: String? = nil) throws {
+    public init(conninfo: String, statementTimeout: String? = nil, logger: Logger? = nil) throws {
         // With expand_dbname, the conninfo given as `dbname` is parsed as a
         // full connection string or URI. Its settings override the entries
         // before it and are overridden by the entries after it.
@@ -46,6 +57,13 @@ public final class PostgresConnection {
             throw PostgresError(kind: .connection, message: Self.redactingSyntaxError(message, in: conninfo))
         }
         handle = connection
+        noticeLogger = logger.map(NoticeLogger.init)
+        if let noticeLogger {
+            PQsetNoticeReceiver(connection, { context, notice in
+                guard let context, let notice else { return }
+                Unmanaged<NoticeLogger>.fromOpaque(context).takeUnretainedValue().log(notice)
+            }, Unmanaged.passUnretained(noticeLogger).toOpaque())
+        }
         if let statementTimeout {
             try query("SELECT set_config('statement_timeout', $1, false)", [statementTimeout])
         }
@@ -140,6 +158,34 @@ public final class PostgresConnection {
             }
         }
         return QueryResult(columns: columns, values: values)
+    }
+}
+
+/// Logs the server's notices for one connection; libpq holds a pointer to
+/// it as the notice receiver's context.
+private final class NoticeLogger {
+    let logger: Logger
+
+    init(_ logger: Logger) {
+        self.logger = logger
+    }
+
+    func log(_ notice: OpaquePointer) {
+        func field(_ code: Int32) -> String? {
+            PQresultErrorField(notice, code).map { String(cString: $0) }
+        }
+        let level: Logger.Level = switch field(CLIBPQ_DIAG_SEVERITY_NONLOCALIZED) {
+        case "WARNING": .warning
+        case "DEBUG": .debug
+        default: .notice
+        }
+        var metadata: Logger.Metadata = [:]
+        metadata["sqlstate"] = field(CLIBPQ_DIAG_SQLSTATE).map { .string($0) }
+        metadata["detail"] = field(CLIBPQ_DIAG_MESSAGE_DETAIL).map { .string($0) }
+        metadata["hint"] = field(CLIBPQ_DIAG_MESSAGE_HINT).map { .string($0) }
+        let message = field(CLIBPQ_DIAG_MESSAGE_PRIMARY)
+            ?? String(cString: PQresultErrorMessage(notice)).split(whereSeparator: \.isNewline).joined(separator: " ")
+        logger.log(level: level, "\(message)", metadata: metadata)
     }
 }
 

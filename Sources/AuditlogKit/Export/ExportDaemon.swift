@@ -1,3 +1,5 @@
+import Foundation
+
 /// Export passes on an interval until stopped: what `auditlogctl daemon`
 /// does.
 ///
@@ -7,6 +9,25 @@
 /// page it is on, takes no new page, and ends the loop: nothing is
 /// acknowledged that was not stored.
 public struct ExportDaemon: Sendable {
+    /// One pass as the daemon saw it: when it started, how long it took and
+    /// how it ended.
+    public struct Pass: Sendable {
+        /// When the pass started.
+        public var startedAt: Date
+        /// How long it ran, connecting included.
+        public var duration: Duration
+        /// Its summary, or the error that ended it: the connection could not
+        /// be opened or was lost.
+        public var result: Result<ExportSummary, any Error>
+
+        /// Creates a pass.
+        public init(startedAt: Date, duration: Duration, result: Result<ExportSummary, any Error>) {
+            self.startedAt = startedAt
+            self.duration = duration
+            self.result = result
+        }
+    }
+
     /// What each pass does.
     public var runner: ExportRunner
     /// The time from the end of one pass to the start of the next.
@@ -27,17 +48,31 @@ public struct ExportDaemon: Sendable {
     /// - Returns: How many passes ran.
     @discardableResult
     public func run(report: (Result<ExportSummary, any Error>) -> Void) async -> Int {
+        await run(observe: { pass in report(pass.result) })
+    }
+
+    /// Runs passes until the task is cancelled, handing each pass to
+    /// `observe` as it ends; the next pass waits for `observe` to return.
+    ///
+    /// - Returns: How many passes ran.
+    @discardableResult
+    public func run(observe: (Pass) async -> Void) async -> Int {
         var connection: PostgresConnection?
         var passes = 0
+        let clock = ContinuousClock()
         while !Task.isCancelled {
+            let startedAt = Date()
+            let start = clock.now
+            let result: Result<ExportSummary, any Error>
             do {
                 let open = try connection ?? connect()
                 connection = open
-                report(.success(try await runner.run(on: open)))
+                result = .success(try await runner.run(on: open))
             } catch {
                 connection = nil
-                report(.failure(error))
+                result = .failure(error)
             }
+            await observe(Pass(startedAt: startedAt, duration: clock.now - start, result: result))
             passes += 1
             do {
                 try await Task.sleep(for: interval)
