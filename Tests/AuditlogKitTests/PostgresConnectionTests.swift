@@ -93,6 +93,22 @@ import Testing
             #expect(error?.sqlState == "57014")
         }
 
+        /// Over TCP, the server notices a vanished client within about a
+        /// minute (and drops its advisory locks); the statement timeout is
+        /// the server's when none is given.
+        @Test func keepalivesAreSetOnBothSides() throws {
+            let db = try TestDatabase.connect()
+            let row = try db.query("""
+                SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'),
+                       current_setting('tcp_keepalives_count'), inet_client_addr() IS NOT NULL,
+                       current_setting('statement_timeout') = reset_val
+                FROM pg_settings WHERE name = 'statement_timeout'
+                """).singleRow(of: "settings")
+            try #require(row[3] == "t", "AUDITLOG_TEST_DATABASE must connect over TCP")
+            #expect(row[0] == "30" && row[1] == "10" && row[2] == "3")
+            #expect(row[4] == "t")
+        }
+
         @Test func invalidStatementTimeoutIsAServerError() {
             let error = #expect(throws: PostgresError.self) { try TestDatabase.connect(statementTimeout: "soon") }
             #expect(error?.sqlState == "22023")

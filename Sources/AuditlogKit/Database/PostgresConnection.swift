@@ -30,6 +30,8 @@ public final class PostgresConnection {
     ///     names another, and always uses `client_encoding` UTF8.
     ///   - statementTimeout: A value for the session's `statement_timeout`,
     ///     such as `5s` or `0` for none; `nil` keeps the server's setting.
+    ///     The session's TCP keepalives are set to notice a vanished client
+    ///     within about a minute.
     ///   - logger: Where the server's notices go: warnings at level
     ///     `warning`, everything else at `notice` (`debug` for `DEBUG`),
     ///     with the SQLSTATE, detail and hint as metadata. `nil` leaves them
@@ -41,8 +43,16 @@ public final class PostgresConnection {
         // With expand_dbname, the conninfo given as `dbname` is parsed as a
         // full connection string or URI. Its settings override the entries
         // before it and are overridden by the entries after it.
-        let keywords = ["fallback_application_name", "dbname", "client_encoding", nil]
-        let values = ["auditlogctl", conninfo, "UTF8", nil]
+        //
+        // Keepalives: a peer that vanished (a host powered off, a network
+        // cut) is noticed within about a minute on both sides. libpq fails
+        // the statement instead of waiting forever (the conninfo may say
+        // otherwise), and the server ends the session, releasing the
+        // advisory lock by which a runner holds a sink, so that another
+        // replica takes the sink over.
+        let keywords = ["fallback_application_name", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "dbname", "client_encoding", nil]
+        let values = ["auditlogctl", "30", "10", "3", conninfo, "UTF8", nil]
         let connection = withCStringArray(keywords) { keywords in
             withCStringArray(values) { values in
                 PQconnectdbParams(keywords, values, 1)
@@ -64,9 +74,11 @@ public final class PostgresConnection {
                 Unmanaged<NoticeLogger>.fromOpaque(context).takeUnretainedValue().log(notice)
             }, Unmanaged.passUnretained(noticeLogger).toOpaque())
         }
-        if let statementTimeout {
-            try query("SELECT set_config('statement_timeout', $1, false)", [statementTimeout])
-        }
+        try query("""
+            SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false),
+                   set_config('tcp_keepalives_count', '3', false),
+                   CASE WHEN $1::text IS NOT NULL THEN set_config('statement_timeout', $1, false) END
+            """, [statementTimeout])
     }
 
     deinit {
