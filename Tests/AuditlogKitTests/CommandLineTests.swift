@@ -24,6 +24,51 @@ import Testing
         #expect(outcome.stderr.hasPrefix("auditlogctl: "))
     }
 
+    /// Bad input that only the database can judge: refused on one line,
+    /// exit 1 (64 for what the command line itself rules out), and nothing
+    /// made. Names and URLs with quotes and semicolons are refused, never
+    /// run.
+    @Test(.enabled(if: TestDatabase.withExtension != nil, "set AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"))
+    func badInputIsRefusedOnOneLineAndChangesNothing() throws {
+        let db = try TestDatabase.connectWithExtension()
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let name = "bad-\(suffix)", asker = "bad-input-\(suffix)"
+        let cases: [(arguments: [String], status: Int32)] = [
+            (["sink", "add", "\(name)'; DROP TABLE auditlog.entry; --", "file:///tmp/x"], 1),
+            (["sink", "add", name, "http://example.com/"], 1),
+            (["sink", "add", name, "s3://x'; DROP SCHEMA auditlog; --"], 1),
+            (["sink", "add", name, "file://relative/path"], 1),
+            (["sink", "add", name, "file:///tmp/x", "--stream", "Bad Stream"], 1),
+            (["sink", "add", name, "file:///tmp/x", "--tenant", ""], 1),
+            (["sink", "enable", name], 1),
+            (["sink", "remove", "\(name)'; --"], 1),
+            (["backfill", "start", name, "--from", "2026-03-02", "--to", "2026-03-01"], 1),
+            (["backfill", "start", name, "--from=-infinity", "--to=infinity"], 1),
+            (["backfill", "start", name, "--from", "yesterday-ish", "--to", "now"], 1),
+            (["export", "request", "--stream", "audit", "--from=-infinity", "--to=infinity", "--requested-by", asker], 1),
+            (["export", "request", "--stream", "a;b", "--from", "2026-03-01", "--to", "2026-03-02", "--requested-by", asker], 1),
+            (["export", "request", "--stream", "audit", "--from", "2026-03-02", "--to", "2026-03-01", "--requested-by", asker], 1),
+            (["export", "status", "999999999"], 1),
+            (["export", "cancel", "999999999"], 1),
+            (["verify", name], 1),
+            (["verify", name, "--from", "2026-13-45"], 64),
+            (["daemon", "--listen", "not-an-address"], 64),
+            (["run", "--link-expiry", "8d"], 64),
+        ]
+        for (arguments, status) in cases {
+            let outcome = try AuditlogCtlProcess.run(arguments + ["--database", TestDatabase.withExtension!])
+
+            #expect(outcome.status == status, "\(arguments): \(outcome.stderr)")
+            #expect(outcome.errorLines.count == 1, "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.hasPrefix("auditlogctl: "), "\(arguments)")
+        }
+        let made = try db.query("""
+            SELECT (SELECT count(*) FROM auditlog.sink WHERE name LIKE $1 || '%')
+                 + (SELECT count(*) FROM auditlog.export_job WHERE requested_by = $2)
+            """, [name, asker]).singleRow(of: "made")[0, as: Int.self]
+        #expect(made == 0)
+    }
+
     @Test func helpAndVersionPrintInFullAndSucceed() throws {
         let help = try AuditlogCtlProcess.run(["run", "--help"])
         #expect(help.status == 0 && help.stdout.contains("USAGE: auditlogctl run"))

@@ -30,6 +30,7 @@ import json
 import os
 import random
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -43,7 +44,9 @@ import psycopg.sql
 from fault_proxy import FaultProxy
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
-AWS = {"AWS_ACCESS_KEY_ID": "chaos", "AWS_SECRET_ACCESS_KEY": "chaos-secret", "AWS_REGION": "us-east-1"}
+# A secret of this invocation's: nothing a run produces may contain it.
+SECRET = "chaos-secret-" + secrets.token_hex(12)
+AWS = {"AWS_ACCESS_KEY_ID": "chaos", "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": "us-east-1"}
 
 
 class Ledger:
@@ -251,8 +254,9 @@ class Run:
         self.stopping = threading.Event()
         self.kills = 0
         self.restarts = 0
+        self.produced = []  # what auditlogctl printed, searched for the secret at the end
         self.s3 = boto3.client("s3", endpoint_url=args.moto, region_name="us-east-1",
-                               aws_access_key_id="chaos", aws_secret_access_key="chaos-secret")
+                               aws_access_key_id="chaos", aws_secret_access_key=SECRET)
 
     def operation(self, kind):
         """The operation of a writer's entry: this run's prefix, so its sink takes only this run's entries."""
@@ -314,9 +318,11 @@ class Run:
             while conn.execute("SELECT auditlog.timeout_pending('1 second', 100000)").fetchone()[0]:
                 pass
             for _ in range(30):
-                subprocess.run([self.auditlogctl, "run", "--database", self.exporter_dsn, "--retain", "100 years",
-                                "--statement-timeout", self.args.statement_timeout or "5s", "--sink", self.sink], env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.proxy.endpoint},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                run = subprocess.run([self.auditlogctl, "run", "--database", self.exporter_dsn, "--retain", "100 years",
+                                      "--statement-timeout", self.args.statement_timeout or "5s", "--sink", self.sink],
+                                     env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.proxy.endpoint},
+                                     capture_output=True, text=True)
+                self.produced.append(run.stdout + run.stderr)
                 conn.execute("SELECT auditlog.tick()")
                 lag, in_flight = conn.execute(
                     "SELECT lag_rows, page_in_flight FROM auditlog.sink_status WHERE sink = %s", (self.sink,)).fetchone()
@@ -350,6 +356,12 @@ class Run:
         verify = subprocess.run([self.auditlogctl, "verify", self.sink, "--database", self.exporter_dsn],
                                 env={**os.environ, **AWS, "AWS_ENDPOINT_URL_S3": self.args.moto},
                                 capture_output=True, text=True)
+        self.produced.append(verify.stdout + verify.stderr)
+        self.produced.append(subprocess.run([self.auditlogctl, "status", "--json", "--database", self.exporter_dsn],
+                                            capture_output=True, text=True).stdout)
+        self.produced.append(subprocess.run([f"{PG_BIN}/pg_dump", "--dbname", self.dsn],
+                                            capture_output=True, text=True).stdout)
+        self.produced.append(open(os.path.join(self.args.pgdata, "..", "server.log"), errors="replace").read())
         exported = set(stored)
         ledger = self.ledger
         problems = []
@@ -383,6 +395,8 @@ class Run:
                       if (m := re.search(r"SQLSTATE ([0-9A-Z]{5})", line)) and not m.group(1).startswith(("08", "57P0"))]
         if unexpected:
             problems.append(f"{len(unexpected)} unexpected exporter errors, the first: {unexpected[0]}")
+        if SECRET in exporter_log or any(SECRET in text for text in self.produced):
+            problems.append("the storage secret appears in what the run produced")
         if verify.returncode != 0:
             problems.append("auditlogctl verify failed: " + " | ".join(verify.stderr.strip().splitlines()[:3]))
         c = ledger.counts
