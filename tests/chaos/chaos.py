@@ -436,7 +436,7 @@ def create_database(args, dbname):
         conn.execute("SET client_min_messages = warning")
         conn.execute("CREATE EXTENSION auditlog")
         for role, group in (("chaos_writer", "auditlog_writer"), ("chaos_exporter", "auditlog_admin")):
-            if not conn.execute("SELECT FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
                 conn.execute(f"CREATE ROLE {role} LOGIN IN ROLE {group}")
             if args.statement_timeout:
                 conn.execute(psycopg.sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
