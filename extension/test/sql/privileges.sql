@@ -73,6 +73,45 @@ WHERE outcome = 'denied' AND has_table_privilege('pm_reader', 'auditlog.' || quo
 SELECT relname AS admin_denied_despite_grant FROM pg_temp.try_reading('pm_admin')
 WHERE outcome = 'denied' AND has_table_privilege('pm_admin', 'auditlog.' || quote_ident(relname), 'SELECT');
 
+-- Tried for real: each role calls every function of the schema (with null
+-- arguments, undone), and is refused exactly those the catalog denies it.
+-- (Functions returning trigger are never callable; procedures are CALLed.
+-- The nulls of functions come from subqueries: a constant null given to a
+-- strict function is folded away before the privilege check; CALL takes no
+-- subquery.)
+CREATE FUNCTION pg_temp.try_calling(role text) RETURNS TABLE (proname name, called boolean, granted boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  f record;
+BEGIN
+  FOR f IN SELECT p.oid, p.proname, p.prokind,
+                  (SELECT string_agg(format(CASE WHEN p.prokind = 'p' THEN 'NULL::%s' ELSE '(SELECT NULL::%s)' END,
+                                            t::regtype), ', ' ORDER BY n)
+                   FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, n)) AS args
+           FROM pg_proc p
+           WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prorettype <> 'trigger'::regtype
+           ORDER BY p.oid::regprocedure::text LOOP
+    proname := f.proname;
+    granted := has_function_privilege(role, f.oid, 'EXECUTE');
+    BEGIN
+      EXECUTE format('SET LOCAL ROLE %I', role);
+      EXECUTE format(CASE WHEN f.prokind = 'p' THEN 'CALL auditlog.%I(%s)' ELSE 'SELECT auditlog.%I(%s)' END,
+                     f.proname, coalesce(f.args, ''));
+      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'undo';
+    EXCEPTION
+      WHEN insufficient_privilege THEN called := false;
+      WHEN OTHERS THEN called := true;  -- it ran, and refused the nulls or was undone
+    END;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+SELECT role, count(*) FILTER (WHERE called) AS called, count(*) FILTER (WHERE NOT called) AS refused,
+       string_agg(proname, ' ' ORDER BY proname) FILTER (WHERE called IS DISTINCT FROM granted) AS unlike_the_catalog
+FROM (VALUES ('pm_writer'), ('pm_reader'), ('pm_admin'), ('pm_outsider')) AS r(role),
+     LATERAL pg_temp.try_calling(r.role)
+GROUP BY role ORDER BY role;
+
 -- Nobody inserts, updates or deletes logged entries directly, the admin included.
 SET ROLE pm_admin;
 INSERT INTO auditlog.entry (id, logged_at, started_at, operation, result, writer_xid)
