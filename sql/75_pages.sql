@@ -195,6 +195,7 @@ AS $$
 DECLARE
   condition text := auditlog.batch_condition(lo, hi) || auditlog.sink_filter(s);
   first_row record;
+  query text;
 BEGIN
   -- Mostly the page goes on with the stream of the page before: its next
   -- entry comes straight from the primary key, in order. Only when that
@@ -219,9 +220,23 @@ BEGIN
     RETURN;
   END IF;
   stream := first_row.stream;
-  -- The page ends at max_rows entries, or before the entry that would take
-  -- its body past max_page_bytes (never before its first entry: upto, the
-  -- body's length up to each entry, only grows).
+  query := auditlog.page_query(s, lo, hi, first_row.stream, auditlog.utc_day(first_row.logged_at),
+                               after_stream, after_logged_at, after_id, NULL, NULL, max_rows);
+  -- Most pages are far below max_page_bytes: rendered in one pass (as long
+  -- as max_rows entries of at most 64 KiB each cannot pass the 1 GB a text
+  -- value holds).
+  IF max_rows <= 12000 THEN
+    EXECUTE format('SELECT count(*)::int, min(e.logged_at), max(e.logged_at),'
+                   ' (array_agg(e.id ORDER BY e.logged_at DESC, e.id DESC))[1],'
+                   ' string_agg(auditlog.ndjson_line(e), E''\n'') || E''\n'' FROM (%s) e', query)
+    INTO rows, first_logged_at, last_logged_at, last_id, body;
+    IF octet_length(body) <= auditlog.max_page_bytes() THEN
+      RETURN;
+    END IF;
+  END IF;
+  -- Large entries: the page ends before the entry that would take its body
+  -- past max_page_bytes (never before its first entry: upto, the body's
+  -- length up to each entry, only grows).
   EXECUTE format('SELECT count(*)::int, min(r.logged_at), max(r.logged_at),'
                  ' (array_agg(r.id ORDER BY r.logged_at DESC, r.id DESC))[1],'
                  ' string_agg(r.line, E''\n'') || E''\n'''
@@ -229,9 +244,7 @@ BEGIN
                  '       FROM (%s) e CROSS JOIN LATERAL (SELECT auditlog.ndjson_line(e)) AS l(line)'
                  '       WINDOW w AS (ORDER BY e.logged_at, e.id)) r'
                  ' WHERE r.upto <= %s OR r.n = 1',
-                 auditlog.page_query(s, lo, hi, first_row.stream, auditlog.utc_day(first_row.logged_at),
-                                     after_stream, after_logged_at, after_id, NULL, NULL, max_rows),
-                 auditlog.max_page_bytes())
+                 query, auditlog.max_page_bytes())
   INTO rows, first_logged_at, last_logged_at, last_id, body;
 END
 $$;
