@@ -46,18 +46,11 @@ extension ExportJobStatus {
 
     /// The jobs as JSON, with sorted keys and ISO-8601 times.
     public static func renderJSON(_ jobs: [ExportJobStatus]) throws -> String {
-        try json(jobs)
+        try jobs.stableJSON()
     }
 
     /// The job as JSON, with sorted keys and ISO-8601 times.
     public func renderJSON() throws -> String {
-        try Self.json(self)
-    }
-
-    private static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        try stableJSON()
     }
 }

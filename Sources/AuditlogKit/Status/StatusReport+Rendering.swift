@@ -7,10 +7,7 @@ extension StatusReport {
     /// (absent times are `null`), times are ISO-8601 in UTC to the second,
     /// and sizes are plain byte counts.
     public func renderJSON() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        try stableJSON()
     }
 
     /// The report for a terminal: a summary, a table of partitions, one of

@@ -25,9 +25,7 @@ extension VerifyReport {
     /// verification succeeded, and the findings with their kind and
     /// severity.
     public func renderJSON() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(JSONForm(self)), as: UTF8.self)
+        try JSONForm(self).stableJSON()
     }
 
     private static func row(_ label: String, _ counts: Counts) -> [String] {
