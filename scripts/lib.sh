@@ -2,7 +2,7 @@
 # project needs, building it, and throwaway Postgres clusters.
 # Source it; do not run it.
 
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
