@@ -50,19 +50,87 @@ SET search_path = pg_catalog, pg_temp
 RETURN encode(sha256(convert_to(body, 'UTF8')), 'hex');
 COMMENT ON FUNCTION auditlog.body_sha256 IS 'The SHA-256, in hex, of a page body.';
 
--- The query that renders the entries another query returns as one NDJSON
--- text, in the order that query gives them: every page query orders by
--- (logged_at, id). The aggregate takes its input in that order (no ORDER BY
--- of its own: that would sort the rendered megabytes again, half the cost of
--- a page); the functions that run it allow no parallel plan, and a pinned
--- page's SHA-256 is checked whenever it is rendered again.
-CREATE FUNCTION auditlog.ndjson_body(query text)
+-- One renderer for every kind of page (a sink's, a backfill's, an export
+-- job's part), and for a pinned page rendered again: the aggregate
+-- render_entries(e, format, max_bytes, head) renders the entries it is given
+-- as NDJSON (ndjson_line) or CSV (entry_csv) lines, after head (the CSV
+-- header, or nothing), each line ending in a newline, and keeps the longest
+-- prefix of them in (logged_at, id) order whose body is at most max_bytes
+-- (null: no bound), never less than the first. Its result depends only on
+-- the set of rows it is given, never on the order the plan feeds them in, so
+-- the same rows always render to the same bytes (extension/src/render.c).
+CREATE TYPE auditlog.rendered_page AS (
+  rows            int,
+  first_logged_at timestamptz,
+  last_logged_at  timestamptz,
+  last_id         uuid,
+  body            text
+);
+COMMENT ON TYPE auditlog.rendered_page IS
+  'Entries rendered as a page body: how many, the keys of the first and the last, and the body (null when there were none).';
+
+CREATE FUNCTION auditlog.render_step(state internal, e auditlog.entry, format text, max_bytes int, head text)
+RETURNS internal
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'auditlog_render_step';
+COMMENT ON FUNCTION auditlog.render_step IS 'Internal: the transition function of render_entries().';
+
+CREATE FUNCTION auditlog.render_final(state internal)
+RETURNS auditlog.rendered_page
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'auditlog_render_final';
+COMMENT ON FUNCTION auditlog.render_final IS 'Internal: the final function of render_entries().';
+
+CREATE AGGREGATE auditlog.render_entries(e auditlog.entry, format text, max_bytes int, head text) (
+  SFUNC = auditlog.render_step,
+  STYPE = internal,
+  FINALFUNC = auditlog.render_final,
+  FINALFUNC_MODIFY = READ_ONLY,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE auditlog.render_entries(auditlog.entry, text, int, text) IS
+  'Internal: the entries as a page body in format ndjson or csv, after head: the longest prefix in (logged_at, id) order of at most max_bytes (at least one entry), whatever order they come in.';
+
+-- The query that renders the entries another query selects, as one row of
+-- auditlog.rendered_page: every page, of every kind, is rendered by it.
+CREATE FUNCTION auditlog.render_query(query text, format text, max_bytes int, head text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-RETURN format('SELECT string_agg(auditlog.ndjson_line(e), E''\n'') || E''\n'' FROM (%s) e', query);
-COMMENT ON FUNCTION auditlog.ndjson_body IS
-  'Internal: the query that renders the entries of query as NDJSON, one line an entry, in (logged_at, id) order.';
+RETURN format('SELECT (p.r).* FROM (SELECT auditlog.render_entries(e, %L, %L, %L) AS r FROM (%s) e) p',
+              format, max_bytes, head, query);
+COMMENT ON FUNCTION auditlog.render_query IS
+  'Internal: the query that renders the entries of query as a page body (auditlog.rendered_page), bounded by max_bytes.';
+
+-- A pinned page rendered again: the same aggregate over the same rows (those
+-- query selects, from the key after which the page starts up to its last
+-- key; no query for a page of no entries), checked against the SHA-256
+-- recorded when it was handed out. Unbounded: those rows fitted the bound
+-- they were handed out under.
+CREATE FUNCTION auditlog.render_again(query text, format text, head text, sha256 text, page_id uuid, owner text)
+RETURNS auditlog.rendered_page
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+  page auditlog.rendered_page;
+BEGIN
+  IF query IS NOT NULL THEN
+    EXECUTE auditlog.render_query(query, format, NULL, head) INTO page;
+  END IF;
+  page.rows := coalesce(page.rows, 0);
+  page.body := coalesce(page.body, head, '');
+  IF auditlog.body_sha256(page.body) IS DISTINCT FROM sha256 THEN
+    RAISE EXCEPTION 'auditlog: page % of % no longer matches what was handed out', page_id, owner
+      USING ERRCODE = 'data_corrupted',
+            DETAIL = 'Its entries were changed or dropped since: see auditlog.purge() with force.';
+  END IF;
+  RETURN page;
+END
+$$;
+COMMENT ON FUNCTION auditlog.render_again IS
+  'Internal: a pinned page rendered again from its rows, checked against the SHA-256 it was handed out with.';
 
 -- The condition on auditlog.entry e for a sink's filters.
 CREATE FUNCTION auditlog.sink_filter(s auditlog.sink)
@@ -106,8 +174,8 @@ CREATE TYPE auditlog.page_out AS (
 );
 COMMENT ON TYPE auditlog.page_out IS 'A page as next_page() hands it out.';
 
--- The body of a pinned page, computed again from its bounds: the same rows,
--- so the same text.
+-- A pinned page, rendered again from its bounds: the same rows, so the same
+-- text.
 CREATE FUNCTION auditlog.render_page(p auditlog.page)
 RETURNS auditlog.page_out
 LANGUAGE plpgsql
@@ -116,18 +184,13 @@ SET TimeZone = 'UTC'
 AS $$
 DECLARE
   s auditlog.sink := (SELECT s FROM auditlog.sink s WHERE s.name = p.sink);
-  body text;
+  page auditlog.rendered_page;
 BEGIN
-  EXECUTE auditlog.ndjson_body(auditlog.page_query(s, p.lo_tick, p.hi_tick, p.stream, auditlog.utc_day(p.first_logged_at),
-                                                    p.after_stream, p.after_logged_at, p.after_id, p.last_logged_at, p.last_id, NULL))
-  INTO body;
-  IF body IS NULL OR auditlog.body_sha256(body) <> p.sha256 THEN
-    RAISE EXCEPTION 'auditlog: page % of sink "%" no longer matches what was handed out', p.page_id, p.sink
-      USING ERRCODE = 'data_corrupted',
-            DETAIL = 'Its entries were changed or dropped since: see auditlog.purge() with force.';
-  END IF;
+  page := auditlog.render_again(auditlog.page_query(s, p.lo_tick, p.hi_tick, p.stream, auditlog.utc_day(p.first_logged_at),
+                                                    p.after_stream, p.after_logged_at, p.after_id, p.last_logged_at, p.last_id, NULL),
+                                'ndjson', NULL, p.sha256, p.page_id, format('sink "%s"', p.sink));
   RETURN (p.page_id, p.object_key, p.stream, auditlog.utc_day(p.first_logged_at)::date, p.rows,
-          p.first_logged_at, p.last_logged_at, p.sha256, body)::auditlog.page_out;
+          p.first_logged_at, p.last_logged_at, p.sha256, page.body)::auditlog.page_out;
 END
 $$;
 COMMENT ON FUNCTION auditlog.render_page IS 'Internal: the body of a pinned page, checked against its recorded SHA-256.';
@@ -171,19 +234,19 @@ END
 $$;
 COMMENT ON FUNCTION auditlog.reanchor_if_foreign IS 'Internal: re-anchors a sink whose export state is missing or not this cluster''s.';
 
--- The most bytes of NDJSON in a sink's page, whatever max_rows says, so that
--- a page of large entries stays small enough to render, hold and upload.
+-- The most bytes in a page body, of every kind, whatever max_rows says, so
+-- that a page of large entries stays small enough to render, hold and upload.
 CREATE FUNCTION auditlog.max_page_bytes()
 RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 16 * 1024 * 1024;
-COMMENT ON FUNCTION auditlog.max_page_bytes IS 'Internal: the most bytes of NDJSON in a sink''s page (16 MiB); a page holds at least one entry.';
+COMMENT ON FUNCTION auditlog.max_page_bytes IS 'Internal: the most bytes in a page body, of every kind (16 MiB); a page holds at least one entry.';
 
 -- The next page of batch (lo, hi] for a sink after the key (after_stream,
 -- after_logged_at, after_id): the first entry after the key decides the
 -- stream and the UTC day; the page is at most max_rows entries of those, in
--- (logged_at, id) order, and at most max_page_bytes() of NDJSON. All null
--- when the batch has nothing more.
+-- (logged_at, id) order, and at most max_page_bytes() of NDJSON (at least
+-- one entry). All null when the batch has nothing more.
 CREATE FUNCTION auditlog.batch_page(s auditlog.sink, lo bigint, hi bigint,
                                     after_stream text, after_logged_at timestamptz, after_id uuid, max_rows int,
                                     OUT stream text, OUT rows int, OUT first_logged_at timestamptz,
@@ -222,29 +285,7 @@ BEGIN
   stream := first_row.stream;
   query := auditlog.page_query(s, lo, hi, first_row.stream, auditlog.utc_day(first_row.logged_at),
                                after_stream, after_logged_at, after_id, NULL, NULL, max_rows);
-  -- Most pages are far below max_page_bytes: rendered in one pass (as long
-  -- as max_rows entries of at most 64 KiB each cannot pass the 1 GB a text
-  -- value holds).
-  IF max_rows <= 12000 THEN
-    EXECUTE format('SELECT count(*)::int, min(e.logged_at), max(e.logged_at),'
-                   ' (array_agg(e.id ORDER BY e.logged_at DESC, e.id DESC))[1],'
-                   ' string_agg(auditlog.ndjson_line(e), E''\n'') || E''\n'' FROM (%s) e', query)
-    INTO rows, first_logged_at, last_logged_at, last_id, body;
-    IF octet_length(body) <= auditlog.max_page_bytes() THEN
-      RETURN;
-    END IF;
-  END IF;
-  -- Large entries: the page ends before the entry that would take its body
-  -- past max_page_bytes (never before its first entry: upto, the body's
-  -- length up to each entry, only grows).
-  EXECUTE format('SELECT count(*)::int, min(r.logged_at), max(r.logged_at),'
-                 ' (array_agg(r.id ORDER BY r.logged_at DESC, r.id DESC))[1],'
-                 ' string_agg(r.line, E''\n'') || E''\n'''
-                 ' FROM (SELECT e.logged_at, e.id, l.line, row_number() OVER w AS n, sum(octet_length(l.line) + 1) OVER w AS upto'
-                 '       FROM (%s) e CROSS JOIN LATERAL (SELECT auditlog.ndjson_line(e)) AS l(line)'
-                 '       WINDOW w AS (ORDER BY e.logged_at, e.id)) r'
-                 ' WHERE r.upto <= %s OR r.n = 1',
-                 query, auditlog.max_page_bytes())
+  EXECUTE auditlog.render_query(query, 'ndjson', auditlog.max_page_bytes(), NULL)
   INTO rows, first_logged_at, last_logged_at, last_id, body;
 END
 $$;
@@ -257,7 +298,7 @@ SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
 SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
-SET max_parallel_workers_per_gather = 0  -- bodies are rendered in query order
+SET max_parallel_workers_per_gather = 0  -- a page reads a few thousand rows: no workers to start
 AS $$
 DECLARE
   s auditlog.sink;

@@ -4,7 +4,8 @@
 -- steps. It walks the window in (logged_at, id) order one chunk at a time:
 -- the next max_rows entries of one UTC day, whatever their stream, found
 -- through the primary key. Each stream present in the chunk (and passing the
--- sink's filters) becomes one pinned page, so every page is one stream and
+-- sink's filters) is paged in turn, in pinned pages of at most
+-- max_page_bytes() (mostly one a stream), so every page is one stream and
 -- one day and no statement reads more than a chunk. Its objects carry the
 -- backfill's id in their keys, so overlapping backfills never overwrite each
 -- other; they may overlap the sink's own pages (a window is a time range, a
@@ -25,10 +26,13 @@ CREATE TABLE auditlog.backfill (
   after_stream         text,
   after_logged_at      timestamptz,
   after_id             uuid,
-  -- the chunk being exported: up to this key, these streams still to page
+  -- the chunk being exported: up to this key, these streams still to page,
+  -- the first of them paged up to this key
   chunk_last_logged_at timestamptz,
   chunk_last_id        uuid,
   chunk_streams        text[],
+  chunk_after_logged_at timestamptz,
+  chunk_after_id       uuid,
   -- the page in flight
   page_id              uuid,
   page_stream          text,
@@ -65,40 +69,38 @@ $$;
 COMMENT ON FUNCTION auditlog.start_backfill IS
   'Starts exporting the window ["from", "to") to the sink: ends no later than the settled horizon, starts no earlier than the oldest partition kept. Its pages may overlap the sink''s own; its object keys are its own. Returns its id.';
 
--- The query for the entries of a backfill's chunk, or of one stream of it.
+-- The query for the entries of a backfill's chunk, or of one stream of it:
+-- those after the key the stream was paged up to, and, for the page in
+-- flight, up to its last key (a page pinned by 0.2.0 has none: all of the
+-- stream in the chunk).
 CREATE FUNCTION auditlog.backfill_query(b auditlog.backfill, s auditlog.sink, columns text, stream text, max_rows int)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN format('SELECT %s FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L%s%s%s ORDER BY e.logged_at, e.id%s',
   columns,
-  greatest(b.range_start, b.after_logged_at),
+  greatest(b.range_start, b.after_logged_at, CASE WHEN stream IS NOT NULL THEN b.chunk_after_logged_at END),
   least(b.range_end, auditlog.utc_day(greatest(b.range_start, b.after_logged_at, b.chunk_last_logged_at)) + interval '1 day'),
   CASE WHEN b.after_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', b.after_logged_at, b.after_id) END,
   CASE WHEN b.chunk_last_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) <= (%L::timestamptz, %L::uuid)', b.chunk_last_logged_at, b.chunk_last_id) END,
-  CASE WHEN stream IS NOT NULL THEN format(' AND e.stream = %L', stream) || auditlog.sink_filter(s) END,
+  CASE WHEN stream IS NOT NULL THEN concat(format(' AND e.stream = %L', stream), auditlog.sink_filter(s),
+    CASE WHEN b.chunk_after_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', b.chunk_after_logged_at, b.chunk_after_id) END,
+    CASE WHEN b.page_id IS NOT NULL AND b.page_last_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) <= (%L::timestamptz, %L::uuid)', b.page_last_logged_at, b.page_last_id) END) END,
   CASE WHEN max_rows IS NOT NULL THEN format(' LIMIT %s', max_rows) END);
 COMMENT ON FUNCTION auditlog.backfill_query IS 'Internal: the query for a backfill''s chunk, or for one stream of it.';
 
--- The body of the backfill's page in flight.
+-- The backfill's page in flight, rendered again and checked.
 CREATE FUNCTION auditlog.backfill_body(b auditlog.backfill, s auditlog.sink)
-RETURNS text
-LANGUAGE plpgsql STABLE
+RETURNS auditlog.rendered_page
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
-AS $$
-DECLARE
-  body text;
-BEGIN
-  EXECUTE auditlog.ndjson_body(CASE b.kind
+RETURN auditlog.render_again(CASE b.kind
     WHEN 'gap' THEN auditlog.page_query(s, b.lo_tick, b.hi_tick, b.page_stream, auditlog.utc_day(b.page_first_logged_at),
                                         b.after_stream, b.after_logged_at, b.after_id, b.page_last_logged_at, b.page_last_id, NULL)
-    ELSE auditlog.backfill_query(b, s, 'e.*', b.page_stream, NULL) END)
-  INTO body;
-  RETURN body;
-END
-$$;
-COMMENT ON FUNCTION auditlog.backfill_body IS 'Internal: the NDJSON body of a backfill''s page in flight.';
+    ELSE auditlog.backfill_query(b, s, 'e.*', b.page_stream, NULL) END,
+  'ndjson', NULL, b.page_sha256, b.page_id, format('backfill %s', b.backfill_id));
+COMMENT ON FUNCTION auditlog.backfill_body IS 'Internal: the backfill''s page in flight, rendered again and checked against its SHA-256.';
 
 CREATE FUNCTION auditlog.backfill_next_page(backfill_id bigint, max_rows int DEFAULT 10000)
 RETURNS SETOF auditlog.page_out
@@ -107,14 +109,15 @@ SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
 SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
-SET max_parallel_workers_per_gather = 0  -- bodies are rendered in query order
+SET max_parallel_workers_per_gather = 0  -- a page reads a few thousand rows: no workers to start
 AS $$
 DECLARE
   b auditlog.backfill;
   s auditlog.sink;
   chunk record;
   slice record;
-  body text;
+  page auditlog.rendered_page;
+  rendered boolean := false;  -- page holds the page in flight, just rendered
   day timestamptz;
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.backfill_next_page()');
@@ -133,18 +136,14 @@ BEGIN
       RETURN;
     END IF;
     IF b.page_id IS NOT NULL THEN
-      body := auditlog.backfill_body(b, s);
-      IF auditlog.body_sha256(body) <> b.page_sha256 THEN
-        RAISE EXCEPTION 'auditlog: page % of backfill % no longer matches what was handed out', b.page_id, b.backfill_id
-          USING ERRCODE = 'data_corrupted';
+      IF NOT rendered THEN
+        page := auditlog.backfill_body(b, s);
       END IF;
       day := auditlog.utc_day(b.page_first_logged_at);
       RETURN NEXT (b.page_id,
                    format('%s/dt=%s/%s-backfill-%s-%s.ndjson.gz', b.page_stream, to_char(day, 'YYYY-MM-DD'), b.sink, b.backfill_id, b.page_id),
                    b.page_stream, day::date, b.page_rows, b.page_first_logged_at,
-                   coalesce(b.page_last_logged_at,
-                            (SELECT max((l::json->>'logged_at')::timestamptz) FROM regexp_split_to_table(rtrim(body, E'\n'), E'\n') AS l)),
-                   b.page_sha256, body)::auditlog.page_out;
+                   coalesce(b.page_last_logged_at, page.last_logged_at), b.page_sha256, page.body)::auditlog.page_out;
       RETURN;
     END IF;
 
@@ -160,6 +159,8 @@ BEGIN
           page_first_logged_at = slice.first_logged_at, page_last_logged_at = slice.last_logged_at,
           page_last_id = slice.last_id, page_sha256 = auditlog.body_sha256(slice.body)
       WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
+      page.body := slice.body;
+      rendered := true;
       CONTINUE;  -- hands it out above
     END IF;
 
@@ -167,19 +168,28 @@ BEGIN
       IF cardinality(b.chunk_streams) = 0 THEN
         UPDATE auditlog.backfill bf
         SET after_logged_at = bf.chunk_last_logged_at, after_id = bf.chunk_last_id,
-            chunk_last_logged_at = NULL, chunk_last_id = NULL, chunk_streams = NULL
+            chunk_last_logged_at = NULL, chunk_last_id = NULL, chunk_streams = NULL,
+            chunk_after_logged_at = NULL, chunk_after_id = NULL
         WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
         CONTINUE;
       END IF;
-      b.page_stream := b.chunk_streams[1];
-      EXECUTE format('SELECT count(*)::int, min(e.logged_at) FROM (%s) e',
-                     auditlog.backfill_query(b, s, 'e.logged_at', b.page_stream, NULL))
-      INTO b.page_rows, b.page_first_logged_at;
-      body := auditlog.backfill_body(b, s);
+      -- The next page of the chunk's first stream still to page, if any is
+      -- left of it.
+      EXECUTE auditlog.render_query(auditlog.backfill_query(b, s, 'e.*', b.chunk_streams[1], NULL),
+                                    'ndjson', auditlog.max_page_bytes(), NULL)
+      INTO page;
+      IF page.rows = 0 THEN
+        UPDATE auditlog.backfill bf
+        SET chunk_streams = bf.chunk_streams[2:], chunk_after_logged_at = NULL, chunk_after_id = NULL
+        WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
+        CONTINUE;
+      END IF;
       UPDATE auditlog.backfill bf
-      SET page_id = auditlog.new_page_id(), page_stream = b.page_stream, page_rows = b.page_rows,
-          page_first_logged_at = b.page_first_logged_at, page_sha256 = auditlog.body_sha256(body)
+      SET page_id = auditlog.new_page_id(), page_stream = bf.chunk_streams[1], page_rows = page.rows,
+          page_first_logged_at = page.first_logged_at, page_last_logged_at = page.last_logged_at,
+          page_last_id = page.last_id, page_sha256 = auditlog.body_sha256(page.body)
       WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
+      rendered := true;
       CONTINUE;  -- hands it out above
     END IF;
 
@@ -236,8 +246,13 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Acknowledge the page_id that backfill_next_page() returned; a page acknowledged already needs nothing more.';
   END IF;
+  -- A window's page moves its stream's key within the chunk; one pinned by
+  -- 0.2.0 (no last key) held all of its stream in the chunk.
   UPDATE auditlog.backfill bf
-  SET chunk_streams = bf.chunk_streams[2:], rows_exported = bf.rows_exported + bf.page_rows,
+  SET chunk_streams = CASE WHEN bf.kind = 'gap' OR bf.page_last_id IS NULL THEN bf.chunk_streams[2:] ELSE bf.chunk_streams END,
+      chunk_after_logged_at = CASE WHEN bf.kind = 'window' THEN bf.page_last_logged_at END,
+      chunk_after_id = CASE WHEN bf.kind = 'window' THEN bf.page_last_id END,
+      rows_exported = bf.rows_exported + bf.page_rows,
       after_stream = CASE WHEN bf.kind = 'gap' THEN bf.page_stream ELSE bf.after_stream END,
       after_logged_at = CASE WHEN bf.kind = 'gap' THEN bf.page_last_logged_at ELSE bf.after_logged_at END,
       after_id = CASE WHEN bf.kind = 'gap' THEN bf.page_last_id ELSE bf.after_id END,

@@ -65,18 +65,11 @@ COMMENT ON TABLE auditlog.export_part IS 'The acknowledged parts of each export 
 
 -- A CSV cell: quoted when needed, and neutralised for spreadsheets: a cell
 -- that starts with =, +, -, @, a tab or a carriage return would be read as a
--- formula, so it gets a leading apostrophe.
+-- formula, so it gets a leading apostrophe (extension/src/render.c).
 CREATE FUNCTION auditlog.csv_cell(value text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT CASE
-    WHEN value IS NULL THEN ''
-    ELSE (SELECT CASE WHEN safe ~ '[",\r\n]' OR safe <> btrim(safe) THEN '"' || replace(safe, '"', '""') || '"' ELSE safe END
-          FROM (SELECT CASE WHEN value ~ '^[=+\-@\t\r]' THEN '''' || value ELSE value END AS safe) AS s)
-  END
-$$;
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'auditlog_csv_cell';
 COMMENT ON FUNCTION auditlog.csv_cell IS 'One CSV cell, quoted as needed and safe to open in a spreadsheet.';
 
 CREATE FUNCTION auditlog.csv_header()
@@ -87,21 +80,13 @@ RETURN 'id,stream,logged_at,started_at,operation,actor_type,actor_id,tenant_id,r
        'error_message,details';
 COMMENT ON FUNCTION auditlog.csv_header IS 'The header line of CSV exports: the columns of an entry, writer_xid left out.';
 
+-- The columns of csv_header(), each a csv_cell(); times in UTC, inet with
+-- its netmask (inet::text), written in C as the NDJSON is
+-- (extension/src/render.c).
 CREATE FUNCTION auditlog.entry_csv(e auditlog.entry)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT concat_ws(',', auditlog.csv_cell(e.id::text), auditlog.csv_cell(e.stream),
-    auditlog.csv_cell(to_char(e.logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
-    auditlog.csv_cell(to_char(e.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
-    auditlog.csv_cell(e.operation), auditlog.csv_cell(e.actor_type), auditlog.csv_cell(e.actor_id),
-    auditlog.csv_cell(e.tenant_id), auditlog.csv_cell(e.resource_type), auditlog.csv_cell(e.resource_id),
-    auditlog.csv_cell(e.request_id), auditlog.csv_cell(e.request_uri), auditlog.csv_cell(e.source_ip::text),
-    auditlog.csv_cell(e.user_agent), auditlog.csv_cell(e.auth_method), auditlog.csv_cell(e.credential_id),
-    auditlog.csv_cell(e.result::text), auditlog.csv_cell(e.http_status::text), auditlog.csv_cell(e.error_code),
-    auditlog.csv_cell(e.error_message), auditlog.csv_cell(e.details::text))
-$$;
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'auditlog_entry_csv';
 COMMENT ON FUNCTION auditlog.entry_csv IS 'One entry as a line of a CSV export.';
 
 CREATE FUNCTION auditlog.request_export(
@@ -281,41 +266,34 @@ CREATE TYPE auditlog.export_page AS (
 );
 COMMENT ON TYPE auditlog.export_page IS 'A part of an export job''s object: its body (NDJSON or CSV text, to compress as the format says), and whether it is the last.';
 
--- The body of a job's page from its bounds, in the job's format; the CSV
--- header opens the first part.
-CREATE FUNCTION auditlog.export_body(job auditlog.export_job, last_logged_at timestamptz, last_id uuid, part int)
+-- What a job's page is rendered with: its format, and the CSV header that
+-- opens the first part (it counts towards the page's bytes).
+CREATE FUNCTION auditlog.export_format(job auditlog.export_job)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-SET TimeZone = 'UTC'
-AS $$
-DECLARE
-  lines text;
-BEGIN
-  IF last_id IS NOT NULL AND job.format = 'csv' THEN
-    EXECUTE format('SELECT string_agg(auditlog.entry_csv(e), E''\n'' ORDER BY e.logged_at, e.id) || E''\n'' FROM (%s) e',
-                   auditlog.export_query(job, last_logged_at, last_id, NULL))
-    INTO lines;
-  ELSIF last_id IS NOT NULL THEN
-    EXECUTE auditlog.ndjson_body(auditlog.export_query(job, last_logged_at, last_id, NULL)) INTO lines;
-  END IF;
-  RETURN CASE WHEN job.format = 'csv' AND part = 1 THEN auditlog.csv_header() || E'\n' ELSE '' END || coalesce(lines, '');
-END
-$$;
-COMMENT ON FUNCTION auditlog.export_body IS 'Internal: the body of an export job''s page.';
+RETURN CASE job.format WHEN 'csv' THEN 'csv' ELSE 'ndjson' END;
+COMMENT ON FUNCTION auditlog.export_format IS 'Internal: the format an export job''s pages are rendered in, ndjson or csv.';
+
+CREATE FUNCTION auditlog.export_head(job auditlog.export_job, part int)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN job.format = 'csv' AND part = 1 THEN auditlog.csv_header() || E'\n' END;
+COMMENT ON FUNCTION auditlog.export_head IS 'Internal: what opens an export job''s part: the CSV header for the first part of a CSV export, else nothing.';
 
 CREATE FUNCTION auditlog.export_next_page(job_id bigint, token uuid, max_rows int DEFAULT 10000)
 RETURNS SETOF auditlog.export_page
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
-SET max_parallel_workers_per_gather = 0  -- bodies are rendered in query order
+SET max_parallel_workers_per_gather = 0  -- a page reads a few thousand rows: no workers to start
 AS $$
 DECLARE
   job auditlog.export_job;
   after_page auditlog.export_job;
   part int;
-  body text;
+  page auditlog.rendered_page;
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.export_next_page()');
   PERFORM auditlog.check_max_rows(max_rows);
@@ -324,33 +302,35 @@ BEGIN
   part := job.parts_exported + 1;
   IF job.page_id IS NOT NULL THEN
     -- Pinned: the same page again, for a retry or a worker taking over.
-    body := auditlog.export_body(job, job.page_last_logged_at, job.page_last_id, part);
-    IF auditlog.body_sha256(body) <> job.page_sha256 THEN
-      RAISE EXCEPTION 'auditlog: page % of export job % no longer matches what was handed out', job.page_id, job.job_id
-        USING ERRCODE = 'data_corrupted';
-    END IF;
+    page := auditlog.render_again(CASE WHEN job.page_last_id IS NOT NULL
+                                       THEN auditlog.export_query(job, job.page_last_logged_at, job.page_last_id, NULL) END,
+                                  auditlog.export_format(job), auditlog.export_head(job, part),
+                                  job.page_sha256, job.page_id, format('export job %s', job.job_id));
   ELSE
-    EXECUTE format('SELECT count(*)::int, max(e.logged_at), (array_agg(e.id ORDER BY e.logged_at DESC, e.id DESC))[1] FROM (%s) e',
-                   auditlog.export_query(job, NULL, NULL, max_rows))
-    INTO job.page_rows, job.page_last_logged_at, job.page_last_id;
+    EXECUTE auditlog.render_query(auditlog.export_query(job, NULL, NULL, max_rows), auditlog.export_format(job),
+                                  auditlog.max_page_bytes(), auditlog.export_head(job, part))
+    INTO page;
+    page.body := coalesce(page.body, auditlog.export_head(job, part), '');
+    job.page_rows := page.rows;
+    job.page_last_logged_at := page.last_logged_at;
+    job.page_last_id := page.last_id;
     -- The last page is the one after which nothing is left.
     after_page := job;
     after_page.after_logged_at := coalesce(job.page_last_logged_at, job.after_logged_at);
     after_page.after_id := coalesce(job.page_last_id, job.after_id);
     EXECUTE format('SELECT NOT EXISTS (%s)', auditlog.export_query(after_page, NULL, NULL, 1)) INTO job.page_final;
-    body := auditlog.export_body(job, job.page_last_logged_at, job.page_last_id, part);
     job.page_id := auditlog.new_page_id();
-    job.page_sha256 := auditlog.body_sha256(body);
+    job.page_sha256 := auditlog.body_sha256(page.body);
     UPDATE auditlog.export_job j
     SET page_id = job.page_id, page_rows = job.page_rows, page_last_logged_at = job.page_last_logged_at,
         page_last_id = job.page_last_id, page_sha256 = job.page_sha256, page_final = job.page_final
     WHERE j.job_id = job.job_id;
   END IF;
-  RETURN NEXT (job.page_id, part, job.page_rows, job.page_final, job.page_sha256, body)::auditlog.export_page;
+  RETURN NEXT (job.page_id, part, job.page_rows, job.page_final, job.page_sha256, page.body)::auditlog.export_page;
 END
 $$;
 COMMENT ON FUNCTION auditlog.export_next_page IS
-  'The next part of a claimed export job (at most max_rows entries, in (logged_at, id) order), pinned until acknowledged; final says it is the last. Needs the job''s current fencing token. Runs as its own transaction.';
+  'The next part of a claimed export job (at most max_rows entries and 16 MiB, in (logged_at, id) order), pinned until acknowledged; final says it is the last. Needs the job''s current fencing token. Runs as its own transaction.';
 
 CREATE FUNCTION auditlog.ack_export_page(job_id bigint, token uuid, page_id uuid, etag text DEFAULT NULL)
 RETURNS boolean

@@ -90,6 +90,8 @@ BEGIN
                    FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, n)) AS args
            FROM pg_proc p
            WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prorettype <> 'trigger'::regtype
+             -- (an aggregate's support functions take internal: no SQL can call them)
+             AND NOT 'internal'::regtype = ANY (p.proargtypes)
            ORDER BY p.oid::regprocedure::text LOOP
     proname := f.proname;
     granted := has_function_privilege(role, f.oid, 'EXECUTE');
