@@ -112,37 +112,49 @@ append_json_string(StringInfo buf, const char *s)
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		appendBinaryStringInfo(buf, run, p - run);
-		switch (c)
+		if (p > run)
+			appendBinaryStringInfo(buf, run, p - run);
+		/* room for the longest escape, and its terminating zero */
+		if (buf->maxlen - buf->len <= 6)
+			enlargeStringInfo(buf, 6);
 		{
-			case '"':
-				appendBinaryStringInfo(buf, "\\\"", 2);
-				break;
-			case '\\':
-				appendBinaryStringInfo(buf, "\\\\", 2);
-				break;
-			case '\n':
-				appendBinaryStringInfo(buf, "\\n", 2);
-				break;
-			case '\r':
-				appendBinaryStringInfo(buf, "\\r", 2);
-				break;
-			case '\t':
-				appendBinaryStringInfo(buf, "\\t", 2);
-				break;
-			case '\b':
-				appendBinaryStringInfo(buf, "\\b", 2);
-				break;
-			case '\f':
-				appendBinaryStringInfo(buf, "\\f", 2);
-				break;
-			default:
-				{
-					/* \u00XX, lower case: what "\\u%04x" wrote */
-					char		escape[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+			char	   *out = buf->data + buf->len;
 
-					appendBinaryStringInfo(buf, escape, 6);
-				}
+			out[0] = '\\';
+			switch (c)
+			{
+				case '"':
+					out[1] = '"';
+					break;
+				case '\\':
+					out[1] = '\\';
+					break;
+				case '\n':
+					out[1] = 'n';
+					break;
+				case '\r':
+					out[1] = 'r';
+					break;
+				case '\t':
+					out[1] = 't';
+					break;
+				case '\b':
+					out[1] = 'b';
+					break;
+				case '\f':
+					out[1] = 'f';
+					break;
+				default:
+					/* \u00XX, lower case: what "\\u%04x" wrote */
+					out[1] = 'u';
+					out[2] = '0';
+					out[3] = '0';
+					out[4] = hex[c >> 4];
+					out[5] = hex[c & 0xf];
+					buf->len += 4;
+			}
+			buf->len += 2;
+			buf->data[buf->len] = '\0';
 		}
 		run = p + 1;
 	}

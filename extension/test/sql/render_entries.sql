@@ -1,0 +1,62 @@
+-- render_entries(e, format, max_bytes, head), the one renderer of pages: the
+-- same lines as ndjson_line() and entry_csv(); the longest prefix in
+-- (logged_at, id) order whose body is at most max_bytes, never less than one
+-- entry; and the same result whatever order the rows come in.
+SET jit = off;  -- many small aggregates: compiling them would be most of the time
+CREATE TEMP TABLE some_entries (LIKE auditlog.entry);
+-- 60 entries of very different sizes, two of them sharing a logged_at.
+INSERT INTO some_entries (id, stream, logged_at, started_at, operation, user_agent, result, http_status, details, writer_xid)
+SELECT ('018f0000-0000-7000-8000-' || lpad(to_hex(n * 7919 % 1000), 12, '0'))::uuid, 'audit',
+       '2024-05-01 00:00:00+00'::timestamptz + make_interval(secs => n - CASE WHEN n = 31 THEN 1 ELSE 0 END),
+       '2024-05-01 00:00:00+00', 'render.' || n, repeat(chr(1 + n % 30), (n * 937) % 3000), 'success', 200 + n,
+       jsonb_build_object('n', n, 'text', repeat('x,"y"', n % 7)), n::text::xid8
+FROM generate_series(1, 60) AS n;
+-- The lines in key order, with the body's length up to each.
+CREATE TEMP TABLE ordered_lines AS
+SELECT e.id, e.logged_at, row_number() OVER w AS n,
+       auditlog.ndjson_line(ROW(e.*)::auditlog.entry) AS ndjson, auditlog.entry_csv(ROW(e.*)::auditlog.entry) AS csv,
+       sum(octet_length(auditlog.ndjson_line(ROW(e.*)::auditlog.entry)) + 1) OVER w AS ndjson_upto,
+       sum(octet_length(auditlog.entry_csv(ROW(e.*)::auditlog.entry)) + 1) OVER w AS csv_upto
+FROM some_entries e WINDOW w AS (ORDER BY e.logged_at, e.id);
+
+-- Unbounded: every line, in key order, each ending in a newline; the keys of
+-- the first and the last.
+SELECT (r).rows, (r).first_logged_at = '2024-05-01 00:00:01+00' AS first_key,
+       (r).last_id = (SELECT id FROM ordered_lines WHERE n = 60) AS last_key,
+       (r).body = (SELECT string_agg(ndjson, E'\n' ORDER BY n) || E'\n' FROM ordered_lines) AS same_as_ndjson_line
+FROM (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', NULL, NULL) AS r FROM some_entries e) x;
+SELECT (r).rows,
+       (r).body = 'head,er' || E'\n' || (SELECT string_agg(csv, E'\n' ORDER BY n) || E'\n' FROM ordered_lines) AS same_as_entry_csv
+FROM (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'csv', NULL, E'head,er\n') AS r FROM some_entries e) x;
+
+-- Bounded: exactly the longest prefix that fits (the CSV head counted), at
+-- least one entry, whatever order the rows are fed in (forced here with the
+-- aggregate's own ORDER BY: ascending, descending, and two shuffles).
+CREATE TEMP TABLE bounds AS SELECT unnest(ARRAY[1, 5000, 7000, 12000, 20000, 40000, 65000, 200000, 1000000]) AS max_bytes;
+CREATE TEMP TABLE rendered AS
+SELECT b.max_bytes, f.format, o.feed,
+       CASE o.feed
+         WHEN 'ascending' THEN (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY e.logged_at, e.id) FROM some_entries e)
+         WHEN 'descending' THEN (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY e.logged_at DESC, e.id DESC) FROM some_entries e)
+         WHEN 'shuffled' THEN (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY md5(e.id::text)) FROM some_entries e)
+         WHEN 'shuffled again' THEN (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY e.http_status % 7, e.operation DESC) FROM some_entries e)
+       END AS r
+FROM bounds b,
+     (VALUES ('ndjson', NULL), ('csv', auditlog.csv_header() || E'\n')) AS f(format, head),
+     (VALUES ('ascending'), ('descending'), ('shuffled'), ('shuffled again')) AS o(feed);
+SELECT max_bytes, format, count(DISTINCT r) AS results, min((r).rows) AS rows,
+       bool_and(octet_length((r).body) <= max_bytes OR (r).rows = 1) AS within_bound,
+       bool_and((r).rows = greatest(1, (SELECT count(*) FROM ordered_lines l
+                                          WHERE CASE format WHEN 'csv' THEN l.csv_upto + octet_length(auditlog.csv_header()) + 1
+                                                            ELSE l.ndjson_upto END <= max_bytes))) AS longest_prefix,
+       bool_and((r).last_id = (SELECT id FROM ordered_lines l WHERE l.n = (r).rows)) AS last_key
+FROM rendered GROUP BY max_bytes, format ORDER BY format, max_bytes;
+
+-- Nothing to render: no rows and no body.
+SELECT (r).* FROM (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', 100, NULL) AS r FROM some_entries e WHERE false) x;
+-- Bad arguments.
+\set VERBOSITY terse
+SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'xml', NULL, NULL) FROM some_entries e;
+SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', 0, NULL) FROM some_entries e;
+\set VERBOSITY default
+RESET jit;
