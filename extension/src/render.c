@@ -426,12 +426,24 @@ PG_FUNCTION_INFO_V1(auditlog_entry_csv);
 Datum
 auditlog_entry_csv(PG_FUNCTION_ARGS)
 {
-	HeapTupleHeader record = PG_GETARG_HEAPTUPLEHEADER(0);
-	TupleDesc	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(record), HeapTupleHeaderGetTypMod(record));
-	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
-	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	HeapTupleHeader record;
+	TupleDesc	tupdesc;
+	Datum	   *values;
+	bool	   *nulls;
 	StringInfoData buf;
 
+	/* No entry: a line of empty cells, as the SQL function wrote. */
+	if (PG_ARGISNULL(0))
+	{
+		initStringInfo(&buf);
+		for (int c = 1; c < CSV_COLUMNS; c++)
+			appendStringInfoChar(&buf, ',');
+		PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+	}
+	record = PG_GETARG_HEAPTUPLEHEADER(0);
+	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(record), HeapTupleHeaderGetTypMod(record));
+	values = palloc(sizeof(Datum) * tupdesc->natts);
+	nulls = palloc(sizeof(bool) * tupdesc->natts);
 	deform_entry(record, tupdesc, values, nulls);
 	initStringInfo(&buf);
 	append_csv_line(&buf, csv_columns(tupdesc, CurrentMemoryContext), values, nulls);
@@ -469,6 +481,10 @@ auditlog_csv_cell(PG_FUNCTION_ARGS)
  * are not even rendered. Rows below the cut are all included, and the body
  * of those fits: the result is the longest prefix that fits, as promised,
  * and the same for any order of the same rows.
+ *
+ * As long as rows come in order, their lines are rendered straight into the
+ * body, which is then the result as it stands; the first row out of order
+ * moves each line to a place of its own.
  */
 typedef enum RenderFormat
 {
@@ -481,7 +497,7 @@ typedef struct RenderedRow
 	TimestampTz logged_at;
 	pg_uuid_t	id;
 	int			len;			/* of line, without its newline */
-	char	   *line;
+	char	   *line;			/* NULL while the line is in the body */
 } RenderedRow;
 
 typedef struct RenderState
@@ -499,7 +515,13 @@ typedef struct RenderState
 	CsvColumns *csv;
 	Datum	   *values;
 	bool	   *nulls;
-	StringInfoData line;		/* scratch: the row being rendered */
+	/*
+	 * In order: a text value being written (room for its varlena header,
+	 * head, then each line and its newline). Out of order: unused.
+	 */
+	bool		in_order;
+	StringInfoData body;
+	StringInfoData line;		/* scratch: the row being rendered, out of order */
 	RenderedRow *rows;
 	int			count;
 	int			capacity;
@@ -521,6 +543,7 @@ static RenderState *
 render_state(FunctionCallInfo fcinfo, MemoryContext context)
 {
 	RenderState *state = MemoryContextAllocZero(context, sizeof(RenderState));
+	MemoryContext old;
 	char	   *format;
 
 	if (PG_ARGISNULL(2))
@@ -546,25 +569,24 @@ render_state(FunctionCallInfo fcinfo, MemoryContext context)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("max_bytes must be positive, or null for no bound")));
 	}
+	state->context = context;
+	state->type = InvalidOid;
+	state->in_order = true;
+	state->capacity = 64;
+	state->rows = MemoryContextAlloc(context, sizeof(RenderedRow) * state->capacity);
+	old = MemoryContextSwitchTo(context);
+	initStringInfo(&state->body);
+	appendStringInfoSpaces(&state->body, VARHDRSZ);
 	if (!PG_ARGISNULL(4))
 	{
 		text	   *head = PG_GETARG_TEXT_PP(4);
 
 		state->head_len = VARSIZE_ANY_EXHDR(head);
-		state->head = MemoryContextAlloc(context, state->head_len + 1);
-		memcpy(state->head, VARDATA_ANY(head), state->head_len);
+		state->head = pnstrdup(VARDATA_ANY(head), state->head_len);
+		appendBinaryStringInfo(&state->body, state->head, state->head_len);
 	}
-	state->context = context;
-	state->type = InvalidOid;
 	state->bytes = state->head_len;
-	state->capacity = 64;
-	state->rows = MemoryContextAlloc(context, sizeof(RenderedRow) * state->capacity);
-	{
-		MemoryContext old = MemoryContextSwitchTo(context);
-
-		initStringInfo(&state->line);
-		MemoryContextSwitchTo(old);
-	}
+	MemoryContextSwitchTo(old);
 	return state;
 }
 
@@ -595,17 +617,64 @@ render_columns(RenderState *state, TupleDesc tupdesc, Oid type)
 		state->csv = csv_columns(tupdesc, state->context);
 }
 
-/* Drops the top row; its key is the new cut (below any cut before). */
 static void
-drop_top(RenderState *state)
+append_line(StringInfo buf, RenderState *state, TupleDesc tupdesc)
 {
-	RenderedRow *top = &state->rows[--state->count];
+	if (state->format == RENDER_NDJSON)
+		append_ndjson_line(buf, state->ndjson, tupdesc, state->values, state->nulls);
+	else
+		append_csv_line(buf, state->csv, state->values, state->nulls);
+}
 
-	state->bytes -= top->len + 1;
+static void
+set_cut(RenderState *state, TimestampTz logged_at, const pg_uuid_t *id)
+{
 	state->cut = true;
-	state->cut_logged_at = top->logged_at;
-	state->cut_id = top->id;
-	pfree(top->line);
+	state->cut_logged_at = logged_at;
+	state->cut_id = *id;
+}
+
+static void
+add_row(RenderState *state, int at, TimestampTz logged_at, const pg_uuid_t *id, int len, char *line)
+{
+	if (state->count == state->capacity)
+	{
+		state->capacity *= 2;
+		state->rows = repalloc(state->rows, sizeof(RenderedRow) * state->capacity);
+	}
+	if (at < state->count)
+		memmove(&state->rows[at + 1], &state->rows[at], sizeof(RenderedRow) * (state->count - at));
+	state->rows[at].logged_at = logged_at;
+	state->rows[at].id = *id;
+	state->rows[at].len = len;
+	state->rows[at].line = line;
+	state->count++;
+	state->bytes += len + 1;
+}
+
+/* The first row out of order: each line moves out of the body. */
+static void
+leave_order(RenderState *state)
+{
+	const char *p = state->body.data + VARHDRSZ + state->head_len;
+
+	for (int i = 0; i < state->count; i++)
+	{
+		RenderedRow *row = &state->rows[i];
+
+		row->line = MemoryContextAlloc(state->context, row->len);
+		memcpy(row->line, p, row->len);
+		p += row->len + 1;
+	}
+	pfree(state->body.data);
+	state->body.data = NULL;
+	state->in_order = false;
+	{
+		MemoryContext old = MemoryContextSwitchTo(state->context);
+
+		initStringInfo(&state->line);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 PG_FUNCTION_INFO_V1(auditlog_render_step);
@@ -671,42 +740,53 @@ auditlog_render_step(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("render_entries() got the entry %s twice",
 							DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&id))))));
+		if (state->in_order)
+			leave_order(state);
 	}
 
-	resetStringInfo(&state->line);
-	if (state->format == RENDER_NDJSON)
-		append_ndjson_line(&state->line, state->ndjson, tupdesc, state->values, state->nulls);
+	if (state->in_order)
+	{
+		/* Written in place; taken back if it does not fit. */
+		int			start = state->body.len;
+		int			len;
+
+		append_line(&state->body, state, tupdesc);
+		ReleaseTupleDesc(tupdesc);
+		len = state->body.len - start;
+		if (at > 0 && state->max_bytes >= 0 && state->bytes + len + 1 > state->max_bytes)
+		{
+			state->body.len = start;
+			state->body.data[start] = '\0';
+			set_cut(state, logged_at, &id);
+			PG_RETURN_POINTER(state);
+		}
+		appendStringInfoCharMacro(&state->body, '\n');
+		add_row(state, at, logged_at, &id, len, NULL);
+	}
 	else
-		append_csv_line(&state->line, state->csv, state->values, state->nulls);
-	ReleaseTupleDesc(tupdesc);
-
-	/* Last and too big for the page: it is the new cut, and that is all. */
-	if (at == state->count && at > 0 && state->max_bytes >= 0 &&
-		state->bytes + state->line.len + 1 > state->max_bytes)
 	{
-		state->cut = true;
-		state->cut_logged_at = logged_at;
-		state->cut_id = id;
-		PG_RETURN_POINTER(state);
-	}
+		resetStringInfo(&state->line);
+		append_line(&state->line, state, tupdesc);
+		ReleaseTupleDesc(tupdesc);
+		/* Last and too big for the page: it is the new cut, and that is all. */
+		if (at == state->count && at > 0 && state->max_bytes >= 0 &&
+			state->bytes + state->line.len + 1 > state->max_bytes)
+		{
+			set_cut(state, logged_at, &id);
+			PG_RETURN_POINTER(state);
+		}
+		add_row(state, at, logged_at, &id, state->line.len,
+				memcpy(MemoryContextAlloc(state->context, state->line.len), state->line.data, state->line.len));
+		/* Too big now: drop from the top, each dropped key the new cut. */
+		while (state->max_bytes >= 0 && state->bytes > state->max_bytes && state->count > 1)
+		{
+			RenderedRow *top = &state->rows[--state->count];
 
-	if (state->count == state->capacity)
-	{
-		state->capacity *= 2;
-		state->rows = repalloc(state->rows, sizeof(RenderedRow) * state->capacity);
+			state->bytes -= top->len + 1;
+			set_cut(state, top->logged_at, &top->id);
+			pfree(top->line);
+		}
 	}
-	if (at < state->count)
-		memmove(&state->rows[at + 1], &state->rows[at], sizeof(RenderedRow) * (state->count - at));
-	state->rows[at].logged_at = logged_at;
-	state->rows[at].id = id;
-	state->rows[at].len = state->line.len;
-	state->rows[at].line = MemoryContextAlloc(state->context, state->line.len);
-	memcpy(state->rows[at].line, state->line.data, state->line.len);
-	state->count++;
-	state->bytes += state->line.len + 1;
-
-	while (state->max_bytes >= 0 && state->bytes > state->max_bytes && state->count > 1)
-		drop_top(state);
 	if (state->bytes > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -717,7 +797,7 @@ auditlog_render_step(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(auditlog_render_final);
 
-/* → (rows, first_logged_at, last_logged_at, last_id, body); the state is left as is. */
+/* → (rows, first_logged_at, last_logged_at, last_id, body); the state is left as it was. */
 Datum
 auditlog_render_final(PG_FUNCTION_ARGS)
 {
@@ -741,21 +821,34 @@ auditlog_render_final(PG_FUNCTION_ARGS)
 	else
 	{
 		RenderedRow *last = &state->rows[state->count - 1];
-		text	   *body = palloc(VARHDRSZ + state->bytes);
-		char	   *p = VARDATA(body);
 		pg_uuid_t  *last_id = palloc(sizeof(pg_uuid_t));
+		text	   *body;
 
-		SET_VARSIZE(body, VARHDRSZ + state->bytes);
-		if (state->head_len > 0)
-			memcpy(p, state->head, state->head_len);
-		p += state->head_len;
-		for (int i = 0; i < state->count; i++)
+		if (state->in_order)
 		{
-			memcpy(p, state->rows[i].line, state->rows[i].len);
-			p += state->rows[i].len;
-			*p++ = '\n';
+			/* The body as written (its header set again each time: no change). */
+			Assert(state->body.len == VARHDRSZ + state->bytes);
+			body = (text *) state->body.data;
+			SET_VARSIZE(body, VARHDRSZ + state->bytes);
 		}
-		Assert(p == VARDATA(body) + state->bytes);
+		else
+		{
+			char	   *p;
+
+			body = palloc(VARHDRSZ + state->bytes);
+			SET_VARSIZE(body, VARHDRSZ + state->bytes);
+			p = VARDATA(body);
+			if (state->head_len > 0)
+				memcpy(p, state->head, state->head_len);
+			p += state->head_len;
+			for (int i = 0; i < state->count; i++)
+			{
+				memcpy(p, state->rows[i].line, state->rows[i].len);
+				p += state->rows[i].len;
+				*p++ = '\n';
+			}
+			Assert(p == VARDATA(body) + state->bytes);
+		}
 		*last_id = last->id;
 		values[0] = Int32GetDatum(state->count);
 		values[1] = TimestampTzGetDatum(state->rows[0].logged_at);
@@ -763,5 +856,6 @@ auditlog_render_final(PG_FUNCTION_ARGS)
 		values[3] = UUIDPGetDatum(last_id);
 		values[4] = PointerGetDatum(body);
 	}
+	/* (heap_form_tuple copies the body into the result) */
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -35,6 +35,8 @@ VALUES
 SELECT right(id::text, 1) AS n, to_json(auditlog.entry_csv(ROW(t.*)::auditlog.entry))::text AS line
 FROM tricky t ORDER BY id;
 SELECT md5(string_agg(auditlog.entry_csv(ROW(t.*)::auditlog.entry), E'\n' ORDER BY id)) AS all_lines_md5 FROM tricky t;
+-- No entry at all: a line of empty cells.
+SELECT auditlog.entry_csv(NULL) AS no_entry;
 
 -- Cells on their own.
 SELECT to_json(v)::text AS value, to_json(auditlog.csv_cell(v))::text AS cell
