@@ -106,5 +106,59 @@ RESET ALL;
 SELECT kind, count(*) AS pages, sum(rows) AS entries, bool_and(same_again) AS identical_under_another_plan
 FROM handed_out GROUP BY kind ORDER BY kind;
 
+-- A backfill page pinned by 0.2.0 has no last key (its page held all of its
+-- stream in the chunk): it is rendered again the same, and acknowledging it
+-- moves on to the chunk's next stream.
+CREATE FUNCTION pg_temp.run_old_pins(backfill bigint) RETURNS TABLE (pages int, entries int, identical boolean)
+LANGUAGE plpgsql AS $$
+DECLARE p auditlog.page_out; again auditlog.page_out;
+BEGIN
+  pages := 0; entries := 0; identical := true;
+  LOOP
+    SELECT * INTO p FROM auditlog.backfill_next_page(backfill, 150);
+    EXIT WHEN NOT FOUND;
+    UPDATE auditlog.backfill b SET page_last_logged_at = NULL, page_last_id = NULL WHERE b.backfill_id = backfill;
+    SELECT * INTO again FROM auditlog.backfill_next_page(backfill, 150);
+    identical := identical AND again = p;
+    pages := pages + 1;
+    entries := entries + p.rows;
+    PERFORM auditlog.backfill_ack(backfill, p.page_id);
+  END LOOP;
+  RETURN NEXT;
+END
+$$;
+SELECT * FROM pg_temp.run_old_pins(auditlog.start_backfill('replan', (SELECT at FROM since), auditlog.settled_horizon()));
+
+-- A pinned page that no longer renders to what was handed out (here: its
+-- recorded SHA-256 altered) is refused, with one message for every kind.
+CREATE FUNCTION pg_temp.refusal(sqlstate text, message text) RETURNS TABLE (sqlstate text, message text) LANGUAGE sql AS $$
+  SELECT sqlstate, regexp_replace(regexp_replace(message, '[0-9a-f]{8}-[0-9a-f-]{27}', '<page>'), ' \d+ no', ' <id> no')
+$$;
+SELECT count(auditlog.record(operation => 'replan.more', stream => 'replan')) FROM generate_series(1, 3);
+SELECT auditlog.tick() IS NOT NULL AS ticked;
+SELECT page_id IS NOT NULL AS pinned FROM auditlog.next_page('replan');
+UPDATE auditlog.page SET sha256 = repeat('0', 64) WHERE sink = 'replan' AND acked_at IS NULL;
+\set VERBOSITY sqlstate
+SELECT * FROM auditlog.next_page('replan');
+\set VERBOSITY default
+SELECT * FROM pg_temp.refusal(:'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE');
+SELECT auditlog.start_backfill('replan', (SELECT at FROM since), auditlog.settled_horizon()) AS backfill \gset
+SELECT page_id IS NOT NULL AS pinned FROM auditlog.backfill_next_page(:backfill);
+UPDATE auditlog.backfill SET page_sha256 = repeat('0', 64) WHERE backfill_id = :backfill;
+\set VERBOSITY sqlstate
+SELECT * FROM auditlog.backfill_next_page(:backfill);
+\set VERBOSITY default
+SELECT * FROM pg_temp.refusal(:'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE');
+SELECT auditlog.request_export('replan', (SELECT at FROM since), auditlog.settled_horizon(), NULL, 'tester', 'csv') AS job \gset
+SELECT lease_token AS token FROM auditlog.claim_export('worker') \gset
+SELECT page_id IS NOT NULL AS pinned FROM auditlog.export_next_page(:job, :'token');
+UPDATE auditlog.export_job SET page_sha256 = repeat('0', 64) WHERE job_id = :job;
+\set VERBOSITY sqlstate
+SELECT * FROM auditlog.export_next_page(:job, :'token');
+\set VERBOSITY default
+SELECT * FROM pg_temp.refusal(:'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE');
+SELECT auditlog.cancel_export(:job) AS cancelled;
+SELECT auditlog.cancel_backfill(:backfill) AS cancelled;
+
 SET client_min_messages = warning;
 SELECT auditlog.drop_sink('replan');
