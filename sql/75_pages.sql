@@ -264,6 +264,8 @@ DECLARE
   state auditlog.sink_state;
   pinned auditlog.page;
   segment auditlog.sink_segment;
+  last_state auditlog.sink_state;
+  last_segment auditlog.sink_segment;
   hi bigint;
   took_fresh_tick boolean := false;
   slice record;
@@ -284,15 +286,23 @@ BEGIN
     RETURN;
   END IF;
 
-  -- Each turn either finds a page, finishes a batch, or closes a segment; it
-  -- takes at most one fresh tick, after which an empty batch means the sink
-  -- is up to date.
-  FOR turn IN 1..1000 LOOP
+  -- Each turn either finds a page, or moves the sink on: to the next
+  -- segment, past a finished one or batch, or to a new batch. It takes at
+  -- most one fresh tick, after which an empty batch means the sink is up to
+  -- date. However many (empty) segments a sink owes, it goes on until it has
+  -- a page or owes nothing; a turn that moves nothing would be a bug, and
+  -- says so rather than loop.
+  LOOP
     SELECT * INTO state FROM auditlog.sink_state st WHERE st.sink = s.name;
     SELECT * INTO segment FROM auditlog.sink_segment sg WHERE sg.sink = s.name ORDER BY from_tick LIMIT 1;
     IF state IS NULL OR segment IS NULL THEN
       RETURN;  -- owes nothing
     END IF;
+    IF (state, segment) IS NOT DISTINCT FROM (last_state, last_segment) THEN
+      RAISE EXCEPTION 'auditlog: next_page() for sink "%" made no progress', s.name USING ERRCODE = 'internal_error';
+    END IF;
+    last_state := state;
+    last_segment := segment;
     IF state.cursor_tick < segment.from_tick THEN
       -- The previous segment is done: continue from this one's anchor.
       UPDATE auditlog.sink_state st SET cursor_tick = segment.from_tick, batch_tick = NULL,
@@ -354,7 +364,6 @@ BEGIN
                  page.first_logged_at, page.last_logged_at, page.sha256, body)::auditlog.page_out;
     RETURN;
   END LOOP;
-  RAISE EXCEPTION 'auditlog: next_page() for sink "%" made no progress', s.name USING ERRCODE = 'internal_error';
 END
 $$;
 COMMENT ON FUNCTION auditlog.next_page IS

@@ -63,20 +63,33 @@ static SPIPlanPtr begin_plan;
 static SPIPlanPtr complete_plan;
 static SPIPlanPtr timeout_plan;
 
-/* The schema the plans above were prepared for. */
-static Oid	plans_namespace = InvalidOid;
+/* The type auditlog.result the plans above were prepared with. */
+static Oid	plans_result_type = InvalidOid;
 
 /*
- * Plans name the result type by OID. If the extension was dropped and
- * created again since they were prepared, that OID is gone: prepare anew.
+ * The type auditlog.result as it is now. Plans name it by OID: if the
+ * extension was dropped and created again since they were prepared (even
+ * into a schema of the same OID, which a schema made beforehand keeps),
+ * that OID is gone.
  */
+static Oid
+result_type(void)
+{
+	Oid			namespace = get_namespace_oid("auditlog", false);
+
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						   CStringGetDatum("result"),
+						   ObjectIdGetDatum(namespace));
+}
+
+/* Prepare anew when auditlog.result is not the type the plans were made with. */
 static void
 forget_stale_plans(void)
 {
-	Oid			namespace = get_namespace_oid("auditlog", false);
+	Oid			current = result_type();
 	SPIPlanPtr *plans[] = {&record_plan, &begin_plan, &complete_plan, &timeout_plan};
 
-	if (namespace == plans_namespace)
+	if (current == plans_result_type)
 		return;
 	for (int i = 0; i < lengthof(plans); i++)
 	{
@@ -84,15 +97,7 @@ forget_stale_plans(void)
 			SPI_freeplan(*plans[i]);
 		*plans[i] = NULL;
 	}
-	plans_namespace = namespace;
-}
-
-static Oid
-result_type(void)
-{
-	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-						   CStringGetDatum("result"),
-						   ObjectIdGetDatum(plans_namespace));
+	plans_result_type = current;
 }
 
 /* Append ", col1, col2, ..." or ", prefix.col1, ..." for the context columns. */
@@ -334,7 +339,7 @@ prepare_record(void)
 	appendStringInfoString(&sql, ", $16, $17, $18, $19, $20, $21)");
 
 	shared_param_types(types);
-	types[15] = result_type();
+	types[15] = plans_result_type;
 	types[16] = INT4OID;
 	types[17] = TEXTOID;
 	types[18] = TEXTOID;
@@ -461,7 +466,7 @@ prepare_complete(void)
 {
 	StringInfoData sql;
 	Oid			types[COMPLETE_PARAMS] = {
-		UUIDOID, TIMESTAMPTZOID, result_type(), INT4OID, TEXTOID,
+		UUIDOID, TIMESTAMPTZOID, plans_result_type, INT4OID, TEXTOID,
 		TEXTOID, JSONBOID, TEXTOID, TEXTOID, XID8OID
 	};
 
