@@ -323,6 +323,9 @@ CREATE FUNCTION auditlog.batch_condition(lo bigint, hi bigint)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
   lo_snap pg_snapshot := (SELECT snap FROM auditlog.tick WHERE tick_id = lo);

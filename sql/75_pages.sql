@@ -428,3 +428,54 @@ AS 'MODULE_PATHNAME', 'auditlog_new_page_id';
 COMMENT ON FUNCTION auditlog.new_page_id IS
   'Internal: a UUIDv7 for a page. Never a sequence or a counter: it must not repeat after a restore, a point-in-time recovery or a failover.';
 
+
+-- The way out for a page whose entries are gone: a forced purge (see purge())
+-- dropped the day of a page in flight, so it can never be rendered again and
+-- the sink would stall on it. Unpinning forgets the page, so that the sink's
+-- next page starts again after the last acknowledged one (with whatever of
+-- the batch is left), and records that in the log itself. A page that still
+-- renders as it was handed out is never unpinned: store and acknowledge it.
+CREATE FUNCTION auditlog.unpin_page(sink text, page_id uuid, reason text)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s auditlog.sink;
+  p auditlog.page;
+  intact boolean;
+BEGIN
+  PERFORM auditlog.refuse_transaction_block('auditlog.unpin_page()');
+  IF reason IS NULL OR btrim(reason) = '' THEN
+    RAISE EXCEPTION 'unpinning a page needs a reason, recorded in the log' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM set_config('synchronous_commit', 'on', true);
+  s := auditlog.locked_sink(sink);
+  SELECT * INTO p FROM auditlog.page pg WHERE pg.page_id = unpin_page.page_id AND pg.sink = s.name AND pg.acked_at IS NULL;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'page % is not the page in flight of sink "%"', page_id, s.name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'sink_status shows the page in flight.';
+  END IF;
+  BEGIN
+    PERFORM auditlog.render_page(p);
+    intact := true;
+  EXCEPTION WHEN data_corrupted THEN
+    intact := false;
+  END;
+  IF intact THEN
+    RAISE EXCEPTION 'page % of sink "%" still matches what was handed out', page_id, s.name
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Store it and acknowledge it with auditlog.ack(); only a page whose entries are gone is unpinned.';
+  END IF;
+  DELETE FROM auditlog.page pg WHERE pg.page_id = p.page_id;
+  RAISE WARNING 'auditlog: page % of sink "%" unpinned: %', p.page_id, s.name, reason;
+  PERFORM auditlog.record(operation => 'auditlog.page.unpinned', stream => 'auditlog',
+                          actor_type => 'database_role', actor_id => session_user::text,
+                          resource_type => 'page', resource_id => p.page_id::text,
+                          details => jsonb_build_object('sink', s.name, 'object_key', p.object_key, 'rows', p.rows,
+                                                        'sha256', p.sha256, 'reason', reason));
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auditlog.unpin_page IS
+  'Forgets the page in flight of a sink when its entries are gone (a forced purge dropped its day), so the sink goes on after its last acknowledged page; records that in the log (operation auditlog.page.unpinned). Refuses a page that still renders as handed out. Runs as its own transaction.';

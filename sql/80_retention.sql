@@ -97,8 +97,9 @@ CREATE FUNCTION auditlog.purge(retain interval DEFAULT '90 days', force boolean 
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 SET lock_timeout = '100ms'
 AS $$
 DECLARE

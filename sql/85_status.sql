@@ -33,6 +33,9 @@ CREATE FUNCTION auditlog.sink_lag_rows(sink text, cap int DEFAULT 1000000)
 RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER  -- called by auditlog.sink_status, as for sink_exported_before
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
   s auditlog.sink := (SELECT sk FROM auditlog.sink sk WHERE sk.name = sink);
@@ -43,6 +46,12 @@ DECLARE
   owed bigint;
   lag bigint := 0;
 BEGIN
+  -- Readers may call it: a cap keeps every call bounded.
+  IF cap IS NULL OR cap < 1 OR cap > 1000000 THEN
+    RAISE EXCEPTION 'cap must be between 1 and 1000000, not %', coalesce(cap::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Lag is counted up to cap entries, so that the status stays cheap however far a sink lags.';
+  END IF;
   IF state IS NULL THEN
     RETURN 0;
   END IF;
@@ -60,7 +69,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auditlog.sink_lag_rows IS
-  'Entries the sink has yet to export up to the last tick (a page in flight included), counted up to cap.';
+  'Entries the sink has yet to export up to the last tick (a page in flight included), counted up to cap (at most a million).';
 
 CREATE VIEW auditlog.sink_status AS
 SELECT s.name AS sink,
@@ -102,6 +111,9 @@ CREATE FUNCTION auditlog.list(
 RETURNS SETOF auditlog.entry
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
   upper_bound timestamptz;

@@ -26,12 +26,12 @@ GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.
   auditlog.sink, auditlog.sink_status, auditlog.export_status, auditlog.backfill_status,
   auditlog.page, auditlog.sink_state, auditlog.export_part
   TO auditlog_reader;
-GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon, auditlog.list,
+GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.partition_range, auditlog.settled_horizon, auditlog.list,
   auditlog.sink_exported_before, auditlog.sink_lag_rows
   TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, auditlog.purge, auditlog.purge_preview,
   auditlog.tick, auditlog.create_sink, auditlog.enable_sink, auditlog.disable_sink, auditlog.drop_sink,
-  auditlog.next_page, auditlog.ack,
+  auditlog.next_page, auditlog.ack, auditlog.unpin_page,
   auditlog.request_export, auditlog.claim_export, auditlog.heartbeat_export, auditlog.export_next_page,
   auditlog.ack_export_page, auditlog.finish_export, auditlog.fail_export, auditlog.cancel_export,
   auditlog.start_backfill, auditlog.backfill_next_page, auditlog.backfill_ack, auditlog.cancel_backfill,
