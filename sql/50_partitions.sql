@@ -23,7 +23,7 @@ AS $$
   SELECT m[1]::timestamptz, m[2]::timestamptz
   FROM pg_catalog.pg_class c,
        pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
-                               '^FOR VALUES FROM \(''([^'']+)''\) TO \(''([^'']+)''\)$') AS m
+                               '^FOR VALUES FROM [(]''([^'']+)''[)] TO [(]''([^'']+)''[)]$') AS m
   WHERE c.oid = partition
 $$;
 COMMENT ON FUNCTION auditlog.partition_range IS

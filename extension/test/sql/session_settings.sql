@@ -29,6 +29,8 @@ SET DateStyle = 'SQL, DMY';
 SET TimeZone = 'Asia/Kolkata';
 SET IntervalStyle = 'sql_standard';
 SET extra_float_digits = -15;
+SET standard_conforming_strings = off;  -- backslashes in literals of function bodies parsed now
+SET search_path = public;
 
 -- A listing of the last hour, of today, keyset-paged.
 SELECT count(*) AS listed FROM auditlog.list('audit', now() - interval '1 hour', now() + interval '1 hour',
@@ -73,6 +75,8 @@ RESET DateStyle;
 RESET TimeZone;
 RESET IntervalStyle;
 RESET extra_float_digits;
+RESET standard_conforming_strings;
+RESET search_path;
 SELECT p.page_id = h.page_id AS same_page, p.sha256 = h.sha256 AS same_hash, p.body = h.body AS same_body,
        p.first_logged_at = h.first_logged_at AND p.last_logged_at = h.last_logged_at AS same_times
 FROM auditlog.next_page('settings') p, hostile_page h;
