@@ -494,10 +494,9 @@ BEGIN
     RAISE;
   END;
   COMMIT;
-  -- The span is written: it no longer needs this session.
-  WHILE auditlog.holds_import_span(span) LOOP
-    PERFORM pg_catalog.pg_advisory_unlock(auditlog.import_lock_class(), auditlog.import_lock_key(span));
-  END LOOP;
+  -- The span is written: it no longer needs this session (import_begin()
+  -- took its lock once; import_rows() found it held and took it no more).
+  PERFORM pg_catalog.pg_advisory_unlock(auditlog.import_lock_class(), auditlog.import_lock_key(span));
   RAISE NOTICE 'auditlog: imported % entries from % (span %)', written, source, span;
 END
 $$;
