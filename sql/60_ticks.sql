@@ -173,6 +173,7 @@ BEGIN
     INSERT INTO auditlog.tick (taken_at, mark, snap) VALUES (stamp.taken_at, stamp.mark, snap)
     RETURNING tick_id INTO id;
     PERFORM auditlog.prune_ticks();
+    PERFORM auditlog.sweep_import_spans();
   EXCEPTION WHEN OTHERS OR query_canceled THEN
     IF locked THEN
       PERFORM pg_advisory_unlock(lock_key);

@@ -56,6 +56,7 @@ DECLARE
   s auditlog.sink := auditlog.locked_sink(sink);
   id bigint;
 BEGIN
+  PERFORM auditlog.import_window_lock();  -- serialised with import_begin(): see 79_import.sql
   PERFORM auditlog.check_past_window("from", "to");
   INSERT INTO auditlog.backfill (sink, range_start, range_end) VALUES (s.name, "from", "to")
   RETURNING backfill_id INTO id;
