@@ -277,8 +277,11 @@ RETURNS timestamptz
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+  -- (The clock floor caps it only before the first tick: nothing is known
+  -- to be settled until a tick says so.)
   SELECT least(auditlog.time_bound(pg_snapshot_xmin(pg_current_snapshot())),
-               (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open'))
+               (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open'),
+               auditlog.clock_floor_time())
 $$;
 COMMENT ON FUNCTION auditlog.settled_horizon IS
   'Every entry logged before this time is committed: a window ending at or before it never changes (retention aside). Lags by up to the interval between ticks; a long or prepared transaction, or an import being written, holds it back.';

@@ -469,7 +469,7 @@ BEGIN
   END IF;
   DELETE FROM auditlog.page pg WHERE pg.page_id = p.page_id;
   RAISE WARNING 'auditlog: page % of sink "%" unpinned: %', p.page_id, s.name, reason;
-  PERFORM auditlog.record(operation => 'auditlog.page.unpinned', stream => 'auditlog',
+  PERFORM auditlog.record_internal(operation => 'auditlog.page.unpinned', stream => 'auditlog',
                           actor_type => 'database_role', actor_id => session_user::text,
                           resource_type => 'page', resource_id => p.page_id::text,
                           details => jsonb_build_object('sink', s.name, 'object_key', p.object_key, 'rows', p.rows,

@@ -10,9 +10,7 @@ SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
        (SELECT max(tick_id) FROM auditlog.tick) AS last_tick,
        (SELECT max(taken_at) FROM auditlog.tick) AS last_tick_at,
        auditlog.settled_horizon() AS settled_horizon,
-       '2000-01-01 00:00:00+00'::timestamptz
-         + make_interval(secs => (SELECT last_value FROM auditlog.clock_floor) / 1000000.0) > clock_timestamp()
-         AS clock_behind_floor,
+       auditlog.clock_floor_time() > clock_timestamp() AS clock_behind_floor,
        -- What holds the settled horizon back, for display only (the horizon
        -- itself never depends on it): the oldest prepared transaction, else
        -- the oldest transaction this role may see.

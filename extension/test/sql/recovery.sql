@@ -8,9 +8,11 @@ SELECT auditlog.ensure_partitions() >= 0 AS partitions;
 SELECT auditlog.create_sink('recovery', 'file:///tmp/recovery');
 SELECT count(auditlog.record(operation => 'recovery.' || n)) FROM generate_series(1, 3) AS n;
 
--- A page in flight that still renders is not unpinned.
+-- A page in flight that still renders is not unpinned. (Errors by SQLSTATE
+-- alone: their messages name page ids.)
 CREATE TEMP TABLE in_flight AS SELECT page_id, rows FROM auditlog.next_page('recovery');
 SELECT rows FROM in_flight;
+\set VERBOSITY sqlstate
 SELECT auditlog.unpin_page('recovery', page_id, 'testing') FROM in_flight;
 SELECT auditlog.unpin_page('recovery', page_id, '') FROM in_flight;
 SELECT auditlog.unpin_page('recovery', gen_random_uuid(), 'not this one');
@@ -23,7 +25,10 @@ ALTER TABLE auditlog.entry DETACH PARTITION :today_partition;
 DROP TABLE :today_partition;
 SELECT auditlog.ensure_partitions() = 1 AS remade;
 SELECT count(*) FROM auditlog.next_page('recovery');
+\set VERBOSITY default
+SET client_min_messages = error;
 SELECT auditlog.unpin_page('recovery', page_id, 'day dropped by a forced purge, ticket 42') FROM in_flight;
+SET client_min_messages = warning;
 SELECT operation, stream, resource_type, details->>'sink' AS sink, details->>'reason' AS reason, details->>'rows' AS rows
 FROM auditlog.entry WHERE operation = 'auditlog.page.unpinned';
 SELECT auditlog.record(operation => 'recovery.after') IS NOT NULL AS recorded;
