@@ -63,10 +63,19 @@ def main():
     again = conn.execute("SELECT page_id, object_key FROM auditlog.next_page('pipelined')").fetchall()
     check("the page stays pinned: handed out again under the same key", again == first)
 
-    # Later in a pipeline: refused, nothing changed.
-    for statement in (f"SELECT auditlog.ack('pipelined', '{first[0][0]}')",
+    # Later in a pipeline: refused, nothing changed. The class: every function
+    # that commits on its own, from the catalog, called with null arguments
+    # (the refusal comes first).
+    calls = conn.execute("""
+        SELECT format('SELECT %s(%s)', p.oid::regproc, array_to_string(array_fill('NULL'::text, ARRAY[p.pronargs]), ', '))
+        FROM pg_proc p
+        WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+          AND p.prosrc LIKE '%auditlog.refuse_transaction_block(%'
+        ORDER BY 1""").fetchall()
+    check("the functions that commit on their own are found", len(calls) >= 9)
+    for statement in [f"SELECT auditlog.ack('pipelined', '{first[0][0]}')",
                       "SELECT count(*) FROM auditlog.next_page('pipelined')",
-                      "SELECT auditlog.disable_sink('pipelined')"):
+                      "SELECT auditlog.disable_sink('pipelined')"] + [call for (call,) in calls]:
         _, refused = pipelined(conn, "SELECT 1", statement)
         check(f"refused as the second statement of a pipeline: {statement}",
               isinstance(refused, psycopg.errors.ActiveSqlTransaction) and "pipeline" in str(refused))

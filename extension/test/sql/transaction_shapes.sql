@@ -36,6 +36,30 @@ EXCEPTION WHEN division_by_zero THEN
 END $$;
 SELECT enabled, page_in_flight IS NULL AS nothing_pinned FROM auditlog.sink_status WHERE sink = 'shapes';
 
+-- The class: every function that commits on its own, found in the catalog,
+-- called (with null arguments: the refusal comes first) in a transaction
+-- block and in a subtransaction.
+CREATE TEMP TABLE commits_on_its_own AS
+SELECT p.proname::text AS name,
+       format('SELECT %s(%s)', p.oid::regproc, array_to_string(array_fill('NULL'::text, ARRAY[p.pronargs]), ', ')) AS call
+FROM pg_proc p
+WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+  AND p.prosrc LIKE '%auditlog.refuse_transaction_block(%';
+SELECT string_agg(name, ' ' ORDER BY name) AS commit_on_their_own FROM commits_on_its_own;
+CREATE FUNCTION pg_temp.refusal(call text, in_block boolean) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE call;
+  RETURN 'ran';
+EXCEPTION WHEN OTHERS THEN
+  RETURN CASE WHEN in_block THEN regexp_replace(SQLERRM, '^.* cannot run inside ', 'inside ') ELSE SQLERRM END;
+END $$;
+-- (pg_temp.refusal's EXCEPTION clause is the subtransaction.)
+SELECT name, pg_temp.refusal(call, true) AS refused FROM commits_on_its_own ORDER BY name;
+-- (An implicit block: two statements in one query string.)
+\set VERBOSITY terse
+SELECT format('SELECT 1 AS first; %s', call) FROM commits_on_its_own ORDER BY name \gexec
+\set VERBOSITY default
+
 -- Disabling, then going on in the same statement or DO block: the commit
 -- fails, the sink is still enabled and its segment open.
 SELECT auditlog.disable_sink('shapes'), pg_sleep(0.5);
