@@ -34,6 +34,10 @@ log "extension: randomized exactly-once export, fixed seeds"
 python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore 'psycopg[binary]'
 extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500
 
+log "extension: the functions that commit on their own, in pipelines"
+psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS pipeline_test' -c 'CREATE DATABASE pipeline_test'
+PGDATABASE=pipeline_test python3 extension/test/pipeline.py
+
 log "auditlogctl: swift test"
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS swift_test' -c 'CREATE DATABASE swift_test'
 psql -X -q -d swift_test -c 'CREATE EXTENSION auditlog'

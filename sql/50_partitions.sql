@@ -10,6 +10,25 @@
 -- taken again on the next run, and writers queued behind the request wait no
 -- longer than that.
 
+-- The range of a day partition, read from its bound as Postgres prints it,
+-- which depends on the session's DateStyle and TimeZone: printed and read
+-- back under settings of its own, so the answer never does.
+CREATE FUNCTION auditlog.partition_range(partition regclass, OUT range_start timestamptz, OUT range_end timestamptz)
+RETURNS record
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+AS $$
+  SELECT m[1]::timestamptz, m[2]::timestamptz
+  FROM pg_catalog.pg_class c,
+       pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
+                               '^FOR VALUES FROM [(]''([^'']+)''[)] TO [(]''([^'']+)''[)]$') AS m
+  WHERE c.oid = partition
+$$;
+COMMENT ON FUNCTION auditlog.partition_range IS
+  'Internal: the [range_start, range_end) of a day partition of auditlog.entry, whatever the session''s DateStyle and TimeZone.';
+
 CREATE VIEW auditlog.partitions AS
 SELECT c.relname::text AS partition_name,
        c.oid::regclass AS partition,
@@ -18,11 +37,7 @@ SELECT c.relname::text AS partition_name,
        pg_catalog.pg_total_relation_size(c.oid) AS total_bytes
 FROM pg_catalog.pg_inherits i
 JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-CROSS JOIN LATERAL (
-  SELECT m[1]::timestamptz AS range_start, m[2]::timestamptz AS range_end
-  FROM pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
-                               '^FOR VALUES FROM \(''([^'']+)''\) TO \(''([^'']+)''\)$') AS m
-) AS bound
+CROSS JOIN LATERAL auditlog.partition_range(c.oid) AS bound
 WHERE i.inhparent = 'auditlog.entry'::regclass
   AND bound.range_start IS NOT NULL;
 COMMENT ON VIEW auditlog.partitions IS
@@ -41,8 +56,9 @@ CREATE FUNCTION auditlog.attach_day(day timestamptz)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 SET lock_timeout = '100ms'
 AS $$
 DECLARE
@@ -88,8 +104,9 @@ CREATE FUNCTION auditlog.ensure_partitions(premake int DEFAULT 7)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
   today timestamptz := auditlog.utc_day(now());

@@ -39,6 +39,13 @@ AS 'MODULE_PATHNAME', 'auditlog_refuse_transaction_block';
 COMMENT ON FUNCTION auditlog.refuse_transaction_block IS
   'Internal: raises an error when called inside a transaction block.';
 
+CREATE FUNCTION auditlog.commit_promptly(what text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'auditlog_commit_promptly';
+COMMENT ON FUNCTION auditlog.commit_promptly IS
+  'Internal: the current transaction fails at commit unless it commits within 250 ms of this call (and cannot be prepared).';
+
 -- Refuse what the export cannot do correctly here.
 CREATE FUNCTION auditlog.check_exportable(what text)
 RETURNS void
@@ -118,7 +125,10 @@ COMMENT ON FUNCTION auditlog.check_past_window IS 'Internal: refuses a window th
 
 -- Ticks are serialized by this session-level advisory lock (not a
 -- transaction-level one, which a tick inside a long or prepared transaction
--- would hold until it ends, stalling every other tick).
+-- would hold until it ends, stalling every other tick). Whatever ends the
+-- tick early, an error or a cancel (statement_timeout), releases it: a
+-- session that kept it would stall every other session's ticks, pages and
+-- sink changes for as long as it stays connected.
 CREATE FUNCTION auditlog.tick()
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
@@ -126,6 +136,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   lock_key constant bigint := 7310601001;  -- 'auditlog tick'
+  locked boolean := false;
   stamp record;
   snap pg_snapshot;
   own xid8;
@@ -134,10 +145,11 @@ DECLARE
 BEGIN
   PERFORM auditlog.check_exportable('auditlog.tick()');
   PERFORM set_config('synchronous_commit', 'on', true);
-  PERFORM pg_advisory_lock(lock_key);
   BEGIN
+    PERFORM pg_advisory_lock(lock_key);
+    locked := true;
     IF NOT EXISTS (SELECT FROM auditlog.tick) THEN
-      PERFORM auditlog.raise_epoch_above_log();
+      PERFORM auditlog.raise_floor_above_log();
     END IF;
     SELECT * INTO stamp FROM auditlog.tick_time_and_mark();
     -- A later statement, so a snapshot taken after the mark was read.
@@ -161,8 +173,11 @@ BEGIN
     INSERT INTO auditlog.tick (taken_at, mark, snap) VALUES (stamp.taken_at, stamp.mark, snap)
     RETURNING tick_id INTO id;
     PERFORM auditlog.prune_ticks();
-  EXCEPTION WHEN OTHERS THEN
-    PERFORM pg_advisory_unlock(lock_key);
+    PERFORM auditlog.sweep_import_spans();
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    IF locked THEN
+      PERFORM pg_advisory_unlock(lock_key);
+    END IF;
     RAISE;
   END;
   PERFORM pg_advisory_unlock(lock_key);
@@ -172,45 +187,76 @@ $$;
 COMMENT ON FUNCTION auditlog.tick() IS
   'Records a tick (time, next xid, snapshot) and returns its id. Whatever needs a fresh tick takes one; a scheduler may also call it.';
 
+-- The installation: which CREATE EXTENSION made this log's export state.
+-- Not dumped, so a restore (which runs CREATE EXTENSION again) makes a new
+-- one, while pg_upgrade keeps it with the ticks and cursors it goes with.
+-- A sink row records the installation that created it: a row carrying
+-- another installation's id was restored from a dump, and is anchored on its
+-- first use, once the whole log is back, not while the restore inserts it.
+CREATE TABLE auditlog.installation (
+  singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  id           uuid NOT NULL DEFAULT gen_random_uuid(),
+  -- the start of the installing transaction: a sink created in that same
+  -- transaction (a migration) is this installation's
+  installed_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO auditlog.installation DEFAULT VALUES;
+COMMENT ON TABLE auditlog.installation IS
+  'This installation of the log: an id that a restore from a dump does not carry over, and when it was made.';
+
+CREATE FUNCTION auditlog.installation_id()
+RETURNS uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT id FROM auditlog.installation);
+COMMENT ON FUNCTION auditlog.installation_id IS 'Internal: the id of this installation of the log (see auditlog.installation).';
+
 -- The export epoch: no batch reaches below it. It is when the extension was
--- installed (so the restored copy of a log starts afresh, the table is not
--- dumped), raised above every restored entry when sinks are re-anchored after
--- a restore: those entries carry xids of another cluster, which must never be
--- mistaken for this one's.
+-- installed: the restored copy of a log starts afresh (the table is not
+-- dumped), and a transaction that writes entries and is still in progress at
+-- the first tick wrote them after it. It is never raised over entries of this
+-- cluster (a writer in flight would be lost): restored entries, which carry
+-- another cluster's xids, are kept below every tick instead, by the first tick
+-- raising the clock floor above them.
 CREATE TABLE auditlog.export_epoch (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
   epoch timestamptz NOT NULL
 );
 INSERT INTO auditlog.export_epoch (epoch) VALUES (clock_timestamp());
 COMMENT ON TABLE auditlog.export_epoch IS
-  'The time below which no export batch reaches: install time, raised when sinks are re-anchored after a restore.';
+  'The time below which no export batch reaches: when the extension was installed.';
 
--- Before the first tick of a cluster (a new install, or a restored copy of a
--- log: ticks are never dumped), no sink is anchored, so nothing is owed: raise
--- the clock floor and the epoch above every entry already there. Restored
--- entries carry another cluster's xids; lying below every tick's time, they
--- can never be taken for this cluster's, even if the old host's clock was ahead.
-CREATE FUNCTION auditlog.raise_epoch_above_log()
+-- Before the first tick of a log (a new install, or a restored copy: ticks
+-- are never dumped), raise the clock floor above every entry already there,
+-- so that the first tick, and every later one, lies above them: restored
+-- entries carry another cluster's xids and, below every tick's time, can
+-- never be taken for this cluster's, even if the old host's clock was ahead.
+-- Writers in flight are not harmed: the floor only lifts times stamped from
+-- now on. (A transaction of this cluster already in progress at the first
+-- tick is bounded by the epoch, the install time: a restored entry whose xid
+-- equals such a transaction's and whose time is after the restore, which
+-- takes an old host's clock ahead by more than the time from dump to
+-- restore, could be exported again, never lost.)
+CREATE FUNCTION auditlog.raise_floor_above_log()
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   newest timestamptz := (SELECT max(logged_at) FROM auditlog.entry);
-  above timestamptz;
+  above bigint;
 BEGIN
-  IF newest IS NULL OR newest < (SELECT epoch FROM auditlog.export_epoch) THEN
+  IF newest IS NULL THEN
     RETURN;
   END IF;
-  above := newest + interval '1 microsecond';
-  UPDATE auditlog.export_epoch SET epoch = above;
-  IF (SELECT last_value FROM auditlog.clock_floor) < (extract(epoch FROM above - '2000-01-01 00:00:00+00') * 1000000)::bigint THEN
-    PERFORM setval('auditlog.clock_floor', (extract(epoch FROM above - '2000-01-01 00:00:00+00') * 1000000)::bigint);
+  above := (extract(epoch FROM newest + interval '1 microsecond' - '2000-01-01 00:00:00+00') * 1000000)::bigint;
+  IF (SELECT last_value FROM auditlog.clock_floor) < above THEN
+    PERFORM setval('auditlog.clock_floor', above);
   END IF;
 END
 $$;
-COMMENT ON FUNCTION auditlog.raise_epoch_above_log IS
-  'Internal to the first tick(): raises the export epoch and the clock floor above every entry already in the log.';
+COMMENT ON FUNCTION auditlog.raise_floor_above_log IS
+  'Internal to the first tick(): raises the clock floor above every entry already in the log.';
 
 -- bound(w): the time of the latest tick whose mark is at or below w (never
 -- below the epoch). Every entry written by transaction w has logged_at at or
@@ -231,8 +277,11 @@ RETURNS timestamptz
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+  -- (The clock floor caps it only before the first tick: nothing is known
+  -- to be settled until a tick says so.)
   SELECT least(auditlog.time_bound(pg_snapshot_xmin(pg_current_snapshot())),
-               (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open'))
+               (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open'),
+               auditlog.clock_floor_time())
 $$;
 COMMENT ON FUNCTION auditlog.settled_horizon IS
   'Every entry logged before this time is committed: a window ending at or before it never changes (retention aside). Lags by up to the interval between ticks; a long or prepared transaction, or an import being written, holds it back.';
@@ -278,6 +327,9 @@ CREATE FUNCTION auditlog.batch_condition(lo bigint, hi bigint)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
   lo_snap pg_snapshot := (SELECT snap FROM auditlog.tick WHERE tick_id = lo);

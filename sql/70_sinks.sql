@@ -20,7 +20,10 @@ CREATE TABLE auditlog.sink (
   operation_prefix text,
   format           text NOT NULL DEFAULT 'ndjson.gz',
   enabled          boolean NOT NULL DEFAULT true,
-  created_at       timestamptz NOT NULL DEFAULT now()
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  -- the installation that created it (auditlog.installation): a sink restored
+  -- from a dump carries another one's
+  installation     uuid NOT NULL DEFAULT auditlog.installation_id()
 );
 COMMENT ON TABLE auditlog.sink IS
   'Export destinations: a URL (file:// or s3://, gs://), filters (stream, tenant, operation prefix) and whether the sink is enabled. Managed by create_sink(), enable_sink(), disable_sink(), drop_sink().';
@@ -57,6 +60,7 @@ CREATE TABLE auditlog.sink_segment (
 CREATE UNIQUE INDEX sink_segment_one_open ON auditlog.sink_segment (sink) WHERE to_tick IS NULL;
 COMMENT ON TABLE auditlog.sink_segment IS
   'The tick ranges a sink owes: from each enabling tick to the matching closing tick, open while enabled.';
+
 
 -- What a sink missed while disabled: the batch between its closing tick and
 -- the tick that enabled it again. The gap is defined by snapshots, not by
@@ -143,20 +147,26 @@ AS $$
 DECLARE
   closing bigint;
 BEGIN
-  IF TG_OP = 'INSERT' AND NEW.enabled AND NEW.created_at >= (SELECT epoch FROM auditlog.export_epoch) THEN
-    -- (A row created before this install's epoch comes from a dump being
-    -- restored: it is anchored on its first next_page(), once the whole log
-    -- is back.)
-    PERFORM auditlog.anchor_sink(NEW.name, 'created');
+  IF TG_OP = 'INSERT' AND NEW.enabled THEN
+    -- A row of another installation, or made before this one, comes from a
+    -- dump being restored: it is anchored on its first next_page(), once the
+    -- whole log is back. A sink created in the transaction that installed
+    -- the extension (a migration) is this installation's.
+    IF NEW.installation = auditlog.installation_id()
+       AND NEW.created_at >= (SELECT installed_at FROM auditlog.installation) THEN
+      PERFORM auditlog.anchor_sink(NEW.name, 'created');
+    END IF;
   ELSIF TG_OP = 'UPDATE' AND NEW.enabled AND NOT OLD.enabled THEN
     PERFORM auditlog.anchor_sink(NEW.name, 'enabled');
   ELSIF TG_OP = 'UPDATE' AND OLD.enabled AND NOT NEW.enabled THEN
-    -- While a disabling transaction stays open, writers still see the sink
+    -- While the disabling transaction stays open, writers still see the sink
     -- enabled; an entry committed then would fall behind the closing tick.
+    -- So it must commit on its own, and promptly after the closing tick.
     PERFORM auditlog.refuse_transaction_block('disabling a sink');
     closing := auditlog.tick();
     UPDATE auditlog.sink_segment SET to_tick = closing WHERE sink = NEW.name AND to_tick IS NULL;
     UPDATE auditlog.sink_state SET closed_tick = closing WHERE sink = NEW.name;
+    PERFORM auditlog.commit_promptly(format('disabling sink "%s"', NEW.name));
   END IF;
   RETURN NULL;
 END
@@ -246,7 +256,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auditlog.disable_sink IS
-  'Disables a sink at a closing tick. Entries committed before it are still exported exactly once; a page in flight stays pinned. Returns false if it was disabled already. Refuses to run inside a transaction block.';
+  'Disables a sink at a closing tick. Entries committed before it are still exported exactly once; a page in flight stays pinned. Returns false if it was disabled already. Runs as its own transaction: refuses inside a transaction block, and fails if its statement goes on long after the closing tick.';
 
 CREATE FUNCTION auditlog.drop_sink(name text)
 RETURNS void

@@ -97,6 +97,9 @@ CREATE FUNCTION auditlog.render_query(query text, format text, max_bytes int, he
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 RETURN format('SELECT (p.r).* FROM (SELECT auditlog.render_entries(e, %L, %L, %L) AS r FROM (%s) e) p',
               format, max_bytes, head, query);
 COMMENT ON FUNCTION auditlog.render_query IS
@@ -305,6 +308,8 @@ DECLARE
   state auditlog.sink_state;
   pinned auditlog.page;
   segment auditlog.sink_segment;
+  last_state auditlog.sink_state;
+  last_segment auditlog.sink_segment;
   hi bigint;
   took_fresh_tick boolean := false;
   slice record;
@@ -325,15 +330,23 @@ BEGIN
     RETURN;
   END IF;
 
-  -- Each turn either finds a page, finishes a batch, or closes a segment; it
-  -- takes at most one fresh tick, after which an empty batch means the sink
-  -- is up to date.
-  FOR turn IN 1..1000 LOOP
+  -- Each turn either finds a page, or moves the sink on: to the next
+  -- segment, past a finished one or batch, or to a new batch. It takes at
+  -- most one fresh tick, after which an empty batch means the sink is up to
+  -- date. However many (empty) segments a sink owes, it goes on until it has
+  -- a page or owes nothing; a turn that moves nothing would be a bug, and
+  -- says so rather than loop.
+  LOOP
     SELECT * INTO state FROM auditlog.sink_state st WHERE st.sink = s.name;
     SELECT * INTO segment FROM auditlog.sink_segment sg WHERE sg.sink = s.name ORDER BY from_tick LIMIT 1;
     IF state IS NULL OR segment IS NULL THEN
       RETURN;  -- owes nothing
     END IF;
+    IF (state, segment) IS NOT DISTINCT FROM (last_state, last_segment) THEN
+      RAISE EXCEPTION 'auditlog: next_page() for sink "%" made no progress', s.name USING ERRCODE = 'internal_error';
+    END IF;
+    last_state := state;
+    last_segment := segment;
     IF state.cursor_tick < segment.from_tick THEN
       -- The previous segment is done: continue from this one's anchor.
       UPDATE auditlog.sink_state st SET cursor_tick = segment.from_tick, batch_tick = NULL,
@@ -395,7 +408,6 @@ BEGIN
                  page.first_logged_at, page.last_logged_at, page.sha256, body)::auditlog.page_out;
     RETURN;
   END LOOP;
-  RAISE EXCEPTION 'auditlog: next_page() for sink "%" made no progress', s.name USING ERRCODE = 'internal_error';
 END
 $$;
 COMMENT ON FUNCTION auditlog.next_page IS
@@ -460,3 +472,54 @@ AS 'MODULE_PATHNAME', 'auditlog_new_page_id';
 COMMENT ON FUNCTION auditlog.new_page_id IS
   'Internal: a UUIDv7 for a page. Never a sequence or a counter: it must not repeat after a restore, a point-in-time recovery or a failover.';
 
+
+-- The way out for a page whose entries are gone: a forced purge (see purge())
+-- dropped the day of a page in flight, so it can never be rendered again and
+-- the sink would stall on it. Unpinning forgets the page, so that the sink's
+-- next page starts again after the last acknowledged one (with whatever of
+-- the batch is left), and records that in the log itself. A page that still
+-- renders as it was handed out is never unpinned: store and acknowledge it.
+CREATE FUNCTION auditlog.unpin_page(sink text, page_id uuid, reason text)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s auditlog.sink;
+  p auditlog.page;
+  intact boolean;
+BEGIN
+  PERFORM auditlog.refuse_transaction_block('auditlog.unpin_page()');
+  IF reason IS NULL OR btrim(reason) = '' THEN
+    RAISE EXCEPTION 'unpinning a page needs a reason, recorded in the log' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM set_config('synchronous_commit', 'on', true);
+  s := auditlog.locked_sink(sink);
+  SELECT * INTO p FROM auditlog.page pg WHERE pg.page_id = unpin_page.page_id AND pg.sink = s.name AND pg.acked_at IS NULL;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'page % is not the page in flight of sink "%"', page_id, s.name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'sink_status shows the page in flight.';
+  END IF;
+  BEGIN
+    PERFORM auditlog.render_page(p);
+    intact := true;
+  EXCEPTION WHEN data_corrupted THEN
+    intact := false;
+  END;
+  IF intact THEN
+    RAISE EXCEPTION 'page % of sink "%" still matches what was handed out', page_id, s.name
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Store it and acknowledge it with auditlog.ack(); only a page whose entries are gone is unpinned.';
+  END IF;
+  DELETE FROM auditlog.page pg WHERE pg.page_id = p.page_id;
+  RAISE WARNING 'auditlog: page % of sink "%" unpinned: %', p.page_id, s.name, reason;
+  PERFORM auditlog.record_internal(operation => 'auditlog.page.unpinned', stream => 'auditlog',
+                          actor_type => 'database_role', actor_id => session_user::text,
+                          resource_type => 'page', resource_id => p.page_id::text,
+                          details => jsonb_build_object('sink', s.name, 'object_key', p.object_key, 'rows', p.rows,
+                                                        'sha256', p.sha256, 'reason', reason));
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auditlog.unpin_page IS
+  'Forgets the page in flight of a sink when its entries are gone (a forced purge dropped its day), so the sink goes on after its last acknowledged page; records that in the log (operation auditlog.page.unpinned). Refuses a page that still renders as handed out. Runs as its own transaction.';

@@ -60,6 +60,7 @@ DECLARE
   s auditlog.sink := auditlog.locked_sink(sink);
   id bigint;
 BEGIN
+  PERFORM auditlog.import_window_lock();  -- serialised with import_begin(): see 79_import.sql
   PERFORM auditlog.check_past_window("from", "to");
   INSERT INTO auditlog.backfill (sink, range_start, range_end) VALUES (s.name, "from", "to")
   RETURNING backfill_id INTO id;
@@ -318,16 +319,28 @@ RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  b auditlog.backfill;
 BEGIN
-  IF NOT EXISTS (SELECT FROM auditlog.backfill bf WHERE bf.backfill_id = cancel_backfill.backfill_id) THEN
+  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = cancel_backfill.backfill_id FOR UPDATE;
+  IF NOT FOUND THEN
     RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
   END IF;
+  IF b.status <> 'running' THEN
+    RETURN false;
+  END IF;
   UPDATE auditlog.backfill bf SET status = 'cancelled', finished_at = now(), page_id = NULL
-  WHERE bf.backfill_id = cancel_backfill.backfill_id AND bf.status = 'running';
-  RETURN FOUND;
+  WHERE bf.backfill_id = b.backfill_id;
+  -- A gap being backfilled is owed again (its ticks are still kept: the
+  -- running backfill held them), so backfill_gap() can start it over.
+  IF b.kind = 'gap' THEN
+    INSERT INTO auditlog.sink_gap (sink, from_tick, to_tick) VALUES (b.sink, b.lo_tick, b.hi_tick)
+    ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN true;
 END
 $$;
-COMMENT ON FUNCTION auditlog.cancel_backfill IS 'Cancels a running backfill. Returns false if it had ended already.';
+COMMENT ON FUNCTION auditlog.cancel_backfill IS 'Cancels a running backfill; a cancelled gap backfill leaves its gap owed, for backfill_gap() to start again. Returns false if it had ended already.';
 
 CREATE VIEW auditlog.backfill_status AS
 SELECT b.backfill_id, b.sink, b.range_start, b.range_end, b.status,

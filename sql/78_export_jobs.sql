@@ -113,6 +113,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value', DETAIL = format('This one is %s.', "to" - "from"),
             HINT = 'Request several exports.';
   END IF;
+  PERFORM auditlog.import_window_lock();  -- serialised with import_begin(): see 79_import.sql
   PERFORM auditlog.check_past_window("from", "to");
   IF tenant_id = '' THEN
     RAISE EXCEPTION 'tenant_id must not be empty; pass NULL for every tenant' USING ERRCODE = 'invalid_parameter_value';

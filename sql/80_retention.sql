@@ -97,8 +97,9 @@ CREATE FUNCTION auditlog.purge(retain interval DEFAULT '90 days', force boolean 
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 SET lock_timeout = '100ms'
 AS $$
 DECLARE
@@ -128,11 +129,11 @@ BEGIN
       IF p.held_by IS NOT NULL THEN
         -- The log records its own forced purge.
         RAISE WARNING 'auditlog: forced purge dropped partition % held for %', p.partition_name, p.held_by;
-        PERFORM auditlog.record(operation => 'auditlog.purge.forced', stream => 'auditlog',
-                                actor_type => 'database_role', actor_id => session_user::text,
-                                resource_type => 'partition', resource_id => p.partition_name,
-                                details => jsonb_build_object('range_start', p.range_start, 'range_end', p.range_end,
-                                                              'held_by', p.held_by, 'held_since', p.held_since));
+        PERFORM auditlog.record_internal(operation => 'auditlog.purge.forced', stream => 'auditlog',
+                                         actor_type => 'database_role', actor_id => session_user::text,
+                                         resource_type => 'partition', resource_id => p.partition_name,
+                                         details => jsonb_build_object('range_start', p.range_start, 'range_end', p.range_end,
+                                                                       'held_by', p.held_by, 'held_since', p.held_since));
       END IF;
     EXCEPTION WHEN lock_not_available THEN
       -- Every day needs the same lock on the log: stop here rather than make

@@ -10,9 +10,7 @@ SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
        (SELECT max(tick_id) FROM auditlog.tick) AS last_tick,
        (SELECT max(taken_at) FROM auditlog.tick) AS last_tick_at,
        auditlog.settled_horizon() AS settled_horizon,
-       '2000-01-01 00:00:00+00'::timestamptz
-         + make_interval(secs => (SELECT last_value FROM auditlog.clock_floor) / 1000000.0) > clock_timestamp()
-         AS clock_behind_floor,
+       auditlog.clock_floor_time() > clock_timestamp() AS clock_behind_floor,
        -- What holds the settled horizon back, for display only (the horizon
        -- itself never depends on it): the oldest prepared transaction, else
        -- the oldest transaction this role may see.
@@ -22,9 +20,21 @@ SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
          (SELECT format('pid %s (%s) in a transaction since %s', pid, coalesce(nullif(application_name, ''), usename), xact_start)
           FROM pg_catalog.pg_stat_activity
           WHERE datname = current_database() AND backend_xmin IS NOT NULL AND pid <> pg_backend_pid()
-          ORDER BY xact_start LIMIT 1)) AS oldest_transaction;
+          ORDER BY xact_start LIMIT 1)) AS oldest_transaction,
+       -- Imports: open spans hold the settled horizon at their start. One
+       -- whose lock no session holds looks abandoned (its importer is gone):
+       -- the next tick() marks it so.
+       (SELECT count(*) FROM auditlog.import_span WHERE status = 'open') AS open_imports,
+       (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open') AS oldest_open_import_start,
+       EXISTS (SELECT FROM auditlog.import_span s
+               WHERE s.status = 'open'
+                 AND NOT EXISTS (SELECT FROM pg_catalog.pg_locks l
+                                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                                   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+                                   AND l.classid = auditlog.import_lock_class()::oid
+                                   AND l.objid = auditlog.import_lock_key(s.span_id)::oid)) AS open_import_abandoned;
 COMMENT ON VIEW auditlog.health IS
-  'One row: begun entries still pending and the oldest of them, the day partitions, rows in the DEFAULT partition (should be 0), the last tick, the settled horizon and the oldest transaction holding it back, and whether the server clock is behind the clock floor (the floor, not the clock, then stamps entries).';
+  'One row: begun entries still pending and the oldest of them, the day partitions, rows in the DEFAULT partition (should be 0), the last tick, the settled horizon and the oldest transaction holding it back, and whether the server clock is behind the clock floor (the floor, not the clock, then stamps entries), and the open import spans: how many, the oldest start, and whether any looks abandoned (no session holds it; the next tick() marks it abandoned).';
 
 -- How many entries a sink has yet to export, up to the last tick: counted
 -- through each owed batch's own index ranges, and capped, so the status stays
@@ -33,6 +43,9 @@ CREATE FUNCTION auditlog.sink_lag_rows(sink text, cap int DEFAULT 1000000)
 RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER  -- called by auditlog.sink_status, as for sink_exported_before
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
   s auditlog.sink := (SELECT sk FROM auditlog.sink sk WHERE sk.name = sink);
@@ -43,6 +56,12 @@ DECLARE
   owed bigint;
   lag bigint := 0;
 BEGIN
+  -- Readers may call it: a cap keeps every call bounded.
+  IF cap IS NULL OR cap < 1 OR cap > 1000000 THEN
+    RAISE EXCEPTION 'cap must be between 1 and 1000000, not %', coalesce(cap::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Lag is counted up to cap entries, so that the status stays cheap however far a sink lags.';
+  END IF;
   IF state IS NULL THEN
     RETURN 0;
   END IF;
@@ -60,7 +79,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auditlog.sink_lag_rows IS
-  'Entries the sink has yet to export up to the last tick (a page in flight included), counted up to cap.';
+  'Entries the sink has yet to export up to the last tick (a page in flight included), counted up to cap (at most a million).';
 
 CREATE VIEW auditlog.sink_status AS
 SELECT s.name AS sink,
@@ -102,6 +121,9 @@ CREATE FUNCTION auditlog.list(
 RETURNS SETOF auditlog.entry
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
   upper_bound timestamptz;

@@ -26,17 +26,26 @@ GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.
   auditlog.sink, auditlog.sink_status, auditlog.export_status, auditlog.backfill_status,
   auditlog.page, auditlog.sink_state, auditlog.export_part
   TO auditlog_reader;
-GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.settled_horizon, auditlog.list,
+-- auditlog.health shows open import spans by their lock's keys.
+GRANT EXECUTE ON FUNCTION auditlog.valid_stream TO auditlog_writer, auditlog_reader;
+GRANT EXECUTE ON FUNCTION auditlog.import_lock_class, auditlog.import_lock_key, auditlog.clock_floor_time TO auditlog_reader;
+GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.partition_range, auditlog.settled_horizon, auditlog.list,
   auditlog.sink_exported_before, auditlog.sink_lag_rows
   TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, auditlog.purge, auditlog.purge_preview,
   auditlog.tick, auditlog.create_sink, auditlog.enable_sink, auditlog.disable_sink, auditlog.drop_sink,
-  auditlog.next_page, auditlog.ack,
+  auditlog.next_page, auditlog.ack, auditlog.unpin_page,
   auditlog.request_export, auditlog.claim_export, auditlog.heartbeat_export, auditlog.export_next_page,
   auditlog.ack_export_page, auditlog.finish_export, auditlog.fail_export, auditlog.cancel_export,
   auditlog.start_backfill, auditlog.backfill_next_page, auditlog.backfill_ack, auditlog.cancel_backfill,
   auditlog.backfill_gap, auditlog.waive_gaps,
-  auditlog.import_begin, auditlog.import_rows, auditlog.import_abandon
+  auditlog.import_begin, auditlog.import_rows, auditlog.claim_import_span, auditlog.import_staged_rows, auditlog.import_abandon
   TO auditlog_admin;
+-- import_rows() runs with the caller's rights: it stages the source's rows
+-- (every column but the staging transaction's xid, which is its own).
+GRANT INSERT (span_id, id, stream, logged_at, started_at, operation, actor_type, actor_id, tenant_id,
+              resource_type, resource_id, request_id, request_uri, source_ip, user_agent, auth_method,
+              credential_id, result, http_status, error_code, error_message, details)
+  ON auditlog.import_stage TO auditlog_admin;
 REVOKE ALL ON PROCEDURE auditlog.import FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE auditlog.import TO auditlog_admin;

@@ -17,7 +17,10 @@ import Testing
             defaultPartitionRows: 0,
             lastTickAt: may1.addingTimeInterval(36_030),
             settledHorizon: may1.addingTimeInterval(36_000),
-            oldestTransaction: nil
+            oldestTransaction: nil,
+            openImports: 1,
+            oldestOpenImportStart: may1,
+            openImportAbandoned: true
         ),
         partitions: [
             .init(name: "entries_20240501", rangeStart: may1, rangeEnd: may1.addingTimeInterval(86_400), totalBytes: 8_192),
@@ -88,9 +91,12 @@ import Testing
                 "default_partition_rows" : 0,
                 "last_tick_at" : "2024-05-01T10:00:30Z",
                 "newest_partition_end" : null,
+                "oldest_open_import_start" : "2024-05-01T00:00:00Z",
                 "oldest_partition_start" : "2024-05-01T00:00:00Z",
                 "oldest_pending" : "2024-05-01T10:00:00Z",
                 "oldest_transaction" : null,
+                "open_import_abandoned" : true,
+                "open_imports" : 1,
                 "partition_count" : 2,
                 "pending_count" : 42,
                 "settled_horizon" : "2024-05-01T10:00:00Z"
@@ -145,6 +151,7 @@ import Testing
             last tick               2024-05-01 10:00:30Z
             settled horizon         2024-05-01 10:00:00Z
             oldest transaction      none
+            open imports            1 since 2024-05-01 00:00:00Z (an importer is gone: the next tick abandons its span)
 
             PARTITION         RANGE START           RANGE END                SIZE
             entries_20240501  2024-05-01 00:00:00Z  2024-05-02 00:00:00Z  8.0 KiB

@@ -62,20 +62,108 @@ auditlog_tick_time_and_mark(PG_FUNCTION_ARGS)
 
 /*
  * refuse_transaction_block(what): functions that hand out or acknowledge
- * pages, and disable_sink(), must commit on their own. A page pinned by a
- * transaction that later rolls back, after its object was uploaded, would be
- * handed out again under a new key; a sink disabled in a transaction still
- * open looks enabled to writers committing meanwhile.
+ * pages, and disable_sink(), must commit on their own, right after their
+ * statement. A page pinned by a transaction that later rolls back, after its
+ * object was uploaded, would be handed out again under a new key.
+ *
+ * So they refuse what PreventInTransactionBlock() refuses to utility
+ * commands: an explicit or implicit transaction block (BEGIN, or several
+ * statements in one query string), a subtransaction (SAVEPOINT, or a
+ * PL/pgSQL block with an EXCEPTION clause), and an extended-protocol
+ * pipeline past its first statement. And they ask for the transaction to
+ * commit as soon as the statement ends, even as the first statement of a
+ * pipeline, where it would otherwise wait for the pipeline's Sync and roll
+ * back with whatever fails after it.
+ *
+ * Within one statement (several calls in a SELECT, a DO block) nothing is
+ * refused: a statement that fails hands its client no row, so no page of it
+ * is uploaded. Disabling a sink, which must also commit promptly after its
+ * closing tick, asks for that with commit_promptly() below.
  */
 Datum
 auditlog_refuse_transaction_block(PG_FUNCTION_ARGS)
 {
+	const char *what = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	/* A subtransaction is also a transaction block: say which it is. */
+	if (IsSubTransaction())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("%s cannot run inside a subtransaction", what),
+				 errhint("Call it on its own, not after SAVEPOINT nor inside a PL/pgSQL block with an EXCEPTION clause.")));
 	if (IsTransactionBlock())
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-				 errmsg("%s cannot run inside a transaction block",
-						text_to_cstring(PG_GETARG_TEXT_PP(0))),
-				 errhint("Call it on its own, outside BEGIN ... COMMIT, so that it commits by itself.")));
+				 errmsg("%s cannot run inside a transaction block", what),
+				 errhint("Call it on its own, outside BEGIN ... COMMIT and not with other statements in one query string, so that it commits by itself.")));
+	if (MyXactFlags & XACT_FLAGS_PIPELINING)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("%s cannot run inside a pipeline", what),
+				 errhint("Send it as the first statement after a Sync, so that it commits by itself.")));
+	MyXactFlags |= XACT_FLAGS_NEEDIMMEDIATECOMMIT;
+	PG_RETURN_VOID();
+}
+
+/*
+ * commit_promptly(what): the current transaction must commit within
+ * COMMIT_PROMPTLY_MS of this call, or fail. Disabling a sink takes a closing
+ * tick: an entry committed after it, while the disabling transaction is
+ * still open and the sink still looks enabled to everyone else, would be
+ * missed by the sink. refuse_transaction_block() keeps that transaction to
+ * one statement; this keeps the statement from going on long after the tick
+ * (a DO block, or a SELECT that calls other things after disable_sink()).
+ * Checked just before the commit; a transaction that took too long fails
+ * there, undoing the disabling, rather than commit it late.
+ */
+#define COMMIT_PROMPTLY_MS 250
+
+static TimestampTz commit_promptly_since = 0;
+static char commit_promptly_what[NAMEDATALEN * 2];
+
+static void
+commit_promptly_callback(XactEvent event, void *arg)
+{
+	TimestampTz since = commit_promptly_since;
+
+	if (since == 0)
+		return;
+	if (event == XACT_EVENT_PRE_COMMIT &&
+		TimestampDifferenceExceeds(since, GetCurrentTimestamp(), COMMIT_PROMPTLY_MS))
+	{
+		commit_promptly_since = 0;
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("%s: the transaction went on too long after its closing tick", commit_promptly_what),
+				 errdetail("It must commit within %d ms of the tick: entries committed meanwhile would be missed by the sink. Nothing was changed.",
+						   COMMIT_PROMPTLY_MS),
+				 errhint("Call auditlog.disable_sink() in a statement of its own.")));
+	}
+	if (event == XACT_EVENT_PRE_PREPARE)
+	{
+		commit_promptly_since = 0;
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("%s cannot be prepared for two-phase commit", commit_promptly_what)));
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		commit_promptly_since = 0;
+}
+
+PG_FUNCTION_INFO_V1(auditlog_commit_promptly);
+
+Datum
+auditlog_commit_promptly(PG_FUNCTION_ARGS)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(commit_promptly_callback, NULL);
+		registered = true;
+	}
+	strlcpy(commit_promptly_what, text_to_cstring(PG_GETARG_TEXT_PP(0)), sizeof(commit_promptly_what));
+	commit_promptly_since = GetCurrentTimestamp();
 	PG_RETURN_VOID();
 }
 

@@ -28,6 +28,9 @@ PG_FUNCTION_INFO_V1(auditlog_record);
 PG_FUNCTION_INFO_V1(auditlog_begin);
 PG_FUNCTION_INFO_V1(auditlog_complete);
 PG_FUNCTION_INFO_V1(auditlog_timeout_pending);
+PG_FUNCTION_INFO_V1(auditlog_record_internal);
+PG_FUNCTION_INFO_V1(auditlog_valid_stream);
+PG_FUNCTION_INFO_V1(auditlog_check_import_entry);
 
 /* The request context columns, shared by auditlog.entry and auditlog.pending. */
 #define CONTEXT_COLUMNS 11
@@ -48,6 +51,13 @@ static const Oid context_types[CONTEXT_COLUMNS] = {
 #define ARG_FIRST_CONTEXT 2
 
 #define MAX_STREAM_LENGTH 63
+
+/*
+ * The stream of the extension's own records (a forced purge, a forced
+ * import): written only through auditlog.record_internal(), never by a
+ * writer, so nobody can pass an entry off as the extension's.
+ */
+#define RESERVED_STREAM "auditlog"
 #define MAX_TIMEOUT_ROWS 100000
 
 /*
@@ -63,20 +73,33 @@ static SPIPlanPtr begin_plan;
 static SPIPlanPtr complete_plan;
 static SPIPlanPtr timeout_plan;
 
-/* The schema the plans above were prepared for. */
-static Oid	plans_namespace = InvalidOid;
+/* The type auditlog.result the plans above were prepared with. */
+static Oid	plans_result_type = InvalidOid;
 
 /*
- * Plans name the result type by OID. If the extension was dropped and
- * created again since they were prepared, that OID is gone: prepare anew.
+ * The type auditlog.result as it is now. Plans name it by OID: if the
+ * extension was dropped and created again since they were prepared (even
+ * into a schema of the same OID, which a schema made beforehand keeps),
+ * that OID is gone.
  */
+static Oid
+result_type(void)
+{
+	Oid			namespace = get_namespace_oid("auditlog", false);
+
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						   CStringGetDatum("result"),
+						   ObjectIdGetDatum(namespace));
+}
+
+/* Prepare anew when auditlog.result is not the type the plans were made with. */
 static void
 forget_stale_plans(void)
 {
-	Oid			namespace = get_namespace_oid("auditlog", false);
+	Oid			current = result_type();
 	SPIPlanPtr *plans[] = {&record_plan, &begin_plan, &complete_plan, &timeout_plan};
 
-	if (namespace == plans_namespace)
+	if (current == plans_result_type)
 		return;
 	for (int i = 0; i < lengthof(plans); i++)
 	{
@@ -84,15 +107,7 @@ forget_stale_plans(void)
 			SPI_freeplan(*plans[i]);
 		*plans[i] = NULL;
 	}
-	plans_namespace = namespace;
-}
-
-static Oid
-result_type(void)
-{
-	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-						   CStringGetDatum("result"),
-						   ObjectIdGetDatum(plans_namespace));
+	plans_result_type = current;
 }
 
 /* Append ", col1, col2, ..." or ", prefix.col1, ..." for the context columns. */
@@ -178,12 +193,26 @@ required_operation(FunctionCallInfo fcinfo, int argno)
 	return operation;
 }
 
-/* Streams become object key segments, so they are kept to a safe alphabet. */
+/*
+ * Streams become object key segments, so they are kept to a safe alphabet:
+ * 1 to 63 characters of a-z, 0-9, '_', '.' and '-', starting with a letter
+ * or digit (the pattern ^[a-z0-9][a-z0-9_.-]{0,62}$). The one definition:
+ * SQL asks auditlog.valid_stream(), which calls this.
+ */
+static bool
+stream_is_valid(const char *s)
+{
+	size_t		len = strlen(s);
+
+	return len > 0 && len <= MAX_STREAM_LENGTH &&
+		strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == len &&
+		s[0] != '.' && s[0] != '-' && s[0] != '_';
+}
+
 static text *
-required_stream(FunctionCallInfo fcinfo, int argno)
+required_stream(FunctionCallInfo fcinfo, int argno, bool allow_reserved)
 {
 	char	   *s;
-	size_t		len;
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -191,21 +220,34 @@ required_stream(FunctionCallInfo fcinfo, int argno)
 				 errmsg("stream must not be null"),
 				 errhint("Omit it to use the default stream 'audit'.")));
 	s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	len = strlen(s);
-	if (len == 0 || len > MAX_STREAM_LENGTH ||
-		strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != len ||
-		s[0] == '.' || s[0] == '-' || s[0] == '_')
+	if (!stream_is_valid(s))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid stream name \"%s\"", s),
 				 errdetail("A stream name is 1 to %d characters of a-z, 0-9, '_', '.' and '-', starting with a letter or digit.",
 						   MAX_STREAM_LENGTH)));
+	if (!allow_reserved && strcmp(s, RESERVED_STREAM) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream \"%s\" is reserved for the extension's own records", s),
+				 errdetail("Entries of stream '%s' record what the extension itself did, such as a forced purge or import.",
+						   RESERVED_STREAM),
+				 errhint("Log to another stream.")));
 	return PG_GETARG_TEXT_PP(argno);
+}
+
+/* auditlog.valid_stream(name): whether name is a well-formed stream name. */
+Datum
+auditlog_valid_stream(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(stream_is_valid(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }
 
 /* The caller supplies success or error; timeout belongs to timeout_pending(). */
 static Datum
-required_result(FunctionCallInfo fcinfo, int argno)
+required_result(FunctionCallInfo fcinfo, int argno, bool allow_timeout)
 {
 	Datum		result;
 
@@ -215,7 +257,7 @@ required_result(FunctionCallInfo fcinfo, int argno)
 				 errmsg("result must not be null"),
 				 errhint("Use 'success' or 'error'.")));
 	result = PG_GETARG_DATUM(argno);
-	if (strcmp(DatumGetCString(DirectFunctionCall1(enum_out, result)), "timeout") == 0)
+	if (!allow_timeout && strcmp(DatumGetCString(DirectFunctionCall1(enum_out, result)), "timeout") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("result 'timeout' is reserved for entries timed out by auditlog.timeout_pending()"),
@@ -334,7 +376,7 @@ prepare_record(void)
 	appendStringInfoString(&sql, ", $16, $17, $18, $19, $20, $21)");
 
 	shared_param_types(types);
-	types[15] = result_type();
+	types[15] = plans_result_type;
 	types[16] = INT4OID;
 	types[17] = TEXTOID;
 	types[18] = TEXTOID;
@@ -343,8 +385,8 @@ prepare_record(void)
 	return prepare(sql.data, RECORD_PARAMS, types);
 }
 
-Datum
-auditlog_record(PG_FUNCTION_ARGS)
+static Datum
+record_entry(FunctionCallInfo fcinfo, bool internal)
 {
 	Datum		values[RECORD_PARAMS];
 	char		nulls[RECORD_PARAMS];
@@ -353,8 +395,8 @@ auditlog_record(PG_FUNCTION_ARGS)
 	TimestampTz logged_at;
 
 	required_operation(fcinfo, ARG_OPERATION);
-	required_stream(fcinfo, ARG_STREAM);
-	required_result(fcinfo, 13);
+	required_stream(fcinfo, ARG_STREAM, internal);
+	required_result(fcinfo, 13, false);
 	check_http_status(fcinfo, 14);
 	check_details(fcinfo, 17);
 	check_entry_size(fcinfo, record_sized_args, lengthof(record_sized_args));
@@ -371,6 +413,23 @@ auditlog_record(PG_FUNCTION_ARGS)
 	run(&record_plan, prepare_record, values, nulls);
 
 	PG_RETURN_UUID_P(id);
+}
+
+/* auditlog.record(): what writers call; the reserved stream is refused. */
+Datum
+auditlog_record(PG_FUNCTION_ARGS)
+{
+	return record_entry(fcinfo, false);
+}
+
+/*
+ * auditlog.record_internal(): the same, for the extension's own records in
+ * the reserved stream. Granted to nobody; purge() and import_begin() call it.
+ */
+Datum
+auditlog_record_internal(PG_FUNCTION_ARGS)
+{
+	return record_entry(fcinfo, true);
 }
 
 /* ---------- begin(operation, stream, <context>, details) */
@@ -404,7 +463,7 @@ auditlog_begin(PG_FUNCTION_ARGS)
 	TimestampTz started_at;
 
 	required_operation(fcinfo, ARG_OPERATION);
-	required_stream(fcinfo, ARG_STREAM);
+	required_stream(fcinfo, ARG_STREAM, false);
 	check_details(fcinfo, 13);
 	check_entry_size(fcinfo, begin_sized_args, lengthof(begin_sized_args));
 
@@ -461,7 +520,7 @@ prepare_complete(void)
 {
 	StringInfoData sql;
 	Oid			types[COMPLETE_PARAMS] = {
-		UUIDOID, TIMESTAMPTZOID, result_type(), INT4OID, TEXTOID,
+		UUIDOID, TIMESTAMPTZOID, plans_result_type, INT4OID, TEXTOID,
 		TEXTOID, JSONBOID, TEXTOID, TEXTOID, XID8OID
 	};
 
@@ -488,7 +547,7 @@ auditlog_complete(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("id must not be null"),
 				 errhint("Pass the id that auditlog.begin() returned.")));
-	required_result(fcinfo, 1);
+	required_result(fcinfo, 1, false);
 	check_http_status(fcinfo, 2);
 	check_details(fcinfo, 5);
 	check_entry_size(fcinfo, complete_sized_args, lengthof(complete_sized_args));
@@ -573,4 +632,114 @@ auditlog_timeout_pending(PG_FUNCTION_ARGS)
 	moved = run(&timeout_plan, prepare_timeout, values, NULL);
 
 	PG_RETURN_INT32((int32) moved);
+}
+
+/* ---------- check_import_entry(<the arguments of record()>, id, logged_at, started_at, range_start, range_end, duplicate, row) */
+
+#define IMPORT_ARG_ID 18
+#define IMPORT_ARG_LOGGED_AT 19
+#define IMPORT_ARG_STARTED_AT 20
+#define IMPORT_ARG_RANGE_START 21
+#define IMPORT_ARG_RANGE_END 22
+#define IMPORT_ARG_DUPLICATE 23
+#define IMPORT_ARG_ROW 24
+
+static TimestampTz
+required_finite_time(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	TimestampTz at;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	at = PG_GETARG_TIMESTAMPTZ(argno);
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite time, not %s", name,
+						DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(at))))));
+	return at;
+}
+
+/*
+ * An imported row passes exactly the checks record() applies to its
+ * arguments (the same functions, on the same argument positions), but for
+ * result 'timeout', which history may hold; then what only an import can get
+ * wrong: its id, its two times, which must be finite, in order and within
+ * the span registered for the import, and its key (logged_at, id), which
+ * must be new.
+ */
+static void
+check_import_entry(FunctionCallInfo fcinfo)
+{
+	TimestampTz logged_at;
+	TimestampTz started_at;
+
+	if (PG_ARGISNULL(IMPORT_ARG_ID))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("id must not be null")));
+	required_operation(fcinfo, ARG_OPERATION);
+	required_stream(fcinfo, ARG_STREAM, false);
+	required_result(fcinfo, 13, true);
+	check_http_status(fcinfo, 14);
+	check_details(fcinfo, 17);
+	check_entry_size(fcinfo, record_sized_args, lengthof(record_sized_args));
+
+	logged_at = required_finite_time(fcinfo, IMPORT_ARG_LOGGED_AT, "logged_at");
+	started_at = required_finite_time(fcinfo, IMPORT_ARG_STARTED_AT, "started_at");
+	if (started_at > logged_at)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("started_at %s is after logged_at %s",
+						DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(started_at))),
+						DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(logged_at))))));
+	if (PG_ARGISNULL(IMPORT_ARG_RANGE_START) || PG_ARGISNULL(IMPORT_ARG_RANGE_END) ||
+		logged_at < PG_GETARG_TIMESTAMPTZ(IMPORT_ARG_RANGE_START) ||
+		logged_at > PG_GETARG_TIMESTAMPTZ(IMPORT_ARG_RANGE_END))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("logged_at %s lies outside the span registered for the import",
+						DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(logged_at))))));
+	if (PG_ARGISNULL(IMPORT_ARG_DUPLICATE) || PG_GETARG_BOOL(IMPORT_ARG_DUPLICATE))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an entry with the same logged_at and id is already in the log or earlier in the import")));
+}
+
+/*
+ * auditlog.check_import_entry(): raises the first rule the imported row
+ * breaks, naming the row (its number in the import and its id) and the rule,
+ * with SQLSTATE 22023 (54000 for an entry too large). Internal to
+ * import_rows(); granted to nobody.
+ */
+Datum
+auditlog_check_import_entry(PG_FUNCTION_ARGS)
+{
+	MemoryContext context = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		check_import_entry(fcinfo);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		MemoryContextSwitchTo(context);
+		error = CopyErrorData();
+		FlushErrorState();
+		error->message = psprintf("row %lld of the import (id %s): %s",
+								  PG_ARGISNULL(IMPORT_ARG_ROW) ? 0LL : (long long) PG_GETARG_INT64(IMPORT_ARG_ROW),
+								  PG_ARGISNULL(IMPORT_ARG_ID) ? "null" :
+								  DatumGetCString(DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(IMPORT_ARG_ID))),
+								  error->message);
+		if (error->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			error->sqlerrcode = ERRCODE_INVALID_PARAMETER_VALUE;
+		error->hint = pstrdup("Correct that row of the source, or leave it out, and import again: nothing was imported.");
+		ReThrowError(error);
+	}
+	PG_END_TRY();
+	PG_RETURN_VOID();
 }

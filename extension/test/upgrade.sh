@@ -10,6 +10,38 @@ current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$(dirname "$0")/../auditl
 fresh=$(mktemp) upgraded=$(mktemp)
 trap 'rm -f "$fresh" "$upgraded"' EXIT
 
+# A page of each kind in flight (a sink's, a backfill's, an export job's),
+# handed out before the upgrade: afterwards each is handed out again,
+# identical (same id, same SHA-256).
+pin_pages() {
+  "${psql[@]}" -d "$1" -o /dev/null <<'SQL'
+SET client_min_messages = warning;
+SELECT auditlog.create_sink('upgrade', 'file:///tmp/upgrade');
+SELECT auditlog.record(operation => 'upgrade.page.' || n, tenant_id => 'upgrade-acme',
+                       user_agent => 'agent "' || n || '"', details => jsonb_build_object('n', n))
+FROM generate_series(1, 5) AS n;
+SELECT auditlog.tick();
+SQL
+  "${psql[@]}" -d "$1" -o /dev/null <<'SQL'
+CREATE TABLE pinned_before AS
+SELECT 'sink' AS kind, page_id, sha256 FROM auditlog.next_page('upgrade', 3);
+SQL
+  "${psql[@]}" -d "$1" -o /dev/null <<'SQL'
+SELECT auditlog.start_backfill('upgrade', auditlog.utc_day(now()), auditlog.settled_horizon());
+SELECT auditlog.request_export('audit', auditlog.utc_day(now()), auditlog.settled_horizon(),
+                               tenant_id => 'upgrade-acme', requested_by => 'upgrade', format => 'csv');
+CREATE TABLE upgrade_claim AS SELECT job_id, lease_token FROM auditlog.claim_export('upgrade');
+SQL
+  "${psql[@]}" -d "$1" -o /dev/null -c "INSERT INTO pinned_before SELECT 'backfill', page_id, sha256 FROM auditlog.backfill_next_page((SELECT max(backfill_id) FROM auditlog.backfill), 2)"
+  "${psql[@]}" -d "$1" -o /dev/null -c "INSERT INTO pinned_before SELECT 'export job', page_id, sha256 FROM upgrade_claim c, auditlog.export_next_page(c.job_id, c.lease_token, 2)"
+}
+
+pinned_again() {
+  "${psql[@]}" -d "$1" -At -c "SELECT 'sink', page_id, sha256 FROM auditlog.next_page('upgrade', 3)"
+  "${psql[@]}" -d "$1" -At -c "SELECT 'backfill', page_id, sha256 FROM auditlog.backfill_next_page((SELECT max(backfill_id) FROM auditlog.backfill), 2)"
+  "${psql[@]}" -d "$1" -At -c "SELECT 'export job', page_id, sha256 FROM upgrade_claim c, auditlog.export_next_page(c.job_id, c.lease_token, 2)"
+}
+
 # What an installed extension consists of, one line an object, sorted.
 describe() {
   "${psql[@]}" -At -d "$1" <<'SQL'
@@ -72,6 +104,7 @@ for release in $releases; do
   "${psql[@]}" -o /dev/null -d upgrade_old -c 'SET client_min_messages = warning' \
     -c "CREATE EXTENSION auditlog VERSION '$release'" -c 'SELECT auditlog.ensure_partitions(1)' \
     -c "SELECT auditlog.record(operation => 'upgrade.before')"
+  pin_pages upgrade_old
   "${psql[@]}" -d upgrade_old -c "ALTER EXTENSION auditlog UPDATE TO '$current'"
   describe upgrade_old > "$upgraded"
   if ! diff -u --label "fresh $current" --label "$release upgraded" "$fresh" "$upgraded"; then
@@ -80,6 +113,13 @@ for release in $releases; do
   fi
   kept=$("${psql[@]}" -At -d upgrade_old -c "SELECT count(*) FROM auditlog.entry WHERE operation = 'upgrade.before'")
   [ "$kept" = 1 ] || { echo "upgrade from $release lost the entry written before it"; exit 1; }
-  echo "upgrade $release -> $current: same as a fresh install ($(wc -l < "$fresh") objects compared), entries kept"
+  before=$("${psql[@]}" -d upgrade_old -At -c "SELECT kind, page_id, sha256 FROM pinned_before ORDER BY 1")
+  after=$(pinned_again upgrade_old | sort)
+  if [ "$before" != "$after" ] || [ "$(echo "$before" | wc -l)" != 3 ]; then
+    printf 'pages in flight before the upgrade from %s:\n%s\nafter it:\n%s\n' "$release" "$before" "$after"
+    echo "upgrade from $release did not hand out its pages in flight again, identical"
+    exit 1
+  fi
+  echo "upgrade $release -> $current: same as a fresh install ($(wc -l < "$fresh") objects compared), entries and pages in flight kept"
 done
 "${psql[@]}" -d postgres -c 'DROP DATABASE upgrade_old' -c 'DROP DATABASE upgrade_fresh'

@@ -24,6 +24,7 @@ extension StatusReport {
             ["last tick", Self.time(health.lastTickAt)],
             ["settled horizon", Self.time(health.settledHorizon)],
             ["oldest transaction", health.oldestTransaction ?? "none"],
+            ["open imports", Self.openImports(health)],
         ])
         let table = partitions.isEmpty
             ? ["no partitions"]
@@ -37,6 +38,14 @@ extension StatusReport {
         return (summary + [""] + table + ["", SinkStatus.renderText(sinks)]
             + (backfills.isEmpty ? [] : ["", BackfillStatus.renderText(backfills)])
             + (exportJobs.isEmpty ? [] : ["", ExportJobStatus.renderText(exportJobs)])).joined(separator: "\n")
+    }
+
+    /// `none`, or how many imports are open, since when, and whether one
+    /// was left by an importer that is gone.
+    private static func openImports(_ health: Health) -> String {
+        guard health.openImports > 0 else { return "none" }
+        return "\(health.openImports) since \(time(health.oldestOpenImportStart))"
+            + (health.openImportAbandoned ? " (an importer is gone: the next tick abandons its span)" : "")
     }
 
     private static func time(_ date: Date?) -> String {

@@ -57,6 +57,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
         /// What holds the settled horizon back, when the database role may
         /// see it: the oldest prepared or open transaction.
         public var oldestTransaction: String?
+        /// Imports registered and not yet written: each holds the settled
+        /// horizon at its start.
+        public var openImports: Int64
+        /// The start of the oldest open import, if any is open.
+        public var oldestOpenImportStart: Date?
+        /// Whether an open import's importer is gone (the next tick marks
+        /// its span abandoned).
+        public var openImportAbandoned: Bool
 
         /// Creates a health summary.
         public init(
@@ -68,7 +76,10 @@ public struct StatusReport: Codable, Sendable, Equatable {
             defaultPartitionRows: Int64,
             lastTickAt: Date? = nil,
             settledHorizon: Date? = nil,
-            oldestTransaction: String? = nil
+            oldestTransaction: String? = nil,
+            openImports: Int64 = 0,
+            oldestOpenImportStart: Date? = nil,
+            openImportAbandoned: Bool = false
         ) {
             self.pendingCount = pendingCount
             self.oldestPending = oldestPending
@@ -79,6 +90,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
             self.lastTickAt = lastTickAt
             self.settledHorizon = settledHorizon
             self.oldestTransaction = oldestTransaction
+            self.openImports = openImports
+            self.oldestOpenImportStart = oldestOpenImportStart
+            self.openImportAbandoned = openImportAbandoned
         }
 
         enum CodingKeys: String, CodingKey {
@@ -91,6 +105,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
             case lastTickAt = "last_tick_at"
             case settledHorizon = "settled_horizon"
             case oldestTransaction = "oldest_transaction"
+            case openImports = "open_imports"
+            case oldestOpenImportStart = "oldest_open_import_start"
+            case openImportAbandoned = "open_import_abandoned"
         }
 
         /// Encodes absent times as `null` rather than leaving the keys out,
@@ -106,6 +123,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
             try container.encode(lastTickAt, forKey: .lastTickAt)
             try container.encode(settledHorizon, forKey: .settledHorizon)
             try container.encode(oldestTransaction, forKey: .oldestTransaction)
+            try container.encode(openImports, forKey: .openImports)
+            try container.encode(oldestOpenImportStart, forKey: .oldestOpenImportStart)
+            try container.encode(openImportAbandoned, forKey: .openImportAbandoned)
         }
     }
 
@@ -180,7 +200,10 @@ extension StatusReport.Health {
                    default_partition_rows,
                    extract(epoch FROM last_tick_at),
                    extract(epoch FROM settled_horizon),
-                   oldest_transaction
+                   oldest_transaction,
+                   open_imports,
+                   extract(epoch FROM oldest_open_import_start),
+                   open_import_abandoned
             FROM auditlog.health
             """).singleRow(of: "auditlog.health")
         return Self(
@@ -192,7 +215,10 @@ extension StatusReport.Health {
             defaultPartitionRows: try row[5, as: Int64.self],
             lastTickAt: try row.date(6),
             settledHorizon: try row.date(7),
-            oldestTransaction: row[8]
+            oldestTransaction: row[8],
+            openImports: try row[9, as: Int64.self],
+            oldestOpenImportStart: try row.date(10),
+            openImportAbandoned: try row[11, as: Bool.self]
         )
     }
 }

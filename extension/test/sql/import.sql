@@ -29,10 +29,18 @@ SELECT held_by FROM auditlog.purge_preview('1 hour') WHERE held_by LIKE 'import%
 
 -- Rows outside the span are refused.
 \set VERBOSITY terse
-CREATE TEMP VIEW too_old AS SELECT id, stream, logged_at - interval '3 days' AS logged_at, started_at, operation, actor_type,
+CREATE TEMP VIEW too_old AS SELECT id, stream, logged_at - interval '3 days' AS logged_at, started_at - interval '3 days' AS started_at, operation, actor_type,
   actor_id, tenant_id, resource_type, resource_id, request_id, request_uri, source_ip, user_agent, auth_method,
   credential_id, result, http_status, error_code, error_message, details FROM legacy;
-SELECT auditlog.import_rows(:span, 'too_old');
+CREATE FUNCTION pg_temp.attempt(statement text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE statement;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00', '<time>', 'g');
+END
+$$;
+SELECT pg_temp.attempt(format('SELECT auditlog.import_rows(%s, %L)', :span, 'too_old')) AS too_old;
 \set VERBOSITY default
 
 BEGIN;
