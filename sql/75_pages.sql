@@ -140,6 +140,9 @@ CREATE FUNCTION auditlog.sink_filter(s auditlog.sink)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 RETURN concat(
   CASE WHEN s.stream IS NOT NULL THEN format(' AND e.stream = %L', s.stream) END,
   CASE WHEN s.tenant_id IS NOT NULL THEN format(' AND e.tenant_id = %L', s.tenant_id) END,
@@ -155,6 +158,9 @@ CREATE FUNCTION auditlog.page_query(s auditlog.sink, lo bigint, hi bigint, strea
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 RETURN format(
   'SELECT e.* FROM auditlog.entry e WHERE %s%s AND e.stream = %L AND e.logged_at >= %L AND e.logged_at < %L%s%s'
   ' ORDER BY e.logged_at, e.id%s',
@@ -256,7 +262,9 @@ CREATE FUNCTION auditlog.batch_page(s auditlog.sink, lo bigint, hi bigint,
                                     OUT last_logged_at timestamptz, OUT last_id uuid, OUT body text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
 SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
   condition text := auditlog.batch_condition(lo, hi) || auditlog.sink_filter(s);

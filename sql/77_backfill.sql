@@ -78,6 +78,9 @@ CREATE FUNCTION auditlog.backfill_query(b auditlog.backfill, s auditlog.sink, co
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 RETURN format('SELECT %s FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L%s%s%s ORDER BY e.logged_at, e.id%s',
   columns,
   greatest(b.range_start, b.after_logged_at, CASE WHEN stream IS NOT NULL THEN b.chunk_after_logged_at END),
@@ -107,8 +110,9 @@ CREATE FUNCTION auditlog.backfill_next_page(backfill_id bigint, max_rows int DEF
 RETURNS SETOF auditlog.page_out
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET TimeZone = 'UTC'
 SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 SET work_mem = '64MB'  -- a page's body is megabytes: keep it off disk
 SET max_parallel_workers_per_gather = 0  -- a page reads a few thousand rows: no workers to start
 AS $$

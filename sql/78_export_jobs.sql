@@ -248,6 +248,9 @@ CREATE FUNCTION auditlog.export_query(job auditlog.export_job, last_logged_at ti
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
 RETURN format('SELECT e.* FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L AND e.stream = %L%s%s%s'
               ' ORDER BY e.logged_at, e.id%s',
   greatest(job.range_start, job.after_logged_at), job.range_end, job.stream,

@@ -29,7 +29,7 @@ SET DateStyle = 'SQL, DMY';
 SET TimeZone = 'Asia/Kolkata';
 SET IntervalStyle = 'sql_standard';
 SET extra_float_digits = -15;
-SET standard_conforming_strings = off;  -- backslashes in literals of function bodies parsed now
+SET standard_conforming_strings = off;  -- backslashes in literals of function bodies parsed now (none here)
 SET search_path = public;
 
 -- A listing of the last hour, of today, keyset-paged.
@@ -48,7 +48,7 @@ FROM auditlog.list('audit', :'today', :'horizon', after_logged_at => :'second_lo
 -- The sink's page: every entry, its day in the key, UTC times in the body.
 CREATE TEMP TABLE hostile_page AS SELECT * FROM auditlog.next_page('settings');
 SELECT rows, object_key ~ ('^audit/dt=' || to_char(:'today'::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '/settings-') AS keyed_by_utc_day,
-       body ~ '"logged_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"' AS utc_times
+       body ~ '"logged_at":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z"' AS utc_times
 FROM hostile_page;
 SELECT lag_rows FROM auditlog.sink_status WHERE sink = 'settings';
 
@@ -61,7 +61,7 @@ SELECT auditlog.request_export('audit', :'today', :'horizon', tenant_id => 'sett
 SELECT job_id, lease_token FROM auditlog.claim_export('settings-worker') WHERE job_id = :job_ndjson \gset ndjson_
 SELECT job_id, lease_token FROM auditlog.claim_export('settings-worker') WHERE job_id = :job_csv \gset csv_
 SELECT rows, final FROM auditlog.export_next_page(:ndjson_job_id, :'ndjson_lease_token');
-SELECT rows, final, body ~ '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z' AS utc_times
+SELECT rows, final, body ~ '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z' AS utc_times
 FROM auditlog.export_next_page(:csv_job_id, :'csv_lease_token');
 
 -- Partitions and retention: UTC midnights.
