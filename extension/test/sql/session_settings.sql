@@ -18,12 +18,13 @@ WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prokind = 'f' AND pg_get_f
 ORDER BY 1;
 SELECT count(*) > 5 AS functions_that_build_sql_text
 FROM pg_proc p WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prokind = 'f' AND pg_get_functiondef(p.oid) LIKE '%\%L%';
-SELECT auditlog.create_sink('settings', 'file:///tmp/settings');
+SELECT auditlog.create_sink('settings', 'file:///tmp/settings', tenant_id => 'settings-acme');
 SELECT count(auditlog.record(operation => 'settings.' || n, tenant_id => 'settings-acme',
                              details => jsonb_build_object('n', n, 'ratio', n / 3.0)))
 FROM generate_series(1, 5) AS n;
 SELECT auditlog.tick() > 0 AS ticked;
 SELECT auditlog.utc_day(now()) AS today, auditlog.settled_horizon() AS horizon \gset
+SELECT count(*) AS previewed_by_default FROM auditlog.purge_preview('1 day') \gset
 
 SET DateStyle = 'SQL, DMY';
 SET TimeZone = 'Asia/Kolkata';
@@ -68,7 +69,7 @@ FROM auditlog.export_next_page(:csv_job_id, :'csv_lease_token');
 SELECT bool_and(range_start = auditlog.utc_day(range_start) AND range_end = range_start + interval '1 day') AS utc_days,
        bool_or(range_start = :'today') AS today_found
 FROM auditlog.partitions;
-SELECT count(*) AS previewed FROM auditlog.purge_preview('1 day');
+SELECT count(*) = :previewed_by_default AS previewed_alike FROM auditlog.purge_preview('1 day');
 
 -- Under the defaults, the same page again, identical.
 RESET DateStyle;
