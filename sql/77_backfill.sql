@@ -26,13 +26,11 @@ CREATE TABLE auditlog.backfill (
   after_stream         text,
   after_logged_at      timestamptz,
   after_id             uuid,
-  -- the chunk being exported: up to this key, these streams still to page,
-  -- the first of them paged up to this key
+  -- the chunk being exported: up to this key, these streams still to page
+  -- (the first of them paged up to chunk_after_*, below)
   chunk_last_logged_at timestamptz,
   chunk_last_id        uuid,
   chunk_streams        text[],
-  chunk_after_logged_at timestamptz,
-  chunk_after_id       uuid,
   -- the page in flight
   page_id              uuid,
   page_stream          text,
@@ -46,7 +44,10 @@ CREATE TABLE auditlog.backfill (
   pages_exported       int NOT NULL DEFAULT 0,
   requested_by         text NOT NULL DEFAULT session_user,
   created_at           timestamptz NOT NULL DEFAULT now(),
-  finished_at          timestamptz
+  finished_at          timestamptz,
+  -- how far the first of chunk_streams is paged (last, as 0.3.0 added them)
+  chunk_after_logged_at timestamptz,
+  chunk_after_id       uuid
 );
 COMMENT ON TABLE auditlog.backfill IS
   'Backfills: exports of a past window to a sink, chunk by chunk, with their own object keys and progress.';
