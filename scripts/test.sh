@@ -35,10 +35,9 @@ python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q --root-user
 extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500
 
 log "auditlogctl: swift test"
-psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS swift_test' -c 'CREATE DATABASE swift_test'
-psql -X -q -d swift_test -c 'CREATE EXTENSION auditlog'
+# A superuser's connection to a database without the extension; each test of
+# the extension makes a database of its own through it (ScratchDatabase).
 export AUDITLOG_TEST_DATABASE="host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres"
-export AUDITLOG_TEST_DATABASE_WITH_EXTENSION="host=$PGHOST port=$PGPORT user=$PGUSER dbname=swift_test"
 # A role that must give its password (start_cluster's pg_hba.conf), for the
 # tests of a wrong one.
 psql -X -q -d postgres -c "DROP ROLE IF EXISTS ctl_password_test" \
