@@ -17,6 +17,7 @@ struct ScratchRole {
         try TestDatabase.connect().query("CREATE ROLE \(name) LOGIN IN ROLE \(group)")
     }
 
+    /// Drops the role.
     func remove() {
         _ = try? TestDatabase.connect().query("DROP ROLE \(name)")
     }
