@@ -39,10 +39,9 @@ psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS pipeline_test' -c 'CREATE DAT
 PGDATABASE=pipeline_test python3 extension/test/pipeline.py
 
 log "auditlogctl: swift test"
-psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS swift_test' -c 'CREATE DATABASE swift_test'
-psql -X -q -d swift_test -c 'CREATE EXTENSION auditlog'
+# A superuser's connection to a database without the extension; each test of
+# the extension makes a database of its own through it (ScratchDatabase).
 export AUDITLOG_TEST_DATABASE="host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres"
-export AUDITLOG_TEST_DATABASE_WITH_EXTENSION="host=$PGHOST port=$PGPORT user=$PGUSER dbname=swift_test"
 # A role that must give its password (start_cluster's pg_hba.conf), for the
 # tests of a wrong one.
 psql -X -q -d postgres -c "DROP ROLE IF EXISTS ctl_password_test" \

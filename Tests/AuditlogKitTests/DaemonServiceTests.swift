@@ -5,19 +5,21 @@ import Testing
 import FoundationNetworking
 #endif
 
-@Suite(.enabled(if: TestDatabase.withExtension != nil, "set AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"))
+@Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
 struct DaemonServiceTests {
     /// The daemon exports on its interval and serves what it saw: the
     /// metrics count the exported entries, the health check passes, the
     /// status names the sink; stopping ends the passes and the server.
     @Test func servesMetricsHealthAndStatusUntilCancelled() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let sink = try ScratchSink(on: db)
-        defer { sink.remove(on: db) }
+        defer { sink.remove() }
         let recorder = LineRecorder()
         let service = DaemonService(
             daemon: ExportDaemon(runner: sink.runner(maxRows: 10), interval: .milliseconds(100)) {
-                try TestDatabase.connectWithExtension()
+                try database.connect()
             },
             listen: ListenAddress(host: "127.0.0.1", port: 0),
             logger: recorder.textLogger(level: .info)
@@ -48,7 +50,7 @@ struct DaemonServiceTests {
         #expect(statusStatus == 200)
         let report = try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any]
         let sinks = report?["sinks"] as? [[String: Any]] ?? []
-        #expect(sinks.contains { $0["name"] as? String == sink.name })
+        #expect(sinks.map { $0["name"] as? String } == [sink.name])
 
         requestStop.yield()
         let passes = try await running.value
@@ -64,9 +66,11 @@ struct DaemonServiceTests {
     /// A server that cannot listen ends the service with its error, and the
     /// pass loop with it.
     @Test func anAddressInUseStopsTheService() async throws {
+        let database = try ScratchDatabase()
+        defer { database.drop() }
         let first = DaemonService(
             daemon: ExportDaemon(runner: ExportRunner(retain: "100 years", sinks: []), interval: .seconds(60)) {
-                try TestDatabase.connectWithExtension()
+                try database.connect()
             },
             listen: ListenAddress(host: "127.0.0.1", port: 0),
             logger: LineRecorder().textLogger()

@@ -20,16 +20,18 @@ import Testing
     }
 }
 
-@Suite(.enabled(if: TestDatabase.withExtension != nil, "set AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"))
+@Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
 struct ExportDaemonTests {
     /// Passes run on the interval and export what is written between them;
     /// cancelling the task stops the loop.
     @Test func runsPassesUntilCancelled() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let sink = try ScratchSink(on: db)
-        defer { sink.remove(on: db) }
+        defer { sink.remove() }
         let daemon = ExportDaemon(runner: sink.runner(maxRows: 10), interval: .milliseconds(50)) {
-            try TestDatabase.connectWithExtension()
+            try database.connect()
         }
         let exported = Counter()
         let loop = Task {

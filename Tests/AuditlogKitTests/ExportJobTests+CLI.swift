@@ -4,54 +4,59 @@ import Testing
 
 extension ExportJobTests {
     @Test func exportRequestRefusesAnEmptyWindowOnOneLine() throws {
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+
         let run = try Auditlogctl.run(["export", "request", "--stream", "audit", "--from", "2026-03-01",
-                                       "--to", "2026-03-01", "--requested-by", "alice"])
+                                       "--to", "2026-03-01", "--requested-by", "alice"], on: database)
 
         #expect(run.status == 1 && run.stdout == "")
         #expect(run.stderr == "auditlogctl: the window needs \"from\" before \"to\" (SQLSTATE 22023)\n")
     }
 
     @Test func exportRequestRefusesAnUnknownFormatOnOneLine() throws {
-        let window = try Self.settledWindow()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let window = try Self.settledWindow(on: database.connect())
 
         let run = try Auditlogctl.run(["export", "request", "--stream", "audit", "--from", window.from,
-                                       "--to", window.to, "--requested-by", "alice", "--format", "xml"])
+                                       "--to", window.to, "--requested-by", "alice", "--format", "xml"], on: database)
 
         #expect(run.status == 1 && run.stdout == "")
         #expect(run.stderr == "auditlogctl: unsupported export format 'xml' (SQLSTATE 22023); hint: Use ndjson.gz or csv.\n")
     }
 
     @Test func exportRequestStatusAndCancel() throws {
-        let db = try TestDatabase.connectWithExtension()
-        let scratch = try ScratchExportJob()
-        defer { scratch.remove(job: nil, on: db) }
-        let window = try Self.settledWindow()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
+        let stream = "cli"
+        let window = try Self.settledWindow(on: db)
 
-        let requested = try Auditlogctl.run(["export", "request", "--stream", scratch.stream, "--from", window.from,
+        let requested = try Auditlogctl.run(["export", "request", "--stream", stream, "--from", window.from,
                                              "--to", window.to, "--tenant", "acme", "--requested-by", "alice",
-                                             "--format", "csv"])
+                                             "--format", "csv"], on: database)
 
         #expect(requested.status == 0 && requested.stderr == "")
         let id = try #require(requested.stdout.firstMatch(of: /^requested export job (\d+);/).flatMap { Int64($0.1) })
-        defer { _ = try? ExportJobStatus.cancel(id, on: db) }
-        let shown = try Auditlogctl.run(["export", "status", String(id)])
+        let shown = try Auditlogctl.run(["export", "status", String(id)], on: database)
         #expect(shown.status == 0)
         #expect(shown.stdout.hasPrefix("export job \(id)\n") && shown.stdout.contains("  status        pending\n"))
         #expect(shown.stdout.contains("  tenant        acme\n") && shown.stdout.contains("  requested by  alice at "))
-        let json = try Auditlogctl.run(["export", "status", String(id), "--json"])
+        let json = try Auditlogctl.run(["export", "status", String(id), "--json"], on: database)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         let decoded = try decoder.decode(ExportJobStatus.self, from: Data(json.stdout.utf8))
-        #expect(decoded.id == id && decoded.stream == scratch.stream && decoded.format == "csv" && decoded.tenantID == "acme")
-        let table = try Auditlogctl.run(["export", "status"])
-        #expect(table.stdout.split(separator: "\n").contains { $0.contains(scratch.stream) && $0.contains("pending") })
+        #expect(decoded.id == id && decoded.stream == stream && decoded.format == "csv" && decoded.tenantID == "acme")
+        let table = try Auditlogctl.run(["export", "status"], on: database)
+        #expect(table.stdout.split(separator: "\n").filter { $0.contains(stream) && $0.contains("pending") }.count == 1)
 
-        let cancelled = try Auditlogctl.run(["export", "cancel", String(id)])
-        let again = try Auditlogctl.run(["export", "cancel", String(id)])
+        let cancelled = try Auditlogctl.run(["export", "cancel", String(id)], on: database)
+        let again = try Auditlogctl.run(["export", "cancel", String(id)], on: database)
 
         #expect(cancelled.stdout == "cancelled export job \(id)\n" && again.stdout == "export job \(id) had ended already\n")
         #expect(try ExportJobStatus.fetch(id, from: db).status == "cancelled")
-        let missing = try Auditlogctl.run(["export", "status", "999999999"])
+        let missing = try Auditlogctl.run(["export", "status", "999999999"], on: database)
         #expect(missing.status == 1 && missing.stderr == "auditlogctl: export job 999999999 does not exist\n")
     }
 
@@ -65,9 +70,7 @@ extension ExportJobTests {
 
     /// A window that request_export accepts: from the oldest partition to
     /// the settled horizon.
-    private static func settledWindow() throws -> (from: String, to: String) {
-        let db = try TestDatabase.connectWithExtension()
-        try db.query("SELECT auditlog.ensure_partitions()")
+    private static func settledWindow(on db: PostgresConnection) throws -> (from: String, to: String) {
         try db.query("SELECT auditlog.tick()")
         let row = try db.query("SELECT (SELECT min(range_start) FROM auditlog.partitions)::text, auditlog.settled_horizon()::text")
             .singleRow(of: "window")
@@ -75,13 +78,16 @@ extension ExportJobTests {
     }
 }
 
-/// The built `auditlogctl`, run against the test database.
+/// The built `auditlogctl`, run against a test's database.
 enum Auditlogctl {
-    /// Runs `auditlogctl <arguments> --database <the test database>`.
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs `auditlogctl <arguments>`, with `--database` naming `database`
+    /// if given.
+    static func run(_ arguments: [String], on database: ScratchDatabase? = nil) throws
+        -> (status: Int32, stdout: String, stderr: String)
+    {
         let process = Process()
         process.executableURL = try executable()
-        process.arguments = arguments + ["--database", try #require(TestDatabase.withExtension)]
+        process.arguments = arguments + (database.map { ["--database", $0.conninfo] } ?? [])
         let stdout = Pipe(), stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr

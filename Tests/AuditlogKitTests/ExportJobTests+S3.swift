@@ -11,10 +11,11 @@ extension ExportJobTests {
     @Test(.enabled(if: s3Endpoint != nil, "set AUDITLOG_TEST_S3_ENDPOINT to run"))
     func exportsAJobToS3WithAMultipartUploadAndAPresignedLink() async throws {
         let endpoint = try #require(s3Endpoint)
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        var job: Int64?
-        defer { scratch.remove(job: job, on: db) }
+        defer { scratch.remove() }
         let bucket = "auditlog-jobs-\(UUID().uuidString.prefix(8).lowercased())"
         _ = try boto3("s3.create_bucket(Bucket=args['bucket'])", bucket: bucket, endpoint: endpoint)
         let (id, ids) = try await scratch.requestJob(on: db) {
@@ -27,7 +28,6 @@ extension ExportJobTests {
                 FROM generate_series(1, 400) AS n
                 """, [scratch.stream]).rows.map { try $0[0, as: String.self] }
         }
-        job = id
         let environment = [
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
             "AWS_ENDPOINT_URL_S3": endpoint,
@@ -41,7 +41,7 @@ extension ExportJobTests {
         let summary = try await runner.run(on: db)
 
         #expect(summary.failures == [])
-        #expect(summary.jobs.first { $0.id == id }?.outcome == .finished)
+        #expect(summary.jobs.map(\.id) == [id] && summary.jobs.first?.outcome == .finished)
         let status = try ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "done" && status.rowsExported == 400)
         let objectURL = try #require(status.objectURL)

@@ -2,34 +2,33 @@ import AuditlogKit
 import Foundation
 import Testing
 
-/// On-demand export jobs, exported by a pass with an export URL.
-///
-/// Serialized: a pass claims every claimable job, so two of these tests at
-/// once would export each other's jobs. (Other suites' passes have no export
-/// URL and claim none.)
-@Suite(.serialized, .enabled(if: TestDatabase.withExtension != nil, "set AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"))
+/// On-demand export jobs, exported by a pass with an export URL. (A pass
+/// claims every claimable job of its database: each test has a database of
+/// its own.)
+@Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
 struct ExportJobTests {
     @Test func exportsAJobToOneGzipFileAndRemovesTheParts() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        var job: Int64?
-        defer { scratch.remove(job: job, on: db) }
+        defer { scratch.remove() }
         let (id, ids) = try await scratch.requestJob(on: db) {
             try scratch.record(actorIDs: (0..<7).map { "alice-\($0)" }, on: db)
         }
-        job = id
 
         let summary = try await scratch.runner(maxRows: 2).run(on: db)
 
         #expect(summary.failures == [])
-        let result = try #require(summary.jobs.first { $0.id == id })
+        #expect(summary.jobs.map(\.id) == [id])
+        let result = try #require(summary.jobs.first)
         #expect(result.outcome == .finished && result.parts == 4 && result.rows == 7)
         let status = try ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "done" && status.rowsExported == 7 && status.partsExported == 4)
         let file = try scratch.relativePath(of: status.objectURL)
         #expect(file.wholeMatch(of: /exports\/job-\d+\/t[0-9a-f]{8}_\d{4}-\d\d-\d\dT\d{6}Z_\d{4}-\d\d-\d\dT\d{6}Z\.ndjson\.gz/) != nil)
         // The staging parts are gone: the object is the only file.
-        #expect(try scratch.files(ofJob: id) == [file])
+        #expect(try scratch.directory.files() == [file])
         let contents = try scratch.directory.contents(of: file)
         #expect(status.bytes == Int64(contents.count) && result.bytes == contents.count)
         #expect(status.sha256 == SigV4.hexSHA256(contents))
@@ -40,48 +39,48 @@ struct ExportJobTests {
 
     /// A worker needs only `auditlog_admin`: every table it reads is granted.
     @Test func aWorkerNeedsOnlyTheAdminRole() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        let admin = try ScratchRole(in: "auditlog_admin", on: db)
-        var job: Int64?
+        let admin = try ScratchRole(in: "auditlog_admin", for: database)
         defer {
-            scratch.remove(job: job, on: db)
-            admin.remove(on: db)
+            scratch.remove()
+            admin.remove()
         }
         let (id, ids) = try await scratch.requestJob(on: db) {
             try scratch.record(actorIDs: (0..<5).map { "bob-\($0)" }, on: db)
         }
-        job = id
         let worker = try PostgresConnection(conninfo: admin.conninfo)
 
         let summary = try await scratch.runner(maxRows: 2).run(on: worker)
 
         #expect(summary.failures == [])
-        #expect(summary.jobs.first { $0.id == id }?.outcome == .finished)
+        #expect(summary.jobs.map(\.id) == [id] && summary.jobs.first?.outcome == .finished)
         let status = try ExportJobStatus.fetch(id, from: db)
         #expect(try scratch.exportedIDs(inGzip: scratch.relativePath(of: status.objectURL)) == ids)
     }
 
     @Test func exportsACSVWithOneHeaderAndNeutralisedFormulas() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        var job: Int64?
-        defer { scratch.remove(job: job, on: db) }
+        defer { scratch.remove() }
         let actors = ["=1+2", "+cmd", "-2", "@SUM(A1)", "plain, \"quoted\"", nil]
         let (id, ids) = try await scratch.requestJob(format: "csv", tenantID: "ac/me", on: db) {
             try scratch.record(actorIDs: actors, tenantID: "ac/me", on: db)
         }
-        job = id
 
         let summary = try await scratch.runner(maxRows: 2).run(on: db)
 
         #expect(summary.failures == [])
-        #expect(summary.jobs.first { $0.id == id }?.outcome == .finished)
+        #expect(summary.jobs.map(\.id) == [id] && summary.jobs.first?.outcome == .finished)
         let status = try ExportJobStatus.fetch(id, from: db)
         let file = try scratch.relativePath(of: status.objectURL)
         // The tenant's '/' cannot be part of a name.
         #expect(file.hasSuffix("_ac-me.csv"))
-        #expect(try scratch.files(ofJob: id) == [file])
+        #expect(try scratch.directory.files() == [file])
         let header = try db.query("SELECT auditlog.csv_header()").singleRow(of: "csv_header")[0, as: String.self]
         let rows = try Python.run("""
             import csv, json, sys
@@ -100,14 +99,14 @@ struct ExportJobTests {
     /// pending again with the two stored parts acknowledged, and the next
     /// pass finishes it with every entry once.
     @Test func aFailedJobIsRetriedFromItsLastStoredPart() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        var job: Int64?
-        defer { scratch.remove(job: job, on: db) }
+        defer { scratch.remove() }
         let (id, ids) = try await scratch.requestJob(on: db) {
             try scratch.record(actorIDs: (0..<5).map { "bob-\($0)" }, on: db)
         }
-        job = id
         let puts = CallCounter()
         let failing = scratch.runner(maxRows: 1) { url in
             InterceptingStorage(base: try StorageURL.storage(for: url)) { _ in
@@ -117,23 +116,23 @@ struct ExportJobTests {
 
         let failed = try await failing.run(on: db)
 
-        #expect(failed.jobs.first { $0.id == id }?.outcome == .failed(willRetry: true))
-        #expect(failed.failures.contains(.init(step: "export job \(id)", message: "could not write part: disk full")))
+        #expect(failed.jobs.map(\.id) == [id] && failed.jobs.first?.outcome == .failed(willRetry: true))
+        #expect(failed.failures == [.init(step: "export job \(id)", message: "could not write part: disk full")])
         var status = try ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "pending" && status.attempts == 1 && status.error == "could not write part: disk full")
         #expect(status.partsExported == 2 && status.rowsExported == 2)
-        let staged = try scratch.files(ofJob: id)
+        let staged = try scratch.directory.files()
         #expect(staged.count == 2 && staged.allSatisfy { $0.hasPrefix("exports/job-\(id)/parts/") })
 
         let retried = try await scratch.runner(maxRows: 1).run(on: db)
 
         #expect(retried.failures == [])
-        #expect(retried.jobs.first { $0.id == id } == .init(id: id, outcome: .finished, parts: 3, rows: 3,
-                                                             bytes: Int(try #require(ExportJobStatus.fetch(id, from: db).bytes))))
+        #expect(retried.jobs == [.init(id: id, outcome: .finished, parts: 3, rows: 3,
+                                       bytes: Int(try #require(ExportJobStatus.fetch(id, from: db).bytes)))])
         status = try ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "done" && status.attempts == 2 && status.rowsExported == 5 && status.error == nil)
         let file = try scratch.relativePath(of: status.objectURL)
-        #expect(try scratch.files(ofJob: id) == [file])
+        #expect(try scratch.directory.files() == [file])
         #expect(try scratch.exportedIDs(inGzip: file) == ids)
     }
 
@@ -142,19 +141,19 @@ struct ExportJobTests {
     /// and it is no failure of the pass.
     @Test(arguments: [false, true])
     func aWorkerThatLostItsJobStops(takenOver: Bool) async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        var job: Int64?
-        defer { scratch.remove(job: job, on: db) }
+        defer { scratch.remove() }
         let (id, _) = try await scratch.requestJob(on: db) {
             try scratch.record(actorIDs: (0..<4).map { "carol-\($0)" }, on: db)
         }
-        job = id
         let puts = CallCounter()
         let runner = scratch.runner(maxRows: 1) { url in
             InterceptingStorage(base: try StorageURL.storage(for: url)) { _ in
                 guard await puts.next() == 2 else { return }
-                let other = try TestDatabase.connectWithExtension()
+                let other = try database.connect()
                 if takenOver {
                     try other.query("UPDATE auditlog.export_job SET lease_expires_at = now() - interval '1 second' WHERE job_id = $1::int8",
                                     [String(id)])
@@ -169,14 +168,13 @@ struct ExportJobTests {
         let summary = try await runner.run(on: db)
 
         #expect(summary.failures == [])
-        #expect(summary.jobs.first { $0.id == id } == .init(id: id, outcome: .abandoned, parts: 1, rows: 1,
-                                                             bytes: summary.jobs.first { $0.id == id }?.bytes ?? -1))
+        #expect(summary.jobs == [.init(id: id, outcome: .abandoned, parts: 1, rows: 1, bytes: summary.jobs.first?.bytes ?? -1)])
         #expect(await puts.count == 2)
         let status = try ExportJobStatus.fetch(id, from: db)
         #expect(status.status == (takenOver ? "running" : "cancelled"))
         #expect(status.partsExported == 1 && status.objectURL == nil && status.downloadURL == nil)
         // Nothing was composed: only staged parts are there.
-        let files = try scratch.files(ofJob: id)
+        let files = try scratch.directory.files()
         #expect(!files.isEmpty && files.allSatisfy { $0.hasPrefix("exports/job-\(id)/parts/") })
     }
 
@@ -184,17 +182,17 @@ struct ExportJobTests {
     /// it while composing (it extends its lease after each part) and stops,
     /// leaving no object.
     @Test func aWorkerThatLostItsJobWhileComposingStops() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        var job: Int64?
-        defer { scratch.remove(job: job, on: db) }
+        defer { scratch.remove() }
         let (id, _) = try await scratch.requestJob(on: db) {
             try scratch.record(actorIDs: (0..<3).map { "frank-\($0)" }, on: db)
         }
-        job = id
         let runner = scratch.runner(maxRows: 1) { url in
             InterceptingStorage(base: try StorageURL.storage(for: url), beforeConcatenate: { () async throws in
-                let cancelled = try ExportJobStatus.cancel(id, on: TestDatabase.connectWithExtension())
+                let cancelled = try ExportJobStatus.cancel(id, on: database.connect())
                 #expect(cancelled)
             }, beforePut: { _ in })
         }
@@ -202,29 +200,29 @@ struct ExportJobTests {
         let summary = try await runner.run(on: db)
 
         #expect(summary.failures == [])
-        #expect(summary.jobs.first { $0.id == id }?.outcome == .abandoned)
+        #expect(summary.jobs.map(\.id) == [id] && summary.jobs.first?.outcome == .abandoned)
         let status = try ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "cancelled" && status.partsExported == 3 && status.objectURL == nil)
-        let files = try scratch.files(ofJob: id)
+        let files = try scratch.directory.files()
         #expect(files.count == 3 && files.allSatisfy { $0.hasPrefix("exports/job-\(id)/parts/") })
     }
 
     /// A window without entries: one empty part, an empty gzip stream.
     @Test func exportsAnEmptyWindow() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        var job: Int64?
-        defer { scratch.remove(job: job, on: db) }
+        defer { scratch.remove() }
         let (id, _) = try await scratch.requestJob(on: db) { [] }
-        job = id
 
         let summary = try await scratch.runner(maxRows: 2).run(on: db)
 
         #expect(summary.failures == [])
-        #expect(summary.jobs.first { $0.id == id }?.outcome == .finished)
+        #expect(summary.jobs.map(\.id) == [id] && summary.jobs.first?.outcome == .finished)
         let status = try ExportJobStatus.fetch(id, from: db)
         let file = try scratch.relativePath(of: status.objectURL)
-        #expect(try scratch.files(ofJob: id) == [file])
+        #expect(try scratch.directory.files() == [file])
         #expect(try Gzip.decompress(scratch.directory.contents(of: file)) == [])
         #expect(status.status == "done" && status.partsExported == 1 && status.rowsExported == 0)
     }
@@ -233,12 +231,12 @@ struct ExportJobTests {
     /// credentials, say) fails the pass before any job is claimed, so no
     /// attempt is used up.
     @Test func anExportURLThatCannotBeOpenedClaimsNoJob() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        var job: Int64?
-        defer { scratch.remove(job: job, on: db) }
+        defer { scratch.remove() }
         let (id, _) = try await scratch.requestJob(on: db) { try scratch.record(actorIDs: ["erin"], on: db) }
-        job = id
         let runner = scratch.runner(maxRows: 2, url: "s3://auditlog-nowhere/exports") {
             try StorageURL.storage(for: $0, environment: [:])
         }
@@ -252,12 +250,12 @@ struct ExportJobTests {
     }
 
     @Test func aPassWithoutAnExportURLLeavesJobsPending() async throws {
-        let db = try TestDatabase.connectWithExtension()
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
         let scratch = try ScratchExportJob()
-        var job: Int64?
-        defer { scratch.remove(job: job, on: db) }
+        defer { scratch.remove() }
         let (id, _) = try await scratch.requestJob(on: db) { try scratch.record(actorIDs: ["dave"], on: db) }
-        job = id
 
         let summary = try await ExportRunner(retain: "100 years", sinks: []).run(on: db)
 

@@ -2,9 +2,8 @@ import AuditlogKit
 import Foundation
 import Testing
 
-/// A stream made for one export job test (`t<8 hex>`), so that no other
-/// test's entries fall into its window, and a temporary directory for the
-/// exported objects.
+/// A stream for one export job test (`t<8 hex>`), in the test's
+/// ``ScratchDatabase``, and a temporary directory for the exported objects.
 struct ScratchExportJob {
     let stream: String
     let directory: TemporaryDirectory
@@ -41,8 +40,9 @@ struct ScratchExportJob {
     }
 
     /// Requests a job for a window around what `write` records, once the
-    /// settled horizon has passed it (other tests' open transactions hold
-    /// the horizon back, so this ticks until it has).
+    /// settled horizon has passed it (open transactions of other tests, in
+    /// any database of the cluster, hold the horizon back, so this ticks
+    /// until it has).
     func requestJob(
         format: String = "ndjson.gz",
         tenantID: String? = nil,
@@ -75,13 +75,6 @@ struct ScratchExportJob {
             .rows.map { try $0[0, as: String.self] }
     }
 
-    /// The files under the folder of job `id`, relative to ``directory``.
-    /// (A pass exports every claimable job: one left over by a test run
-    /// that crashed would land here too.)
-    func files(ofJob id: Int64) throws -> [String] {
-        try directory.files().filter { $0.hasPrefix("exports/job-\(id)/") }
-    }
-
     /// The path of a `file://` object URL relative to ``directory``.
     func relativePath(of objectURL: String?) throws -> String {
         let url = try #require(objectURL)
@@ -100,9 +93,8 @@ struct ScratchExportJob {
             """, input: directory.path + "/" + relative).split(separator: "\n").map(String.init)
     }
 
-    /// Cancels the job if it is still open and deletes the directory.
-    func remove(job: Int64?, on db: PostgresConnection) {
-        if let job { _ = try? ExportJobStatus.cancel(job, on: db) }
+    /// Deletes the directory. (The job goes with its database.)
+    func remove() {
         directory.remove()
     }
 }

@@ -5,20 +5,20 @@ import Foundation
 /// so that a test runs as an operator would: without superuser rights.
 struct ScratchRole {
     let name: String
+    /// The test's database's connection string, logging in as this role.
+    let conninfo: String
 
-    /// Creates the role in `group` (`auditlog_reader`, `auditlog_admin`...);
-    /// call ``remove(on:)`` when done.
-    init(in group: String, on db: PostgresConnection) throws {
+    /// Creates the role in `group` (`auditlog_reader`, `auditlog_admin`...),
+    /// to log in to `database`; call ``remove()`` when done (roles belong to
+    /// the cluster, not to the database).
+    init(in group: String, for database: ScratchDatabase) throws {
         name = "swift_\(group.replacingOccurrences(of: "auditlog_", with: ""))_\(UUID().uuidString.prefix(8).lowercased())"
-        try db.query("CREATE ROLE \(name) LOGIN IN ROLE \(group)")
+        conninfo = ScratchDatabase.conninfo(database.conninfo, setting: "user", to: name)
+        try TestDatabase.connect().query("CREATE ROLE \(name) LOGIN IN ROLE \(group)")
     }
 
-    /// The test database's connection string, logging in as this role.
-    var conninfo: String {
-        "\(TestDatabase.withExtension ?? "") user=\(name)"
-    }
-
-    func remove(on db: PostgresConnection) {
-        _ = try? db.query("DROP ROLE \(name)")
+    /// Drops the role.
+    func remove() {
+        _ = try? TestDatabase.connect().query("DROP ROLE \(name)")
     }
 }

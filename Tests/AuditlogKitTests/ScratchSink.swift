@@ -2,16 +2,15 @@ import AuditlogKit
 import Foundation
 import Testing
 
-/// A sink made for one test, in the database named by
-/// `AUDITLOG_TEST_DATABASE_WITH_EXTENSION`: a unique name, an operation
-/// prefix of its own, so that entries written by anyone else never reach
-/// it, and a temporary directory for its objects.
+/// A sink made for one test, in the test's ``ScratchDatabase``: a name and
+/// an operation prefix of its own, so that two sinks of one test each get
+/// only their own entries, and a temporary directory for its objects.
 struct ScratchSink {
     let name: String
     let operationPrefix: String
     let directory: TemporaryDirectory
 
-    /// Creates the sink; call ``remove(on:)`` when done.
+    /// Creates the sink; call ``remove()`` when done.
     init(on db: PostgresConnection) throws {
         let suffix = UUID().uuidString.prefix(8).lowercased()
         name = "swift-test-\(suffix)"
@@ -57,9 +56,8 @@ struct ScratchSink {
         }
     }
 
-    /// Drops the sink and deletes its directory.
-    func remove(on db: PostgresConnection) {
-        _ = try? SinkDefinition.remove(name, on: db)
+    /// Deletes the sink's directory. (The sink goes with its database.)
+    func remove() {
         directory.remove()
     }
 

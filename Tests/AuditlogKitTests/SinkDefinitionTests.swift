@@ -2,39 +2,41 @@ import AuditlogKit
 import Foundation
 import Testing
 
-@Suite(.enabled(if: TestDatabase.withExtension != nil, "set AUDITLOG_TEST_DATABASE_WITH_EXTENSION to run"))
+@Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
 struct SinkDefinitionTests {
     @Test func createDisableEnableAndRemove() throws {
-        let db = try TestDatabase.connectWithExtension()
-        let name = "swift-test-\(UUID().uuidString.prefix(8).lowercased())"
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
+        let name = "swift-test"
         let sink = SinkDefinition(name: name, url: "file:///tmp/\(name)", stream: "scim", tenantID: "t1", enabled: false)
         try sink.create(on: db)
-        defer { _ = try? SinkDefinition.remove(name, on: db) }
 
         let row = try db.query(
             "SELECT url, stream, tenant_id, operation_prefix, enabled FROM auditlog.sink WHERE name = $1",
             [name]
         ).singleRow(of: "auditlog.sink")
         #expect(row.values == [sink.url, "scim", "t1", nil, "f"])
-        #expect(try SinkStatus.fetchAll(from: db).first { $0.name == name }?.enabled == false)
+        #expect(try SinkStatus.fetchAll(from: db).map { [$0.name: $0.enabled] } == [[name: false]])
 
         #expect(try SinkDefinition.enable(name, on: db))
         #expect(try !SinkDefinition.enable(name, on: db))
-        #expect(try SinkStatus.fetchAll(from: db).first { $0.name == name }?.enabled == true)
+        #expect(try SinkStatus.fetchAll(from: db).map { [$0.name: $0.enabled] } == [[name: true]])
         #expect(try SinkDefinition.disable(name, on: db))
         #expect(try !SinkDefinition.disable(name, on: db))
 
         try SinkDefinition.remove(name, on: db)
-        #expect(try SinkStatus.fetchAll(from: db).contains { $0.name == name } == false)
+        #expect(try SinkStatus.fetchAll(from: db).isEmpty)
         let error = #expect(throws: PostgresError.self) { try SinkDefinition.remove(name, on: db) }
         #expect(error?.sqlState == "42704")
     }
 
     @Test func invalidDefinitionsAreRejectedByTheDatabase() throws {
-        let db = try TestDatabase.connectWithExtension()
-        let duplicate = "swift-test-\(UUID().uuidString.prefix(8).lowercased())"
+        let database = try ScratchDatabase()
+        defer { database.drop() }
+        let db = try database.connect()
+        let duplicate = "swift-test"
         try SinkDefinition(name: duplicate, url: "file:///tmp/\(duplicate)").create(on: db)
-        defer { _ = try? SinkDefinition.remove(duplicate, on: db) }
 
         let taken = #expect(throws: PostgresError.self) {
             try SinkDefinition(name: duplicate, url: "file:///tmp/other").create(on: db)
