@@ -35,7 +35,10 @@ struct StatusReportFetchTests {
                 7::bigint AS default_partition_rows,
                 timestamptz '2024-05-01 10:00:30+00' AS last_tick_at,
                 timestamptz '2024-05-01 10:00:00+00' AS settled_horizon,
-                'pid 7 (app) in a transaction since 2024-05-01 09:00:00+00'::text AS oldest_transaction
+                'pid 7 (app) in a transaction since 2024-05-01 09:00:00+00'::text AS oldest_transaction,
+                2::bigint AS open_imports,
+                timestamptz '2024-04-30 00:00:00+00' AS oldest_open_import_start,
+                true AS open_import_abandoned
             """)
         try db.query("""
             CREATE VIEW auditlog.partitions (partition_name, range_start, range_end, total_bytes) AS VALUES
@@ -53,7 +56,10 @@ struct StatusReportFetchTests {
             defaultPartitionRows: 7,
             lastTickAt: may1.addingTimeInterval(36_030),
             settledHorizon: may1.addingTimeInterval(36_000),
-            oldestTransaction: "pid 7 (app) in a transaction since 2024-05-01 09:00:00+00"
+            oldestTransaction: "pid 7 (app) in a transaction since 2024-05-01 09:00:00+00",
+            openImports: 2,
+            oldestOpenImportStart: may1.addingTimeInterval(-86_400),
+            openImportAbandoned: true
         ))
         #expect(try StatusReport.Partition.fetchAll(from: db) == [
             .init(name: "entries_20240501", rangeStart: may1, rangeEnd: may1.addingTimeInterval(86_400), totalBytes: 8192),
