@@ -6,7 +6,7 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config curl)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config curl libfaketime faketime)
 command -v python3 >/dev/null || APT_PACKAGES+=(python3)
 # Swift 6.3 lives in /opt/swift on the project's machines; login shells add it.
 command -v swift >/dev/null || [ ! -x /opt/swift/usr/bin/swift ] || PATH=$PATH:/opt/swift/usr/bin
@@ -52,16 +52,30 @@ cluster_dir() {
   fi
 }
 
-# start_cluster DIR: initdb (once) and start a cluster owned by the postgres
-# user in DIR, on a free loopback port. Throwaway settings: no fsync, and no
-# autovacuum, whose locks would make partition DDL in tests give up at
+# start_cluster DIR [INSTANT]: initdb (once) and start a cluster owned by the
+# postgres user in DIR, on a free loopback port. Throwaway settings: no fsync,
+# and no autovacuum, whose locks would make partition DDL in tests give up at
 # random. Sets and exports PGHOST, PGPORT, PGUSER for libpq clients.
+# With INSTANT ('2028-02-29 00:04:00', UTC) the server runs under libfaketime:
+# its clock starts at INSTANT when it starts, and runs on from there (every
+# backend shares that clock). Use a DIR of its own for a faked clock.
 start_cluster() {
-  local dir
+  local dir fake=()
   dir=$(realpath -m "$1")
+  if [ -n "${2:-}" ]; then
+    local lib
+    lib=$(dpkg-query -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$') ||
+      die "libfaketime is not installed"
+  fi
   mkdir -p "$dir"
   chown postgres: "$dir"
   chmod 700 "$dir"
+  if [ -n "${2:-}" ]; then
+    # Ahead of libfaketime, so that timeouts fire (extension/test/faketime_waits.c).
+    $("$PG_CONFIG" --cc) -O2 -Wall -shared -fPIC -o "$dir/faketime_waits.so" "$ROOT/extension/test/faketime_waits.c" -ldl ||
+      die "could not build faketime_waits.so"
+    fake=(env TZ=UTC LD_PRELOAD="$dir/faketime_waits.so $lib" FAKETIME="@$2" FAKETIME_DONT_RESET=1)
+  fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust \
       --encoding=UTF8 --locale=C.UTF-8 >/dev/null
@@ -71,10 +85,28 @@ start_cluster() {
       "$dir/data/pg_hba.conf"
   fi
   PGPORT=$(free_port)
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s start -o \
+  runuser -u postgres -- "${fake[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s start -o \
     "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c max_prepared_transactions=20 -c fsync=off -c autovacuum=off" \
     || { cat "$dir/server.log" >&2; die "could not start Postgres in $dir"; }
   export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
+  if [ -n "${2:-}" ]; then
+    local now
+    now=$(psql -X -At -d postgres -c "SELECT now() AT TIME ZONE 'UTC'")
+    psql -X -At -d postgres -c "SELECT now() - '$2+00'::timestamptz BETWEEN '0' AND '10 minutes'" | grep -qx t ||
+      { stop_cluster "$dir"; die "the server's clock reads $now, not $2 (libfaketime did not take)"; }
+    log "the server in $dir reads its clock as $now UTC (libfaketime)"
+  fi
+}
+
+# extension_tests [MAKE_ARGS...]: the extension's pg_regress and isolation
+# tests against the cluster in PGHOST/PGPORT; on a failure, prints the
+# differences and returns 1.
+extension_tests() {
+  rm -rf "$ROOT/extension/test/output"
+  if ! make -s -C "$ROOT/extension" installcheck "$@"; then
+    cat "$ROOT"/extension/test/output/*/regression.diffs 2>/dev/null || true
+    return 1
+  fi
 }
 
 stop_cluster() {
