@@ -63,20 +63,32 @@ static SPIPlanPtr begin_plan;
 static SPIPlanPtr complete_plan;
 static SPIPlanPtr timeout_plan;
 
-/* The schema the plans above were prepared for. */
+/* The schema and the result type the plans above were prepared for. */
 static Oid	plans_namespace = InvalidOid;
+static Oid	plans_result_type = InvalidOid;
+
+static Oid
+lookup_result_type(Oid namespace)
+{
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						   CStringGetDatum("result"),
+						   ObjectIdGetDatum(namespace));
+}
 
 /*
  * Plans name the result type by OID. If the extension was dropped and
  * created again since they were prepared, that OID is gone: prepare anew.
+ * (The schema outlives DROP EXTENSION, which does not drop it: its OID alone
+ * does not tell.)
  */
 static void
 forget_stale_plans(void)
 {
 	Oid			namespace = get_namespace_oid("auditlog", false);
+	Oid			type = lookup_result_type(namespace);
 	SPIPlanPtr *plans[] = {&record_plan, &begin_plan, &complete_plan, &timeout_plan};
 
-	if (namespace == plans_namespace)
+	if (namespace == plans_namespace && type == plans_result_type)
 		return;
 	for (int i = 0; i < lengthof(plans); i++)
 	{
@@ -85,14 +97,13 @@ forget_stale_plans(void)
 		*plans[i] = NULL;
 	}
 	plans_namespace = namespace;
+	plans_result_type = type;
 }
 
 static Oid
 result_type(void)
 {
-	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-						   CStringGetDatum("result"),
-						   ObjectIdGetDatum(plans_namespace));
+	return plans_result_type;
 }
 
 /* Append ", col1, col2, ..." or ", prefix.col1, ..." for the context columns. */
