@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian 12 machine (as root): installs what is
 # missing, builds the extension and auditlogctl, starts a throwaway Postgres 15
-# cluster, runs the extension's pg_regress and isolation tests, the pg_dump
-# round trip, the upgrade test, the randomized export test and `swift test`,
-# then stops the cluster; last, the chaos suite at a small size, on a cluster
-# of its own.
+# cluster, runs the extension's pg_regress and isolation tests (also each file
+# alone, in reverse order, and on servers whose clock starts at two fixed
+# instants), the pg_dump round trip, the upgrade test, the randomized export
+# test and `swift test`, then stops the cluster; last, the chaos suite at a
+# small size, on a cluster of its own.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,11 +19,26 @@ trap 'stop_cluster "$cluster"' EXIT
 start_cluster "$cluster"
 
 log "extension: pg_regress and isolation tests"
-rm -rf extension/test/output
-if ! make -s -C extension installcheck; then
-  cat extension/test/output/*/regression.diffs 2>/dev/null || true
-  exit 1
-fi
+extension_tests
+
+log "extension: each test file alone, then both suites in reverse order"
+extension/test/independence.sh
+
+# No test may depend on the time of day or the date: the same tests on a
+# server whose clock (libfaketime) starts at a fixed instant, just after
+# midnight UTC on a leap day, and 8 minutes before midnight UTC on the last
+# day of a year (the tests take well under a minute), each on a cluster of
+# its own.
+for instant in '2028-02-29 00:04:00' '2027-12-31 23:52:00'; do
+  log "extension: pg_regress and isolation tests, the server's clock from $instant UTC"
+  (
+    fake=$(cluster_dir test-cluster-faketime)
+    rm -rf "$fake"
+    trap 'stop_cluster "$fake"' EXIT
+    start_cluster "$fake" "$instant"
+    extension_tests
+  )
+done
 
 log "extension: pg_dump and pg_restore keep every entry"
 extension/test/dump_restore.sh
