@@ -5,7 +5,7 @@
 # alone, in reverse order, and on servers whose clock starts at two fixed
 # instants), the pg_dump round trip, the upgrade test, the randomized export
 # test and `swift test`, then stops the cluster; last, the chaos suite at a
-# small size, on a cluster of its own.
+# small size, on a cluster of its own. Python packages go into .tmp/venv.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -46,9 +46,12 @@ extension/test/dump_restore.sh
 log "extension: ALTER EXTENSION UPDATE from every release equals a fresh install"
 extension/test/upgrade.sh
 
+# The Python packages the tests use, in the virtual environment $VENV (.tmp/venv),
+# whose python3 is first on the PATH from here on: the Swift tests run it too.
+python_venv psycopg 'psycopg[binary]' moto.server,boto3 'moto[server] boto3' duckdb duckdb
+
 log "extension: randomized exactly-once export, fixed seeds"
-python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore 'psycopg[binary]'
-extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500
+"$PYTHON" extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500
 
 log "auditlogctl: swift test"
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS swift_test' -c 'CREATE DATABASE swift_test'
@@ -64,8 +67,7 @@ export AUDITLOG_TEST_PASSWORD_ROLE=ctl_password_test
 # A real S3-compatible server on loopback for the storage tests (moto).
 start_moto "$cluster/moto.log"
 trap 'kill $MOTO_PID 2>/dev/null; stop_cluster "$cluster"' EXIT
-# DuckDB reads the exported tree back as a SIEM or a data lake would.
-python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore duckdb
+# (DuckDB, in the venv, reads the exported tree back as a SIEM or a data lake would.)
 export AUDITLOG_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 swift build --build-tests
 swift test --skip-build
