@@ -25,11 +25,12 @@ log "extension: each test file alone, then both suites in reverse order"
 extension/test/independence.sh
 
 # No test may depend on the time of day or the date: the same tests on a
-# server whose clock (libfaketime) starts at a fixed instant, just after
-# midnight UTC on a leap day, and 8 minutes before midnight UTC on the last
-# day of a year (the tests take well under a minute), each on a cluster of
-# its own.
-for instant in '2028-02-29 00:04:00' '2027-12-31 23:52:00'; do
+# server whose clock (libfaketime) starts at a fixed instant and runs on,
+# each on a cluster of its own: 5 seconds after midnight UTC on a leap day
+# (so "the last minute", "the last hour" reach into yesterday, 28 February),
+# and 8 minutes before midnight UTC on the last day of a year ("the next
+# hour" reaches into next year; the tests take well under 8 minutes).
+for instant in '2028-02-29 00:00:05' '2027-12-31 23:52:00'; do
   log "extension: pg_regress and isolation tests, the server's clock from $instant UTC"
   (
     fake=$(cluster_dir test-cluster-faketime)
