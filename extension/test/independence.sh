@@ -9,8 +9,9 @@ specs=$(ls test/specs | sed -n 's/\.spec$//p' | sort)
 
 run() {  # run WHAT REGRESS ISOLATION
   rm -rf test/output
-  if ! make -s installcheck REGRESS="$2" ISOLATION="$3" >test/output.log 2>&1; then
-    cat test/output.log test/output/*/regression.diffs 2>/dev/null || true
+  mkdir -p test/output
+  if ! make -s installcheck REGRESS="$2" ISOLATION="$3" >test/output/make.log 2>&1; then
+    cat test/output/make.log test/output/*/regression.diffs 2>/dev/null || true
     echo "FAIL: $1" >&2
     exit 1
   fi
@@ -22,4 +23,3 @@ for s in $specs; do run "$s alone" "" "$s"; done
 echo "ok: each of $(echo $specs | wc -w) isolation specs passes alone"
 run "in reverse order" "$(echo $tests | tr ' ' '\n' | sort -r | xargs)" "$(echo $specs | tr ' ' '\n' | sort -r | xargs)"
 echo "ok: both suites pass in reverse order"
-rm -f test/output.log
