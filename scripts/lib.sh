@@ -6,8 +6,11 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config curl)
-command -v python3 >/dev/null || APT_PACKAGES+=(python3)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config curl libfaketime faketime
+              python3 python3-venv)
+# The tests' Python packages live in a virtual environment of the project's
+# own (Debian's python3 refuses pip install into the system: PEP 668).
+VENV=$ROOT/.tmp/venv
 # Swift 6.3 lives in /opt/swift on the project's machines; login shells add it.
 command -v swift >/dev/null || [ ! -x /opt/swift/usr/bin/swift ] || PATH=$PATH:/opt/swift/usr/bin
 
@@ -52,16 +55,30 @@ cluster_dir() {
   fi
 }
 
-# start_cluster DIR: initdb (once) and start a cluster owned by the postgres
-# user in DIR, on a free loopback port. Throwaway settings: no fsync, and no
-# autovacuum, whose locks would make partition DDL in tests give up at
+# start_cluster DIR [INSTANT]: initdb (once) and start a cluster owned by the
+# postgres user in DIR, on a free loopback port. Throwaway settings: no fsync,
+# and no autovacuum, whose locks would make partition DDL in tests give up at
 # random. Sets and exports PGHOST, PGPORT, PGUSER for libpq clients.
+# With INSTANT ('2028-02-29 00:04:00', UTC) the server runs under libfaketime:
+# its clock starts at INSTANT when it starts, and runs on from there (every
+# backend shares that clock). Use a DIR of its own for a faked clock.
 start_cluster() {
-  local dir
+  local dir fake=()
   dir=$(realpath -m "$1")
+  if [ -n "${2:-}" ]; then
+    local lib
+    lib=$(dpkg-query -L libfaketime 2>/dev/null | grep -m1 '/libfaketime\.so\.1$') ||
+      die "libfaketime is not installed"
+  fi
   mkdir -p "$dir"
   chown postgres: "$dir"
   chmod 700 "$dir"
+  if [ -n "${2:-}" ]; then
+    # Ahead of libfaketime, so that timeouts fire (extension/test/faketime_waits.c).
+    $("$PG_CONFIG" --cc) -O2 -Wall -shared -fPIC -o "$dir/faketime_waits.so" "$ROOT/extension/test/faketime_waits.c" -ldl ||
+      die "could not build faketime_waits.so"
+    fake=(env TZ=UTC LD_PRELOAD="$dir/faketime_waits.so $lib" FAKETIME="@$2" FAKETIME_DONT_RESET=1)
+  fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust \
       --encoding=UTF8 --locale=C.UTF-8 >/dev/null
@@ -71,10 +88,28 @@ start_cluster() {
       "$dir/data/pg_hba.conf"
   fi
   PGPORT=$(free_port)
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s start -o \
+  runuser -u postgres -- "${fake[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s start -o \
     "-p $PGPORT -k $dir -c listen_addresses=127.0.0.1 -c max_prepared_transactions=20 -c fsync=off -c autovacuum=off" \
     || { cat "$dir/server.log" >&2; die "could not start Postgres in $dir"; }
   export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
+  if [ -n "${2:-}" ]; then
+    local now
+    now=$(psql -X -At -d postgres -c "SELECT now() AT TIME ZONE 'UTC'")
+    psql -X -At -d postgres -c "SELECT now() - '$2+00'::timestamptz BETWEEN '0' AND '10 minutes'" | grep -qx t ||
+      { stop_cluster "$dir"; die "the server's clock reads $now, not $2 (libfaketime did not take)"; }
+    log "the server in $dir reads its clock as $now UTC (libfaketime)"
+  fi
+}
+
+# extension_tests [MAKE_ARGS...]: the extension's pg_regress and isolation
+# tests against the cluster in PGHOST/PGPORT; on a failure, prints the
+# differences and returns 1.
+extension_tests() {
+  rm -rf "$ROOT/extension/test/output"
+  if ! make -s -C "$ROOT/extension" installcheck "$@"; then
+    cat "$ROOT"/extension/test/output/*/regression.diffs 2>/dev/null || true
+    return 1
+  fi
 }
 
 stop_cluster() {
@@ -83,16 +118,45 @@ stop_cluster() {
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -s -m fast stop || true
 }
 
+# python_venv [MODULE REQUIREMENT...]...: makes the virtual environment $VENV
+# (once, from Debian's /usr/bin/python3 when there is one, else the python3
+# on the PATH), puts its bin first on the PATH, so that python3 is the venv's
+# from here on (for the Swift tests too, which run python3 from the PATH),
+# and sets PYTHON to it. Then, for each pair, pip installs REQUIREMENT (words:
+# several) into it unless MODULE (comma-separated: several) imports.
+#
+#   python_venv psycopg 'psycopg[binary]' moto.server,boto3 'moto[server] boto3'
+python_venv() {
+  if [ ! -x "$VENV/bin/python3" ]; then
+    local base=/usr/bin/python3
+    [ -x "$base" ] || base=$(command -v python3) || die "python3 is missing"
+    log "making a Python virtual environment in $VENV (from $base)"
+    rm -rf "$VENV"
+    mkdir -p "$(dirname "$VENV")"
+    "$base" -m venv "$VENV" || die "could not make $VENV: is python3-venv installed?"
+  fi
+  case ":$PATH:" in *":$VENV/bin:"*) ;; *) PATH=$VENV/bin:$PATH ;; esac
+  export PATH VIRTUAL_ENV=$VENV
+  PYTHON=$VENV/bin/python3
+  while [ $# -ge 2 ]; do
+    if ! "$PYTHON" -c "import $1" 2>/dev/null; then
+      log "installing $2 into $VENV"
+      # shellcheck disable=SC2086 # several requirements, one word each
+      "$PYTHON" -m pip install -q --disable-pip-version-check $2 || die "could not pip install $2"
+    fi
+    shift 2
+  done
+}
+
 # start_moto LOG: moto's S3 server on a free loopback port, for the tests
-# (installed if missing), logging to LOG. Sets S3_PORT and MOTO_PID; stop it
-# with kill "$MOTO_PID".
+# (installed into $VENV if missing), logging to LOG. Sets S3_PORT and
+# MOTO_PID; stop it with kill "$MOTO_PID".
 start_moto() {
-  python3 -c 'import moto.server, boto3' 2>/dev/null ||
-    python3 -m pip install -q --root-user-action=ignore 'moto[server]' boto3
+  python_venv moto.server,boto3 'moto[server] boto3'
   S3_PORT=$(free_port)
-  python3 -m moto.server -H 127.0.0.1 -p "$S3_PORT" >"$1" 2>&1 &
+  "$PYTHON" -m moto.server -H 127.0.0.1 -p "$S3_PORT" >"$1" 2>&1 &
   MOTO_PID=$!
-  python3 - "$S3_PORT" <<'PY'
+  "$PYTHON" - "$S3_PORT" <<'PY'
 import sys, time, urllib.error, urllib.request
 for _ in range(100):
     try:

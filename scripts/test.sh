@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian 12 machine (as root): installs what is
 # missing, builds the extension and auditlogctl, starts a throwaway Postgres 15
-# cluster, runs the extension's pg_regress and isolation tests, the pg_dump
-# round trip, the upgrade test, the randomized export test and `swift test`,
-# then stops the cluster; last, the chaos suite at a small size, on a cluster
-# of its own.
+# cluster, runs the extension's pg_regress and isolation tests (also each file
+# alone, in reverse order, and on servers whose clock starts at two fixed
+# instants), the pg_dump round trip, the upgrade test, the randomized export
+# test and `swift test`, then stops the cluster; last, the chaos suite at a
+# small size, on a cluster of its own. Python packages go into .tmp/venv.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,11 +19,27 @@ trap 'stop_cluster "$cluster"' EXIT
 start_cluster "$cluster"
 
 log "extension: pg_regress and isolation tests"
-rm -rf extension/test/output
-if ! make -s -C extension installcheck; then
-  cat extension/test/output/*/regression.diffs 2>/dev/null || true
-  exit 1
-fi
+extension_tests
+
+log "extension: each test file alone, then both suites in reverse order"
+extension/test/independence.sh
+
+# No test may depend on the time of day or the date: the same tests on a
+# server whose clock (libfaketime) starts at a fixed instant and runs on,
+# each on a cluster of its own: 5 seconds after midnight UTC on a leap day
+# (so "the last minute", "the last hour" reach into yesterday, 28 February),
+# and 8 minutes before midnight UTC on the last day of a year ("the next
+# hour" reaches into next year; the tests take well under 8 minutes).
+for instant in '2028-02-29 00:00:05' '2027-12-31 23:52:00'; do
+  log "extension: pg_regress and isolation tests, the server's clock from $instant UTC"
+  (
+    fake=$(cluster_dir test-cluster-faketime)
+    rm -rf "$fake"
+    trap 'stop_cluster "$fake"' EXIT
+    start_cluster "$fake" "$instant"
+    extension_tests
+  )
+done
 
 log "extension: pg_dump and pg_restore keep every entry"
 extension/test/dump_restore.sh
@@ -30,9 +47,12 @@ extension/test/dump_restore.sh
 log "extension: ALTER EXTENSION UPDATE from every release equals a fresh install"
 extension/test/upgrade.sh
 
+# The Python packages the tests use, in the virtual environment $VENV (.tmp/venv),
+# whose python3 is first on the PATH from here on: the Swift tests run it too.
+python_venv psycopg 'psycopg[binary]' moto.server,boto3 'moto[server] boto3' duckdb duckdb
+
 log "extension: randomized exactly-once export, fixed seeds"
-python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore 'psycopg[binary]'
-extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500
+"$PYTHON" extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500
 
 log "extension: the functions that commit on their own, in pipelines"
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS pipeline_test' -c 'CREATE DATABASE pipeline_test'
@@ -51,8 +71,7 @@ export AUDITLOG_TEST_PASSWORD_ROLE=ctl_password_test
 # A real S3-compatible server on loopback for the storage tests (moto).
 start_moto "$cluster/moto.log"
 trap 'kill $MOTO_PID 2>/dev/null; stop_cluster "$cluster"' EXIT
-# DuckDB reads the exported tree back as a SIEM or a data lake would.
-python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore duckdb
+# (DuckDB, in the venv, reads the exported tree back as a SIEM or a data lake would.)
 export AUDITLOG_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 swift build --build-tests
 swift test --skip-build

@@ -13,7 +13,7 @@ cd "$ROOT"
 
 install_packages
 build_extension
-python3 -c 'import psycopg' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore 'psycopg[binary]'
+python_venv psycopg 'psycopg[binary]'
 # AUDITLOGCTL names a build to test (a release build, say); else a debug build.
 auditlogctl=${AUDITLOGCTL:-}
 if [ -z "$auditlogctl" ]; then
@@ -31,5 +31,5 @@ start_moto "$cluster/moto.log"
 trap 'kill $MOTO_PID 2>/dev/null; stop_cluster "$cluster"; [ "${KEEP:-}" = 1 ] || rm -rf "$cluster"' EXIT
 
 log "chaos: writers, killed exporters, storage faults, a Postgres crash"
-python3 tests/chaos/chaos.py --port "$PGPORT" --pgdata "$cluster/data" --moto "http://127.0.0.1:$S3_PORT" \
+"$PYTHON" tests/chaos/chaos.py --port "$PGPORT" --pgdata "$cluster/data" --moto "http://127.0.0.1:$S3_PORT" \
   --auditlogctl "$auditlogctl" --workdir "$cluster" "$@"

@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- begin() then complete(): a pending entry moves into the log once.
 SELECT auditlog.begin(operation => 'vm.create', actor_id => 'u-2', tenant_id => 'org-1',
                       resource_type => 'vm', details => '{"size": "small"}') AS id \gset

@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- logged_at never falls below the clock floor (auditlog.clock_floor, raised by
 -- tick() in the export): when the server clock is behind, the floor decides.
 -- The floor is in microseconds since 2000-01-01 UTC.

@@ -1,5 +1,15 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- On-demand exports: request, claim under a fenced lease, page, finish; retry,
 -- cancel; spreadsheet-safe CSV.
+-- Today's partition exists (a window may not start before the oldest one).
+SELECT auditlog.ensure_partitions(1) AS made;
 CREATE TEMP TABLE since AS SELECT clock_timestamp() AS at;
 SELECT count(auditlog.record(operation => 'export.entry', tenant_id => 'acme', actor_id => 'u-' || n,
                              details => jsonb_build_object('n', n)))

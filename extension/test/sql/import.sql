@@ -1,5 +1,17 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- import: history with its own ids and times, exported exactly once by sinks
 -- enabled before it committed, never changing a window declared stable.
+-- A log that has been running: its days from two days ago to tomorrow.
+SELECT auditlog.ensure_partitions(1) AS made;
+SELECT auditlog.attach_day(auditlog.utc_day(now()) - interval '2 days')
+       AND auditlog.attach_day(auditlog.utc_day(now()) - interval '1 day') AS made_past_days;
 SELECT auditlog.create_sink('importer', 'file:///srv/import') AS created;
 CREATE TEMP TABLE legacy AS
 SELECT ('01890000-0000-7000-9000-' || lpad(n::text, 12, '0'))::uuid AS id, 'audit' AS stream,

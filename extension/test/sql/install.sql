@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database; this one creates it below (the lines up to
+-- "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+RESET client_min_messages;
+\set ECHO all
 -- The extension installs into schema auditlog with its roles, and makes no
 -- day partition at install time (those are made at run time, so pg_dump keeps them).
 CREATE EXTENSION auditlog;

@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- list(): a stable, keyset-paged listing capped at the settled horizon.
 CREATE TEMP TABLE listed AS SELECT clock_timestamp() AS since;
 SELECT count(auditlog.record(operation => 'list.entry', tenant_id => CASE WHEN n % 2 = 0 THEN 'even' END))

@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- A page holds at most 16 MiB of NDJSON whatever max_rows says, so a page of
 -- large entries stays small enough to render, hold and upload; it still
 -- holds at least one entry, and its pages together hold every entry once.

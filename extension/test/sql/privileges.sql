@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- The privilege matrix, exactly: what each role may execute and read, from
 -- the catalog, and then tried for real. auditlog_writer writes, and reads
 -- nothing; auditlog_reader reads the log and the status views; auditlog_admin

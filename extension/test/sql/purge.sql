@@ -1,8 +1,17 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- purge(): whole partitions past retention are dropped; today's never.
 INSERT INTO auditlog.entry (id, logged_at, started_at, operation, result, writer_xid)
 SELECT ('01890000-0000-7000-8000-00000000010' || n)::uuid, now() - make_interval(days => d), now() - make_interval(days => d),
        'old.entry', 'success', pg_current_xact_id()
 FROM (VALUES (1, 100), (2, 95), (3, 10)) AS v(n, d);
+SELECT auditlog.record(operation => 'todays.entry') IS NOT NULL AS recorded;
 SET client_min_messages = warning;
 SELECT auditlog.ensure_partitions() AS made;
 RESET client_min_messages;

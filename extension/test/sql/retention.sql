@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- Retention never outruns export: purge() keeps a partition an enabled sink
 -- has not exported, says which sink holds it, and drops it once exported.
 SELECT auditlog.create_sink('keeper', 'file:///srv/keeper') AS created;
@@ -7,17 +15,18 @@ UPDATE auditlog.export_epoch SET epoch = epoch - interval '10 days';
 UPDATE auditlog.tick SET taken_at = taken_at - interval '10 days';
 SELECT round(extract(epoch FROM now() - exported_before) / 86400) AS days_behind FROM auditlog.sink_status;
 
--- Days 5 and 3 days ago hold entries (written here by the superuser).
+-- Days 5 and 3 days ago hold entries (written here by the superuser), at
+-- noon UTC of their day: the days are the same whatever the time of day.
 INSERT INTO auditlog.entry (id, logged_at, started_at, operation, result, writer_xid)
-SELECT ('01890000-0000-7000-8000-00000000020' || d)::uuid, now() - make_interval(days => d), now() - make_interval(days => d),
-       'retention.old', 'success', pg_current_xact_id()
-FROM (VALUES (5), (3)) AS v(d);
+SELECT ('01890000-0000-7000-8000-00000000020' || d)::uuid, noon, noon, 'retention.old', 'success', pg_current_xact_id()
+FROM (VALUES (5), (3)) AS v(d),
+     LATERAL (SELECT auditlog.utc_day(now()) - make_interval(days => d) + interval '12 hours' AS noon) AS t;
 SET client_min_messages = warning;
 SELECT auditlog.ensure_partitions() AS made;
 RESET client_min_messages;
 
-SELECT round(extract(epoch FROM now() - range_start) / 86400) AS days_ago_about, held_by
-FROM auditlog.purge_preview('1 day') WHERE range_start > now() - interval '6 days';
+SELECT extract(day FROM auditlog.utc_day(now()) - range_start) AS days_ago, held_by
+FROM auditlog.purge_preview('1 day') ORDER BY range_start;
 SET client_min_messages = warning;  -- the notice names the day
 SELECT auditlog.purge('1 day') AS dropped;
 RESET client_min_messages;
@@ -40,7 +49,8 @@ SELECT count(*) AS old_entries FROM auditlog.entry WHERE operation = 'retention.
 -- force => true drops a held day anyway, and the log records it.
 UPDATE auditlog.tick SET taken_at = taken_at - interval '10 days';
 INSERT INTO auditlog.entry (id, logged_at, started_at, operation, result, writer_xid)
-VALUES ('01890000-0000-7000-8000-000000000209', now() - interval '4 days', now() - interval '4 days',
+VALUES ('01890000-0000-7000-8000-000000000209', auditlog.utc_day(now()) - interval '4 days' + interval '12 hours',
+        auditlog.utc_day(now()) - interval '4 days' + interval '12 hours',
         'retention.forced', 'success', pg_current_xact_id());
 SET client_min_messages = error;
 SELECT auditlog.ensure_partitions() AS made;

@@ -1,4 +1,13 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- Roles: writers write, readers read, admins maintain; PUBLIC gets nothing.
+SELECT auditlog.ensure_partitions(1) AS made;
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS test_writer, test_reader, test_admin, test_nobody;
 RESET client_min_messages;

@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- Sinks: created, enabled, disabled, dropped; enabling re-anchors at a fresh
 -- tick and never rescans history.
 SELECT auditlog.record(operation => 'before.sink') IS NOT NULL AS recorded;

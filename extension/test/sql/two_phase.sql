@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- Two-phase commit: entries written in a prepared transaction reach the log
 -- when it commits, once; a prepared complete() keeps timeout_pending() away.
 SELECT auditlog.begin(operation => '2pc.entry') AS id \gset
