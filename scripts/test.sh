@@ -56,7 +56,7 @@ log "extension: randomized exactly-once export, fixed seeds"
 
 log "extension: the functions that commit on their own, in pipelines"
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS pipeline_test' -c 'CREATE DATABASE pipeline_test'
-PGDATABASE=pipeline_test python3 extension/test/pipeline.py
+PGDATABASE=pipeline_test "$PYTHON" extension/test/pipeline.py
 
 log "auditlogctl: swift test"
 # A superuser's connection to a database without the extension; each test of

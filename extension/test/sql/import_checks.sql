@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- Imported rows pass the checks record() applies to its arguments, and what
 -- only an import can get wrong; the first bad row refuses the whole import,
 -- naming the row and the rule, and nothing is written. The stream 'auditlog'

@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- import_rows() reads a relation its caller names. A role holding only
 -- auditlog_admin must not get the extension's rights through it: whatever
 -- the source runs (a view's functions, a table turned into a view by a rule)

@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- Every kind of page (a sink's, a backfill's, an export job's part, NDJSON
 -- or CSV) is bounded by its rendered bytes, 16 MiB, whatever max_rows says:
 -- here with the worst entries there are (control characters, which NDJSON

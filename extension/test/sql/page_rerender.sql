@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- A pinned page is rendered again, whenever it is handed out again, by the
 -- same aggregate over the same rows, and that aggregate's result does not
 -- depend on the order the plan feeds it rows in: so the page comes back
@@ -22,7 +30,7 @@ CREATE FUNCTION pg_temp.plan_a() RETURNS void LANGUAGE sql AS $$
 $$;
 CREATE FUNCTION pg_temp.plan_b() RETURNS void LANGUAGE sql AS $$
   SELECT set_config(name, setting, false) FROM (VALUES ('enable_seqscan', 'on'), ('enable_indexscan', 'off'),
-    ('enable_bitmapscan', 'off'), ('enable_sort', 'off'), ('random_page_cost', '1000'), ('work_mem', '64kB'), ('jit', 'off')) AS s(name, setting)
+    ('enable_bitmapscan', 'off'), ('enable_sort', 'on'), ('random_page_cost', '1000'), ('work_mem', '64kB'), ('jit', 'off')) AS s(name, setting)
 $$;
 CREATE FUNCTION pg_temp.plan(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE line text; plan text := '';

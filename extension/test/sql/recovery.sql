@@ -1,9 +1,16 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- Ways out a DBA has when something went wrong, each leaving a trace:
 -- a page in flight whose entries are gone (a forced purge dropped its day)
 -- is unpinned, recorded in the log; a cancelled gap backfill leaves its gap
 -- owed; readers count a sink's lag only up to a bounded cap.
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS auditlog;
 SELECT auditlog.ensure_partitions() >= 0 AS partitions;
 SELECT auditlog.create_sink('recovery', 'file:///tmp/recovery');
 SELECT count(auditlog.record(operation => 'recovery.' || n)) FROM generate_series(1, 3) AS n;

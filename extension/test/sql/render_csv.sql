@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- CSV lines rendered in C are byte for byte what the SQL entry_csv() and
 -- csv_cell() of 0.2.0 wrote (the expected output was captured from them):
 -- quotes, commas, CR/LF, cells a spreadsheet would read as formulas, leading

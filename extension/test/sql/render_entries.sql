@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- render_entries(e, format, max_bytes, head), the one renderer of pages: the
 -- same lines as ndjson_line() and entry_csv(); the longest prefix in
 -- (logged_at, id) order whose body is at most max_bytes, never less than one

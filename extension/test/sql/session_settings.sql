@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- Session settings never change a result. Functions that build SQL text with
 -- times in it (list, pages, backfills, export jobs, retention, status) once
 -- printed times with the session's DateStyle and TimeZone and read them back
@@ -6,7 +14,6 @@
 -- Here every one of them runs under hostile settings and must give what it
 -- gives under the defaults.
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS auditlog;
 SELECT auditlog.ensure_partitions() >= 0 AS partitions;
 
 -- The class: every function that writes values into SQL text (format's %L)

@@ -1,3 +1,11 @@
+\set ECHO none
+-- Every test file starts from a freshly created extension, whatever ran
+-- before it in this database (the lines up to "\set ECHO all" are not echoed).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS auditlog CASCADE;
+CREATE EXTENSION auditlog;
+RESET client_min_messages;
+\set ECHO all
 -- The functions that must commit on their own (next_page, ack, the
 -- backfill's and export job's pages and acks, disable_sink) refuse every
 -- shape of transaction that could roll them back after their statement, or
@@ -7,7 +15,6 @@
 -- statement or DO block that goes on after disable_sink() fails, and the
 -- sink stays enabled, so no entry committed meanwhile is missed.
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS auditlog;
 SELECT auditlog.ensure_partitions() >= 0 AS partitions;
 SELECT auditlog.create_sink('shapes', 'file:///tmp/shapes');
 SELECT auditlog.record(operation => 'shape.one') IS NOT NULL AS recorded;
