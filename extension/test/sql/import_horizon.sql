@@ -19,6 +19,9 @@ END
 $$;
 SET client_min_messages = warning;
 SELECT auditlog.ensure_partitions() >= 0 AS partitions_made;
+-- Yesterday too: the windows below reach 10 minutes back, into yesterday
+-- just after midnight UTC.
+SELECT auditlog.attach_day(auditlog.utc_day(now()) - interval '1 day') AS yesterday_made;
 RESET client_min_messages;
 SELECT auditlog.record(operation => 'horizon.before') IS NOT NULL AS recorded;
 SELECT auditlog.tick() IS NOT NULL AS ticked;
