@@ -11,6 +11,16 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 install_packages
+
+# The C code builds clean with every warning an error, and with assertions on
+# (a scratch copy: what is installed is the ordinary build).
+log "extension: strict build (-Wall -Wextra -Werror, assertions)"
+strict=$(mktemp -d)
+cp -r extension sql "$strict/"
+make -s -C "$strict/extension" clean >/dev/null
+make -s -C "$strict/extension" COPT='-DUSE_ASSERT_CHECKING -Wall -Wextra -Werror -Wno-unused-parameter' >/dev/null
+rm -rf "$strict"
+
 build_extension
 
 cluster=$(cluster_dir test-cluster)

@@ -101,7 +101,7 @@ forget_stale_plans(void)
 
 	if (current == plans_result_type)
 		return;
-	for (int i = 0; i < lengthof(plans); i++)
+	for (size_t i = 0; i < lengthof(plans); i++)
 	{
 		if (*plans[i] != NULL)
 			SPI_freeplan(*plans[i]);

@@ -225,7 +225,7 @@ static const char *const csv_column_names[] = {
 	"resource_type", "resource_id", "request_id", "request_uri", "source_ip", "user_agent", "auth_method",
 	"credential_id", "result", "http_status", "error_code", "error_message", "details"
 };
-#define CSV_COLUMNS lengthof(csv_column_names)
+#define CSV_COLUMNS ((int) lengthof(csv_column_names))
 
 typedef enum CsvKind
 {
@@ -787,7 +787,7 @@ auditlog_render_step(PG_FUNCTION_ARGS)
 			pfree(top->line);
 		}
 	}
-	if (state->bytes > MaxAllocSize - VARHDRSZ)
+	if (state->bytes > (int64) (MaxAllocSize - VARHDRSZ))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("page body would exceed 1 GB"),
