@@ -118,7 +118,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- One maintainer at a time: two would both make the same day, and one fail.
-  PERFORM pg_advisory_xact_lock(7310601002);  -- 'auditlog partitions'
+  PERFORM pg_advisory_xact_lock(auditlog.lock_key('partitions'));
 
   FOR day IN
     SELECT today + n * interval '1 day' FROM generate_series(0, premake) AS n

@@ -123,6 +123,25 @@ END
 $$;
 COMMENT ON FUNCTION auditlog.check_past_window IS 'Internal: refuses a window that is empty, not settled yet, or reaches below the oldest partition.';
 
+-- The extension's advisory locks, by name, in one place. (auditlogctl's
+-- per-sink and per-backfill locks are hashtext() of a text: int4 keys, which
+-- never meet these.)
+CREATE FUNCTION auditlog.lock_key(name text)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN CASE name
+    WHEN 'tick' THEN 7310601001            -- ticks, one at a time
+    WHEN 'partitions' THEN 7310601002      -- partitions made or dropped, one maintainer at a time
+    WHEN 'import windows' THEN 7310601003  -- import spans against pinned windows (backfills, jobs)
+  END;
+END
+$$;
+COMMENT ON FUNCTION auditlog.lock_key IS
+  'Internal: the key of one of the extension''s advisory locks, by name: tick, partitions, import windows.';
+
 -- Ticks are serialized by this session-level advisory lock (not a
 -- transaction-level one, which a tick inside a long or prepared transaction
 -- would hold until it ends, stalling every other tick). Whatever ends the
@@ -135,7 +154,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  lock_key constant bigint := 7310601001;  -- 'auditlog tick'
+  lock_key constant bigint := auditlog.lock_key('tick');
   locked boolean := false;
   stamp record;
   snap pg_snapshot;

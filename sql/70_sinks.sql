@@ -196,7 +196,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use file:///absolute/path, s3://bucket/prefix or gs://bucket/prefix.';
   END IF;
-  IF stream IS NOT NULL AND stream !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' THEN
+  IF stream IS NOT NULL AND NOT auditlog.valid_stream(stream) THEN
     RAISE EXCEPTION 'invalid stream filter %', quote_literal(stream) USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF operation_prefix = '' OR tenant_id = '' THEN

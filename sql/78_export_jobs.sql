@@ -104,7 +104,7 @@ DECLARE
   max_window constant interval := '92 days';
   job bigint;
 BEGIN
-  IF stream IS NULL OR stream !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' THEN
+  IF NOT auditlog.valid_stream(stream) THEN
     RAISE EXCEPTION 'invalid stream %', coalesce(quote_literal(stream), 'null') USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- (An infinite bound has no length: check_past_window refuses it.)

@@ -176,7 +176,7 @@ CREATE FUNCTION auditlog.import_window_lock()
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_advisory_xact_lock_shared(7310601003) $$;  -- 'auditlog import windows'
+AS $$ SELECT pg_advisory_xact_lock_shared(auditlog.lock_key('import windows')) $$;
 COMMENT ON FUNCTION auditlog.import_window_lock IS
   'Internal: the shared side of the lock import_begin() takes exclusively; start_backfill() and request_export() take it before checking their window.';
 
@@ -214,8 +214,8 @@ BEGIN
   -- lock while it raises the clock floor; this transaction holds it until it
   -- commits): a tick either raised the floor already, or is seen only with
   -- the span. Nor a backfill or export job starting meanwhile.
-  PERFORM pg_advisory_xact_lock(7310601001);  -- 'auditlog tick'
-  PERFORM pg_advisory_xact_lock(7310601003);  -- 'auditlog import windows'
+  PERFORM pg_advisory_xact_lock(auditlog.lock_key('tick'));
+  PERFORM pg_advisory_xact_lock(auditlog.lock_key('import windows'));
   PERFORM auditlog.release_import_locks();
   -- Pinned pages of a past window would change: refused even forced.
   SELECT string_agg(what, '; ') INTO pinned
@@ -342,7 +342,7 @@ BEGIN
         ORDER BY s.ord OFFSET 0) AS st;
   -- Every day of the span gets its partition first (one maintainer at a
   -- time, as in ensure_partitions()).
-  PERFORM pg_advisory_xact_lock(7310601002);  -- 'auditlog partitions'
+  PERFORM pg_advisory_xact_lock(auditlog.lock_key('partitions'));
   FOR day IN SELECT generate_series(auditlog.utc_day(span.range_start), auditlog.utc_day(span.range_end), interval '1 day') LOOP
     IF NOT EXISTS (SELECT FROM auditlog.partitions p WHERE p.range_start <= day AND p.range_end > day) THEN
       IF NOT auditlog.attach_day(day) THEN

@@ -112,7 +112,7 @@ BEGIN
   END IF;
   -- One maintainer at a time (as ensure_partitions()): two would both drop
   -- the same day, and one fail. Purging can wait for the next run.
-  IF NOT pg_try_advisory_xact_lock(7310601002) THEN  -- 'auditlog partitions'
+  IF NOT pg_try_advisory_xact_lock(auditlog.lock_key('partitions')) THEN
     RAISE NOTICE 'auditlog: partitions are being made or dropped by another session; purge() will run next time';
     RETURN 0;
   END IF;

@@ -206,7 +206,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- One maintainer at a time: two would both make the same day, and one fail.
-  PERFORM pg_advisory_xact_lock(7310601002);  -- 'auditlog partitions'
+  PERFORM pg_advisory_xact_lock(auditlog.lock_key('partitions'));
 
   FOR day IN
     SELECT today + n * interval '1 day' FROM generate_series(0, premake) AS n
@@ -232,13 +232,30 @@ AS 'MODULE_PATHNAME', 'auditlog_commit_promptly';
 COMMENT ON FUNCTION auditlog.commit_promptly IS
   'Internal: the current transaction fails at commit unless it commits within 250 ms of this call (and cannot be prepared).';
 
+CREATE OR REPLACE FUNCTION auditlog.lock_key(name text)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN CASE name
+    WHEN 'tick' THEN 7310601001            -- ticks, one at a time
+    WHEN 'partitions' THEN 7310601002      -- partitions made or dropped, one maintainer at a time
+    WHEN 'import windows' THEN 7310601003  -- import spans against pinned windows (backfills, jobs)
+  END;
+END
+$$;
+
+COMMENT ON FUNCTION auditlog.lock_key IS
+  'Internal: the key of one of the extension''s advisory locks, by name: tick, partitions, import windows.';
+
 CREATE OR REPLACE FUNCTION auditlog.tick()
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  lock_key constant bigint := 7310601001;  -- 'auditlog tick'
+  lock_key constant bigint := auditlog.lock_key('tick');
   locked boolean := false;
   stamp record;
   snap pg_snapshot;
@@ -407,6 +424,47 @@ BEGIN
     PERFORM auditlog.commit_promptly(format('disabling sink "%s"', NEW.name));
   END IF;
   RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auditlog.create_sink(
+  name             text,
+  url              text,
+  stream           text DEFAULT NULL,
+  tenant_id        text DEFAULT NULL,
+  operation_prefix text DEFAULT NULL,
+  format           text DEFAULT 'ndjson.gz',
+  enabled          boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM auditlog.check_sink_name(name);
+  IF url IS NULL OR url !~ '^(file:///|s3://[a-z0-9][a-z0-9.-]{1,62}(/|$)|gs://[a-z0-9][a-z0-9._-]{1,221}(/|$))' THEN
+    RAISE EXCEPTION 'unsupported sink url %', coalesce(quote_literal(url), 'null')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use file:///absolute/path, s3://bucket/prefix or gs://bucket/prefix.';
+  END IF;
+  IF stream IS NOT NULL AND NOT auditlog.valid_stream(stream) THEN
+    RAISE EXCEPTION 'invalid stream filter %', quote_literal(stream) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF operation_prefix = '' OR tenant_id = '' THEN
+    RAISE EXCEPTION 'an empty filter matches nothing; pass NULL to not filter'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF format IS DISTINCT FROM 'ndjson.gz' THEN
+    RAISE EXCEPTION 'unsupported sink format %', coalesce(quote_literal(format), 'null')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Sinks export ndjson.gz.';
+  END IF;
+  IF enabled IS NULL THEN
+    RAISE EXCEPTION 'enabled must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF EXISTS (SELECT FROM auditlog.sink s WHERE s.name = create_sink.name) THEN
+    RAISE EXCEPTION 'sink "%" already exists', name USING ERRCODE = 'duplicate_object';
+  END IF;
+  INSERT INTO auditlog.sink (name, url, stream, tenant_id, operation_prefix, format, enabled)
+  VALUES (name, url, stream, tenant_id, operation_prefix, format, enabled);
 END
 $$;
 
@@ -1001,7 +1059,7 @@ DECLARE
   max_window constant interval := '92 days';
   job bigint;
 BEGIN
-  IF stream IS NULL OR stream !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' THEN
+  IF NOT auditlog.valid_stream(stream) THEN
     RAISE EXCEPTION 'invalid stream %', coalesce(quote_literal(stream), 'null') USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- (An infinite bound has no length: check_past_window refuses it.)
@@ -1193,7 +1251,7 @@ CREATE OR REPLACE FUNCTION auditlog.import_window_lock()
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_advisory_xact_lock_shared(7310601003) $$;
+AS $$ SELECT pg_advisory_xact_lock_shared(auditlog.lock_key('import windows')) $$;
 
 COMMENT ON FUNCTION auditlog.import_window_lock IS
   'Internal: the shared side of the lock import_begin() takes exclusively; start_backfill() and request_export() take it before checking their window.';
@@ -1232,8 +1290,8 @@ BEGIN
   -- lock while it raises the clock floor; this transaction holds it until it
   -- commits): a tick either raised the floor already, or is seen only with
   -- the span. Nor a backfill or export job starting meanwhile.
-  PERFORM pg_advisory_xact_lock(7310601001);  -- 'auditlog tick'
-  PERFORM pg_advisory_xact_lock(7310601003);  -- 'auditlog import windows'
+  PERFORM pg_advisory_xact_lock(auditlog.lock_key('tick'));
+  PERFORM pg_advisory_xact_lock(auditlog.lock_key('import windows'));
   PERFORM auditlog.release_import_locks();
   -- Pinned pages of a past window would change: refused even forced.
   SELECT string_agg(what, '; ') INTO pinned
@@ -1356,7 +1414,7 @@ BEGIN
         ORDER BY s.ord OFFSET 0) AS st;
   -- Every day of the span gets its partition first (one maintainer at a
   -- time, as in ensure_partitions()).
-  PERFORM pg_advisory_xact_lock(7310601002);  -- 'auditlog partitions'
+  PERFORM pg_advisory_xact_lock(auditlog.lock_key('partitions'));
   FOR day IN SELECT generate_series(auditlog.utc_day(span.range_start), auditlog.utc_day(span.range_end), interval '1 day') LOOP
     IF NOT EXISTS (SELECT FROM auditlog.partitions p WHERE p.range_start <= day AND p.range_end > day) THEN
       IF NOT auditlog.attach_day(day) THEN
@@ -1530,7 +1588,7 @@ BEGIN
   END IF;
   -- One maintainer at a time (as ensure_partitions()): two would both drop
   -- the same day, and one fail. Purging can wait for the next run.
-  IF NOT pg_try_advisory_xact_lock(7310601002) THEN  -- 'auditlog partitions'
+  IF NOT pg_try_advisory_xact_lock(auditlog.lock_key('partitions')) THEN
     RAISE NOTICE 'auditlog: partitions are being made or dropped by another session; purge() will run next time';
     RETURN 0;
   END IF;
