@@ -191,7 +191,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM auditlog.check_sink_name(name);
-  IF url IS NULL OR url !~ '^(file:///|s3://[a-z0-9][a-z0-9.-]{1,62}(/|$)|gs://[a-z0-9][a-z0-9._-]{1,221}(/|$))' THEN
+  -- Bucket names: 3 to 63 characters for S3 (auditlogctl checks the same),
+  -- 3 to 222 for Cloud Storage.
+  IF url IS NULL OR url !~ '^(file:///|s3://[a-z0-9][a-z0-9.-]{2,62}(/|$)|gs://[a-z0-9][a-z0-9._-]{2,221}(/|$))' THEN
     RAISE EXCEPTION 'unsupported sink url %', coalesce(quote_literal(url), 'null')
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use file:///absolute/path, s3://bucket/prefix or gs://bucket/prefix.';

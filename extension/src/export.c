@@ -107,7 +107,7 @@ auditlog_refuse_transaction_block(PG_FUNCTION_ARGS)
 
 /*
  * commit_promptly(what): the current transaction must commit within
- * COMMIT_PROMPTLY_MS of this call, or fail. Disabling a sink takes a closing
+ * COMMIT_PROMPTLY_MS of this call (of its first such call), or fail. Disabling a sink takes a closing
  * tick: an entry committed after it, while the disabling transaction is
  * still open and the sink still looks enabled to everyone else, would be
  * missed by the sink. refuse_transaction_block() keeps that transaction to
@@ -162,8 +162,12 @@ auditlog_commit_promptly(PG_FUNCTION_ARGS)
 		RegisterXactCallback(commit_promptly_callback, NULL);
 		registered = true;
 	}
-	strlcpy(commit_promptly_what, text_to_cstring(PG_GETARG_TEXT_PP(0)), sizeof(commit_promptly_what));
-	commit_promptly_since = GetCurrentTimestamp();
+	/* Several calls in one transaction: the first one's time counts. */
+	if (commit_promptly_since == 0)
+	{
+		strlcpy(commit_promptly_what, text_to_cstring(PG_GETARG_TEXT_PP(0)), sizeof(commit_promptly_what));
+		commit_promptly_since = GetCurrentTimestamp();
+	}
 	PG_RETURN_VOID();
 }
 

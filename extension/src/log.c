@@ -45,10 +45,23 @@ static const Oid context_types[CONTEXT_COLUMNS] = {
 	TEXTOID
 };
 
-/* Positions of the arguments of record() and begin() (see sql/30_log.sql). */
+/*
+ * Positions of the arguments (see sql/30_log.sql): record() and begin() take
+ * operation, stream and the context columns, then record() result,
+ * http_status, error_code, error_message and details, and begin() details;
+ * complete() takes id, result, http_status, error_code, error_message,
+ * details, resource_type and resource_id.
+ */
 #define ARG_OPERATION 0
 #define ARG_STREAM 1
 #define ARG_FIRST_CONTEXT 2
+#define RECORD_ARG_RESULT (ARG_FIRST_CONTEXT + CONTEXT_COLUMNS)
+#define RECORD_ARG_HTTP_STATUS (RECORD_ARG_RESULT + 1)
+#define RECORD_ARG_DETAILS (RECORD_ARG_RESULT + 4)
+#define BEGIN_ARG_DETAILS (ARG_FIRST_CONTEXT + CONTEXT_COLUMNS)
+#define COMPLETE_ARG_RESULT 1
+#define COMPLETE_ARG_HTTP_STATUS 2
+#define COMPLETE_ARG_DETAILS 5
 
 #define MAX_STREAM_LENGTH 63
 
@@ -396,9 +409,9 @@ record_entry(FunctionCallInfo fcinfo, bool internal)
 
 	required_operation(fcinfo, ARG_OPERATION);
 	required_stream(fcinfo, ARG_STREAM, internal);
-	required_result(fcinfo, 13, false);
-	check_http_status(fcinfo, 14);
-	check_details(fcinfo, 17);
+	required_result(fcinfo, RECORD_ARG_RESULT, false);
+	check_http_status(fcinfo, RECORD_ARG_HTTP_STATUS);
+	check_details(fcinfo, RECORD_ARG_DETAILS);
 	check_entry_size(fcinfo, record_sized_args, lengthof(record_sized_args));
 
 	logged_at = auditlog_stamp(&writer);
@@ -406,7 +419,7 @@ record_entry(FunctionCallInfo fcinfo, bool internal)
 
 	take_shared_params(fcinfo, id, logged_at, values, nulls);
 	for (int i = 0; i < 5; i++)
-		take_arg(fcinfo, 13 + i, values, nulls, SHARED_PARAMS + i);
+		take_arg(fcinfo, RECORD_ARG_RESULT + i, values, nulls, SHARED_PARAMS + i);
 	values[20] = FullTransactionIdGetDatum(writer);
 	nulls[20] = ' ';
 
@@ -464,14 +477,14 @@ auditlog_begin(PG_FUNCTION_ARGS)
 
 	required_operation(fcinfo, ARG_OPERATION);
 	required_stream(fcinfo, ARG_STREAM, false);
-	check_details(fcinfo, 13);
+	check_details(fcinfo, BEGIN_ARG_DETAILS);
 	check_entry_size(fcinfo, begin_sized_args, lengthof(begin_sized_args));
 
 	started_at = auditlog_clock();
 	auditlog_uuid_v7(started_at, id);
 
 	take_shared_params(fcinfo, id, started_at, values, nulls);
-	take_arg(fcinfo, 13, values, nulls, SHARED_PARAMS);
+	take_arg(fcinfo, BEGIN_ARG_DETAILS, values, nulls, SHARED_PARAMS);
 
 	run(&begin_plan, prepare_begin, values, nulls);
 
@@ -547,9 +560,9 @@ auditlog_complete(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("id must not be null"),
 				 errhint("Pass the id that auditlog.begin() returned.")));
-	required_result(fcinfo, 1, false);
-	check_http_status(fcinfo, 2);
-	check_details(fcinfo, 5);
+	required_result(fcinfo, COMPLETE_ARG_RESULT, false);
+	check_http_status(fcinfo, COMPLETE_ARG_HTTP_STATUS);
+	check_details(fcinfo, COMPLETE_ARG_DETAILS);
 	check_entry_size(fcinfo, complete_sized_args, lengthof(complete_sized_args));
 
 	logged_at = auditlog_stamp(&writer);
@@ -682,9 +695,9 @@ check_import_entry(FunctionCallInfo fcinfo)
 				 errmsg("id must not be null")));
 	required_operation(fcinfo, ARG_OPERATION);
 	required_stream(fcinfo, ARG_STREAM, false);
-	required_result(fcinfo, 13, true);
-	check_http_status(fcinfo, 14);
-	check_details(fcinfo, 17);
+	required_result(fcinfo, RECORD_ARG_RESULT, true);
+	check_http_status(fcinfo, RECORD_ARG_HTTP_STATUS);
+	check_details(fcinfo, RECORD_ARG_DETAILS);
 	check_entry_size(fcinfo, record_sized_args, lengthof(record_sized_args));
 
 	logged_at = required_finite_time(fcinfo, IMPORT_ARG_LOGGED_AT, "logged_at");

@@ -40,6 +40,7 @@ SELECT statement, pg_temp.try(statement) AS outcome FROM (VALUES
   ($$SELECT auditlog.create_sink('ok-name', 'http://example.com/')$$),
   ($$SELECT auditlog.create_sink('ok-name', 'file://relative/path')$$),
   ($$SELECT auditlog.create_sink('ok-name', 's3://x''; DROP SCHEMA auditlog; --')$$),
+  ($$SELECT auditlog.create_sink('ok-name', 's3://ab/prefix')$$),
   ($$SELECT auditlog.create_sink('ok-name', 'file:///tmp/x', stream => 'Bad Stream')$$),
   ($$SELECT auditlog.create_sink('ok-name', 'file:///tmp/x', tenant_id => '')$$),
   ($$SELECT auditlog.create_sink('ok-name', 'file:///tmp/x', format => 'xml')$$),

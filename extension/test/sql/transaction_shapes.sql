@@ -80,6 +80,10 @@ SELECT enabled, segments_owed FROM auditlog.sink_status WHERE sink = 'shapes';
 SELECT auditlog.create_sink('shapes_too', 'file:///tmp/shapes_too');
 SELECT auditlog.disable_sink(name), pg_sleep(0.3) FROM auditlog.sink WHERE name LIKE 'shapes%' ORDER BY name;
 SELECT sink, enabled FROM auditlog.sink_status WHERE sink LIKE 'shapes%' ORDER BY sink;
+-- Two disabled in one statement, the second quickly before the commit: the
+-- first one's closing tick is what counts.
+SELECT auditlog.disable_sink('shapes'), pg_sleep(0.3), auditlog.disable_sink('shapes_too');
+SELECT sink, enabled FROM auditlog.sink_status WHERE sink LIKE 'shapes%' ORDER BY sink;
 
 -- Done promptly, in one statement with other calls or in a DO block, it commits.
 SELECT auditlog.disable_sink('shapes_too') AS disabled, auditlog.enable_sink('shapes_too') AS enabled;
