@@ -207,8 +207,9 @@ COMMENT ON FUNCTION auditlog.render_page IS 'Internal: the body of a pinned page
 -- A sink whose export state is missing (restored from a dump: the state is
 -- made of ticks, never dumped) or not this cluster's (its cursor tick is gone,
 -- or its snapshot is ahead of this cluster's) is anchored afresh, and says so
--- in sink_status. It never reaches back below the new anchor: the first tick
--- of a restored log raised the epoch above every restored entry.
+-- in sink_status. Restored entries are never taken for this cluster's: the
+-- first tick of a restored log lifted the clock floor above every one of
+-- them, so every tick, and every batch's time bound, lies above them.
 CREATE FUNCTION auditlog.reanchor_if_foreign(s auditlog.sink)
 RETURNS void
 LANGUAGE plpgsql
