@@ -102,19 +102,32 @@ AS $$ SELECT (span_id % 2147483648)::int $$;
 COMMENT ON FUNCTION auditlog.import_lock_key IS
   'Internal: the second key of an import span''s advisory lock (the span id, which wraps past 2^31: two spans sharing a key only keep each other from being swept).';
 
--- Whether this session holds the span's lock. Asked of pg_locks, for this
--- backend only: pg_try_advisory_lock() would succeed on a lock the session
--- already holds, and count it once more.
+-- The import spans' advisory locks granted in this database, by key (the
+-- span id, see import_lock_key()) and by the session holding them: whether a
+-- span's importer is still there is asked of this, never of pg_stat_activity.
+CREATE FUNCTION auditlog.import_span_locks()
+RETURNS TABLE (key int, pid int)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT l.objid::bigint::int, l.pid
+  FROM pg_locks l
+  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid = auditlog.import_lock_class()::oid
+$$;
+COMMENT ON FUNCTION auditlog.import_span_locks IS
+  'Internal: the advisory locks of import spans granted in this database: the span''s key and the session (pid) holding it.';
+
+-- Whether this session holds the span's lock. (pg_try_advisory_lock() would
+-- succeed on a lock the session already holds, and count it once more.)
 CREATE FUNCTION auditlog.holds_import_span(span_id bigint)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT EXISTS (SELECT FROM pg_locks l
-                 WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                   AND l.classid = auditlog.import_lock_class()::oid
-                   AND l.objid = auditlog.import_lock_key(span_id)::oid AND l.objsubid = 2
-                   AND l.pid = pg_backend_pid() AND l.granted)
+  SELECT EXISTS (SELECT FROM auditlog.import_span_locks() l
+                 WHERE l.key = auditlog.import_lock_key(span_id) AND l.pid = pg_backend_pid())
 $$;
 COMMENT ON FUNCTION auditlog.holds_import_span IS
   'Internal: whether this session holds the advisory lock of import span span_id.';
@@ -130,18 +143,14 @@ DECLARE
   held record;
   released int := 0;
 BEGIN
-  FOR held IN SELECT l.objid::bigint AS key
-              FROM pg_locks l
-              WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                AND l.classid = auditlog.import_lock_class()::oid AND l.objsubid = 2
-                AND l.pid = pg_backend_pid() AND l.granted
+  FOR held IN SELECT l.key
+              FROM auditlog.import_span_locks() l
+              WHERE l.pid = pg_backend_pid()
                 AND NOT EXISTS (SELECT FROM auditlog.import_span s
-                                WHERE auditlog.import_lock_key(s.span_id) = l.objid::bigint AND s.status = 'open') LOOP
+                                WHERE auditlog.import_lock_key(s.span_id) = l.key AND s.status = 'open') LOOP
     -- As many times as it was taken (each unlock when none is held would warn).
-    WHILE EXISTS (SELECT FROM pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.classid = auditlog.import_lock_class()::oid
-                    AND l.objid = held.key::oid AND l.objsubid = 2 AND l.pid = pg_backend_pid() AND l.granted) LOOP
-      PERFORM pg_advisory_unlock(auditlog.import_lock_class(), held.key::int);
+    WHILE EXISTS (SELECT FROM auditlog.import_span_locks() l WHERE l.key = held.key AND l.pid = pg_backend_pid()) LOOP
+      PERFORM pg_advisory_unlock(auditlog.import_lock_class(), held.key);
       released := released + 1;
     END LOOP;
   END LOOP;

@@ -28,11 +28,8 @@ SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
        (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open') AS oldest_open_import_start,
        EXISTS (SELECT FROM auditlog.import_span s
                WHERE s.status = 'open'
-                 AND NOT EXISTS (SELECT FROM pg_catalog.pg_locks l
-                                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                                   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-                                   AND l.classid = auditlog.import_lock_class()::oid
-                                   AND l.objid = auditlog.import_lock_key(s.span_id)::oid)) AS open_import_abandoned;
+                 AND NOT EXISTS (SELECT FROM auditlog.import_span_locks() l
+                                 WHERE l.key = auditlog.import_lock_key(s.span_id))) AS open_import_abandoned;
 COMMENT ON VIEW auditlog.health IS
   'One row: begun entries still pending and the oldest of them, the day partitions, rows in the DEFAULT partition (should be 0), the last tick, the settled horizon and the oldest transaction holding it back, and whether the server clock is behind the clock floor (the floor, not the clock, then stamps entries), and the open import spans: how many, the oldest start, and whether any looks abandoned (no session holds it; the next tick() marks it abandoned).';
 

@@ -28,7 +28,8 @@ GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.
   TO auditlog_reader;
 -- auditlog.health shows open import spans by their lock's keys.
 GRANT EXECUTE ON FUNCTION auditlog.valid_stream TO auditlog_writer, auditlog_reader;
-GRANT EXECUTE ON FUNCTION auditlog.import_lock_class, auditlog.import_lock_key, auditlog.clock_floor_time TO auditlog_reader;
+GRANT EXECUTE ON FUNCTION auditlog.import_lock_class, auditlog.import_lock_key, auditlog.import_span_locks,
+  auditlog.clock_floor_time TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.partition_range, auditlog.settled_horizon, auditlog.list,
   auditlog.sink_exported_before, auditlog.sink_lag_rows
   TO auditlog_reader;

@@ -649,13 +649,13 @@ auditlog_timeout_pending(PG_FUNCTION_ARGS)
 
 /* ---------- check_import_entry(<the arguments of record()>, id, logged_at, started_at, range_start, range_end, duplicate, row) */
 
-#define IMPORT_ARG_ID 18
-#define IMPORT_ARG_LOGGED_AT 19
-#define IMPORT_ARG_STARTED_AT 20
-#define IMPORT_ARG_RANGE_START 21
-#define IMPORT_ARG_RANGE_END 22
-#define IMPORT_ARG_DUPLICATE 23
-#define IMPORT_ARG_ROW 24
+#define IMPORT_ARG_ID (RECORD_ARG_DETAILS + 1)
+#define IMPORT_ARG_LOGGED_AT (IMPORT_ARG_ID + 1)
+#define IMPORT_ARG_STARTED_AT (IMPORT_ARG_ID + 2)
+#define IMPORT_ARG_RANGE_START (IMPORT_ARG_ID + 3)
+#define IMPORT_ARG_RANGE_END (IMPORT_ARG_ID + 4)
+#define IMPORT_ARG_DUPLICATE (IMPORT_ARG_ID + 5)
+#define IMPORT_ARG_ROW (IMPORT_ARG_ID + 6)
 
 static TimestampTz
 required_finite_time(FunctionCallInfo fcinfo, int argno, const char *name)

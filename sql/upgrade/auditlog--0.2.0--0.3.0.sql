@@ -1189,16 +1189,28 @@ AS $$ SELECT (span_id % 2147483648)::int $$;
 COMMENT ON FUNCTION auditlog.import_lock_key IS
   'Internal: the second key of an import span''s advisory lock (the span id, which wraps past 2^31: two spans sharing a key only keep each other from being swept).';
 
+CREATE OR REPLACE FUNCTION auditlog.import_span_locks()
+RETURNS TABLE (key int, pid int)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT l.objid::bigint::int, l.pid
+  FROM pg_locks l
+  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid = auditlog.import_lock_class()::oid
+$$;
+
+COMMENT ON FUNCTION auditlog.import_span_locks IS
+  'Internal: the advisory locks of import spans granted in this database: the span''s key and the session (pid) holding it.';
+
 CREATE OR REPLACE FUNCTION auditlog.holds_import_span(span_id bigint)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT EXISTS (SELECT FROM pg_locks l
-                 WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                   AND l.classid = auditlog.import_lock_class()::oid
-                   AND l.objid = auditlog.import_lock_key(span_id)::oid AND l.objsubid = 2
-                   AND l.pid = pg_backend_pid() AND l.granted)
+  SELECT EXISTS (SELECT FROM auditlog.import_span_locks() l
+                 WHERE l.key = auditlog.import_lock_key(span_id) AND l.pid = pg_backend_pid())
 $$;
 
 COMMENT ON FUNCTION auditlog.holds_import_span IS
@@ -1213,18 +1225,14 @@ DECLARE
   held record;
   released int := 0;
 BEGIN
-  FOR held IN SELECT l.objid::bigint AS key
-              FROM pg_locks l
-              WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                AND l.classid = auditlog.import_lock_class()::oid AND l.objsubid = 2
-                AND l.pid = pg_backend_pid() AND l.granted
+  FOR held IN SELECT l.key
+              FROM auditlog.import_span_locks() l
+              WHERE l.pid = pg_backend_pid()
                 AND NOT EXISTS (SELECT FROM auditlog.import_span s
-                                WHERE auditlog.import_lock_key(s.span_id) = l.objid::bigint AND s.status = 'open') LOOP
+                                WHERE auditlog.import_lock_key(s.span_id) = l.key AND s.status = 'open') LOOP
     -- As many times as it was taken (each unlock when none is held would warn).
-    WHILE EXISTS (SELECT FROM pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.classid = auditlog.import_lock_class()::oid
-                    AND l.objid = held.key::oid AND l.objsubid = 2 AND l.pid = pg_backend_pid() AND l.granted) LOOP
-      PERFORM pg_advisory_unlock(auditlog.import_lock_class(), held.key::int);
+    WHILE EXISTS (SELECT FROM auditlog.import_span_locks() l WHERE l.key = held.key AND l.pid = pg_backend_pid()) LOOP
+      PERFORM pg_advisory_unlock(auditlog.import_lock_class(), held.key);
       released := released + 1;
     END LOOP;
   END LOOP;
@@ -1745,11 +1753,8 @@ SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
        (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open') AS oldest_open_import_start,
        EXISTS (SELECT FROM auditlog.import_span s
                WHERE s.status = 'open'
-                 AND NOT EXISTS (SELECT FROM pg_catalog.pg_locks l
-                                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                                   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-                                   AND l.classid = auditlog.import_lock_class()::oid
-                                   AND l.objid = auditlog.import_lock_key(s.span_id)::oid)) AS open_import_abandoned;
+                 AND NOT EXISTS (SELECT FROM auditlog.import_span_locks() l
+                                 WHERE l.key = auditlog.import_lock_key(s.span_id))) AS open_import_abandoned;
 COMMENT ON VIEW auditlog.health IS
   'One row: begun entries still pending and the oldest of them, the day partitions, rows in the DEFAULT partition (should be 0), the last tick, the settled horizon and the oldest transaction holding it back, and whether the server clock is behind the clock floor (the floor, not the clock, then stamps entries), and the open import spans: how many, the oldest start, and whether any looks abandoned (no session holds it; the next tick() marks it abandoned).';
 
@@ -1768,7 +1773,8 @@ GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.
   TO auditlog_reader;
 -- auditlog.health shows open import spans by their lock's keys.
 GRANT EXECUTE ON FUNCTION auditlog.valid_stream TO auditlog_writer, auditlog_reader;
-GRANT EXECUTE ON FUNCTION auditlog.import_lock_class, auditlog.import_lock_key, auditlog.clock_floor_time TO auditlog_reader;
+GRANT EXECUTE ON FUNCTION auditlog.import_lock_class, auditlog.import_lock_key, auditlog.import_span_locks,
+  auditlog.clock_floor_time TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.partition_range, auditlog.settled_horizon, auditlog.list,
   auditlog.sink_exported_before, auditlog.sink_lag_rows
   TO auditlog_reader;
