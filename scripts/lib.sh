@@ -6,7 +6,7 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config curl libfaketime faketime
+APT_PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config curl libfaketime faketime
               python3 python3-venv)
 # The tests' Python packages live in a virtual environment of the project's
 # own (Debian's python3 refuses pip install into the system: PEP 668).
