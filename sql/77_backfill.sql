@@ -31,26 +31,21 @@ CREATE TABLE auditlog.backfill (
   chunk_last_logged_at timestamptz,
   chunk_last_id        uuid,
   chunk_streams        text[],
-  -- the page in flight
-  page_id              uuid,
-  page_stream          text,
-  page_first_logged_at timestamptz,
-  page_last_logged_at  timestamptz,
-  page_last_id         uuid,
-  page_rows            int,
-  page_sha256          text,
+  -- how far the first of chunk_streams is paged
+  chunk_after_logged_at timestamptz,
+  chunk_after_id       uuid,
+  -- the SHA-256 of its last page acknowledged (its pages are in auditlog.page)
   last_sha256          text,
   rows_exported        bigint NOT NULL DEFAULT 0,
   pages_exported       int NOT NULL DEFAULT 0,
   requested_by         text NOT NULL DEFAULT session_user,
   created_at           timestamptz NOT NULL DEFAULT now(),
-  finished_at          timestamptz,
-  -- how far the first of chunk_streams is paged (last, as 0.3.0 added them)
-  chunk_after_logged_at timestamptz,
-  chunk_after_id       uuid
+  finished_at          timestamptz
 );
 COMMENT ON TABLE auditlog.backfill IS
   'Backfills: exports of a past window to a sink, chunk by chunk, with their own object keys and progress.';
+ALTER TABLE auditlog.page ADD CONSTRAINT page_backfill_id_fkey
+  FOREIGN KEY (backfill_id) REFERENCES auditlog.backfill ON DELETE CASCADE;
 
 CREATE FUNCTION auditlog.start_backfill(sink text, "from" timestamptz, "to" timestamptz)
 RETURNS bigint
@@ -71,42 +66,6 @@ $$;
 COMMENT ON FUNCTION auditlog.start_backfill IS
   'Starts exporting the window ["from", "to") to the sink: ends no later than the settled horizon, starts no earlier than the oldest partition kept. Its pages may overlap the sink''s own; its object keys are its own. Returns its id.';
 
--- The query for the entries of a backfill's chunk, or of one stream of it:
--- those after the key the stream was paged up to, and, for the page in
--- flight, up to its last key (a page pinned by 0.2.0 has none: all of the
--- stream in the chunk).
-CREATE FUNCTION auditlog.backfill_query(b auditlog.backfill, s auditlog.sink, columns text, stream text, max_rows int)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'postgres'
-RETURN format('SELECT %s FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L%s%s%s ORDER BY e.logged_at, e.id%s',
-  columns,
-  greatest(b.range_start, b.after_logged_at, CASE WHEN stream IS NOT NULL THEN b.chunk_after_logged_at END),
-  least(b.range_end, auditlog.utc_day(greatest(b.range_start, b.after_logged_at, b.chunk_last_logged_at)) + interval '1 day'),
-  CASE WHEN b.after_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', b.after_logged_at, b.after_id) END,
-  CASE WHEN b.chunk_last_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) <= (%L::timestamptz, %L::uuid)', b.chunk_last_logged_at, b.chunk_last_id) END,
-  CASE WHEN stream IS NOT NULL THEN concat(format(' AND e.stream = %L', stream), auditlog.sink_filter(s),
-    CASE WHEN b.chunk_after_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', b.chunk_after_logged_at, b.chunk_after_id) END,
-    CASE WHEN b.page_id IS NOT NULL AND b.page_last_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) <= (%L::timestamptz, %L::uuid)', b.page_last_logged_at, b.page_last_id) END) END,
-  CASE WHEN max_rows IS NOT NULL THEN format(' LIMIT %s', max_rows) END);
-COMMENT ON FUNCTION auditlog.backfill_query IS 'Internal: the query for a backfill''s chunk, or for one stream of it.';
-
--- The backfill's page in flight, rendered again and checked.
-CREATE FUNCTION auditlog.backfill_body(b auditlog.backfill, s auditlog.sink)
-RETURNS auditlog.rendered_page
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-SET TimeZone = 'UTC'
-RETURN auditlog.render_again(CASE b.kind
-    WHEN 'gap' THEN auditlog.page_query(s, b.lo_tick, b.hi_tick, b.page_stream, auditlog.utc_day(b.page_first_logged_at),
-                                        b.after_stream, b.after_logged_at, b.after_id, b.page_last_logged_at, b.page_last_id, NULL)
-    ELSE auditlog.backfill_query(b, s, 'e.*', b.page_stream, NULL) END,
-  'ndjson', NULL, b.page_sha256, b.page_id, format('backfill %s', b.backfill_id));
-COMMENT ON FUNCTION auditlog.backfill_body IS 'Internal: the backfill''s page in flight, rendered again and checked against its SHA-256.';
-
 CREATE FUNCTION auditlog.backfill_next_page(backfill_id bigint, max_rows int DEFAULT 10000)
 RETURNS SETOF auditlog.page_out
 LANGUAGE plpgsql SECURITY DEFINER
@@ -120,11 +79,10 @@ AS $$
 DECLARE
   b auditlog.backfill;
   s auditlog.sink;
+  pinned auditlog.page;
+  owner auditlog.page;
+  cut record;
   chunk record;
-  slice record;
-  page auditlog.rendered_page;
-  rendered boolean := false;  -- page holds the page in flight, just rendered
-  day timestamptz;
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.backfill_next_page()');
   PERFORM auditlog.check_max_rows(max_rows);
@@ -134,6 +92,12 @@ BEGIN
     RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
   END IF;
   s := (SELECT sk FROM auditlog.sink sk WHERE sk.name = b.sink);
+  SELECT * INTO pinned FROM auditlog.page p WHERE p.backfill_id = b.backfill_id AND p.acked_at IS NULL;
+  IF FOUND THEN
+    RETURN NEXT auditlog.page_out(pinned, auditlog.pinned_body(pinned));
+    RETURN;
+  END IF;
+  owner.backfill_id := b.backfill_id;
 
   -- Each turn pins a page, or finishes a chunk, or reads the next one; a
   -- chunk with nothing for this sink is passed over in the same call.
@@ -141,33 +105,17 @@ BEGIN
     IF b.status <> 'running' THEN
       RETURN;
     END IF;
-    IF b.page_id IS NOT NULL THEN
-      IF NOT rendered THEN
-        page := auditlog.backfill_body(b, s);
-      END IF;
-      day := auditlog.utc_day(b.page_first_logged_at);
-      RETURN NEXT (b.page_id,
-                   format('%s/dt=%s/%s-backfill-%s-%s.ndjson.gz', b.page_stream, to_char(day, 'YYYY-MM-DD'), b.sink, b.backfill_id, b.page_id),
-                   b.page_stream, day::date, b.page_rows, b.page_first_logged_at,
-                   coalesce(b.page_last_logged_at, page.last_logged_at), b.page_sha256, page.body)::auditlog.page_out;
-      RETURN;
-    END IF;
 
     IF b.kind = 'gap' THEN
       -- A gap is a batch, paged as a sink pages its own.
-      slice := auditlog.batch_page(s, b.lo_tick, b.hi_tick, b.after_stream, b.after_logged_at, b.after_id, max_rows);
-      IF slice.stream IS NULL THEN
+      SELECT * INTO cut FROM auditlog.pin_batch_page(owner, s, b.lo_tick, b.hi_tick,
+                                                     b.after_stream, b.after_logged_at, b.after_id, max_rows);
+      IF cut.page IS NULL THEN
         UPDATE auditlog.backfill bf SET status = 'done', finished_at = now() WHERE bf.backfill_id = b.backfill_id;
         RETURN;
       END IF;
-      UPDATE auditlog.backfill bf
-      SET page_id = auditlog.new_page_id(), page_stream = slice.stream, page_rows = slice.rows,
-          page_first_logged_at = slice.first_logged_at, page_last_logged_at = slice.last_logged_at,
-          page_last_id = slice.last_id, page_sha256 = auditlog.body_sha256(slice.body)
-      WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
-      page.body := slice.body;
-      rendered := true;
-      CONTINUE;  -- hands it out above
+      RETURN NEXT auditlog.page_out(cut.page, cut.body);
+      RETURN;
     END IF;
 
     IF b.chunk_last_id IS NOT NULL THEN
@@ -180,32 +128,41 @@ BEGIN
         CONTINUE;
       END IF;
       -- The next page of the chunk's first stream still to page, if any is
-      -- left of it.
-      EXECUTE auditlog.render_query(auditlog.backfill_query(b, s, 'e.*', b.chunk_streams[1], NULL),
-                                    'ndjson', auditlog.max_page_bytes(), NULL)
-      INTO page;
-      IF page.rows = 0 THEN
+      -- left of it: its entries after the key it is paged up to (or the
+      -- chunk's start), up to the chunk's last key.
+      owner.stream := b.chunk_streams[1];
+      owner.tenant_id := s.tenant_id;
+      owner.operation_prefix := s.operation_prefix;
+      owner.format := 'ndjson';
+      owner.last_logged_at := b.chunk_last_logged_at;
+      owner.last_id := b.chunk_last_id;
+      SELECT * INTO cut
+      FROM auditlog.pin_page(owner,
+                             CASE WHEN b.chunk_after_id IS NOT NULL THEN b.chunk_after_logged_at ELSE b.after_logged_at END,
+                             CASE WHEN b.chunk_after_id IS NOT NULL THEN b.chunk_after_id ELSE b.after_id END,
+                             b.range_start, b.range_end, NULL);
+      IF cut.page IS NULL THEN
         UPDATE auditlog.backfill bf
         SET chunk_streams = bf.chunk_streams[2:], chunk_after_logged_at = NULL, chunk_after_id = NULL
         WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
         CONTINUE;
       END IF;
-      UPDATE auditlog.backfill bf
-      SET page_id = auditlog.new_page_id(), page_stream = bf.chunk_streams[1], page_rows = page.rows,
-          page_first_logged_at = page.first_logged_at, page_last_logged_at = page.last_logged_at,
-          page_last_id = page.last_id, page_sha256 = auditlog.body_sha256(page.body)
-      WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
-      rendered := true;
-      CONTINUE;  -- hands it out above
+      RETURN NEXT auditlog.page_out(cut.page, cut.body);
+      RETURN;
     END IF;
 
     -- The next chunk: up to max_rows entries of the day of the next one.
     EXECUTE format('SELECT count(*) AS n, (array_agg(c.logged_at ORDER BY c.logged_at DESC, c.id DESC))[1] AS last_logged_at,'
                    ' (array_agg(c.id ORDER BY c.logged_at DESC, c.id DESC))[1] AS last_id,'
                    ' coalesce(array_agg(DISTINCT c.stream ORDER BY c.stream) FILTER (WHERE c.wanted), ''{}'') AS streams'
-                   ' FROM (%s) c',
-                   auditlog.backfill_query(b, s, format('e.logged_at, e.id, e.stream, true%s AS wanted',
-                                                        auditlog.sink_filter(s)), NULL, max_rows))
+                   ' FROM (SELECT e.logged_at, e.id, e.stream, true%s AS wanted FROM auditlog.entry e'
+                   ' WHERE e.logged_at >= %L AND e.logged_at < %L%s ORDER BY e.logged_at, e.id LIMIT %s) c',
+                   auditlog.entry_filter(s.stream, s.tenant_id, s.operation_prefix),
+                   greatest(b.range_start, b.after_logged_at),
+                   least(b.range_end, auditlog.utc_day(greatest(b.range_start, b.after_logged_at)) + interval '1 day'),
+                   CASE WHEN b.after_id IS NOT NULL
+                        THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', b.after_logged_at, b.after_id) END,
+                   max_rows)
     INTO chunk;
     IF chunk.n = 0 THEN
       -- Nothing left in this day: on to the next day with entries, or done.
@@ -240,6 +197,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   b auditlog.backfill;
+  p auditlog.page;
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.backfill_ack()');
   PERFORM set_config('synchronous_commit', 'on', true);
@@ -247,30 +205,25 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
   END IF;
-  IF page_id IS NULL OR page_id IS DISTINCT FROM b.page_id THEN
-    RAISE EXCEPTION 'page % is not the page in flight of backfill %', page_id, b.backfill_id
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Acknowledge the page_id that backfill_next_page() returned; a page acknowledged already needs nothing more.';
+  p := auditlog.ack_page(page_id, NULL, b.backfill_id, NULL, b.last_sha256);
+  IF p IS NULL THEN
+    RETURN false;
   END IF;
-  -- A window's page moves its stream's key within the chunk; one pinned by
-  -- 0.2.0 (no last key) held all of its stream in the chunk.
+  -- A gap's page moves the batch's key, as a sink's does; a window's moves
+  -- its stream's key within the chunk.
   UPDATE auditlog.backfill bf
-  SET chunk_streams = CASE WHEN bf.kind = 'gap' OR bf.page_last_id IS NULL THEN bf.chunk_streams[2:] ELSE bf.chunk_streams END,
-      chunk_after_logged_at = CASE WHEN bf.kind = 'window' THEN bf.page_last_logged_at END,
-      chunk_after_id = CASE WHEN bf.kind = 'window' THEN bf.page_last_id END,
-      rows_exported = bf.rows_exported + bf.page_rows,
-      after_stream = CASE WHEN bf.kind = 'gap' THEN bf.page_stream ELSE bf.after_stream END,
-      after_logged_at = CASE WHEN bf.kind = 'gap' THEN bf.page_last_logged_at ELSE bf.after_logged_at END,
-      after_id = CASE WHEN bf.kind = 'gap' THEN bf.page_last_id ELSE bf.after_id END,
-      page_last_logged_at = NULL, page_last_id = NULL,
-      pages_exported = bf.pages_exported + 1, last_sha256 = bf.page_sha256,
-      page_id = NULL, page_stream = NULL, page_first_logged_at = NULL, page_rows = NULL, page_sha256 = NULL
+  SET after_stream = CASE WHEN bf.kind = 'gap' THEN p.stream ELSE bf.after_stream END,
+      after_logged_at = CASE WHEN bf.kind = 'gap' THEN p.last_logged_at ELSE bf.after_logged_at END,
+      after_id = CASE WHEN bf.kind = 'gap' THEN p.last_id ELSE bf.after_id END,
+      chunk_after_logged_at = CASE WHEN bf.kind = 'window' THEN p.last_logged_at END,
+      chunk_after_id = CASE WHEN bf.kind = 'window' THEN p.last_id END,
+      rows_exported = bf.rows_exported + p.rows, pages_exported = bf.pages_exported + 1, last_sha256 = p.sha256
   WHERE bf.backfill_id = b.backfill_id;
   RETURN true;
 END
 $$;
 COMMENT ON FUNCTION auditlog.backfill_ack IS
-  'Acknowledges the backfill''s page in flight once its object is stored. Runs as its own transaction.';
+  'Acknowledges the backfill''s page in flight once its object is stored; returns false, changing nothing, for a page acknowledged already. Runs as its own transaction.';
 
 CREATE FUNCTION auditlog.backfill_gap(sink text)
 RETURNS bigint
@@ -334,8 +287,8 @@ BEGIN
   IF b.status <> 'running' THEN
     RETURN false;
   END IF;
-  UPDATE auditlog.backfill bf SET status = 'cancelled', finished_at = now(), page_id = NULL
-  WHERE bf.backfill_id = b.backfill_id;
+  UPDATE auditlog.backfill bf SET status = 'cancelled', finished_at = now() WHERE bf.backfill_id = b.backfill_id;
+  DELETE FROM auditlog.page p WHERE p.backfill_id = b.backfill_id AND p.acked_at IS NULL;
   -- A gap being backfilled is owed again (its ticks are still kept: the
   -- running backfill held them), so backfill_gap() can start it over.
   IF b.kind = 'gap' THEN
@@ -353,7 +306,7 @@ SELECT b.backfill_id, b.sink, b.range_start, b.range_end, b.status,
        CASE WHEN b.status = 'done' THEN 100.0 ELSE
        round(100 * extract(epoch FROM least(greatest(coalesce(b.after_logged_at, b.range_start), b.range_start), b.range_end) - b.range_start)
                  / extract(epoch FROM b.range_end - b.range_start), 1) END AS percent,
-       b.page_id IS NOT NULL AS page_in_flight,
+       EXISTS (SELECT FROM auditlog.page p WHERE p.backfill_id = b.backfill_id AND p.acked_at IS NULL) AS page_in_flight,
        b.rows_exported, b.pages_exported, b.requested_by, b.created_at, b.finished_at
 FROM auditlog.backfill b;
 COMMENT ON VIEW auditlog.backfill_status IS 'Backfills: window, status, how far they got (percent of the window), pages and rows exported.';

@@ -6,9 +6,8 @@
 -- fencing token: a claim, or a takeover after the lease expired, issues a
 -- fresh token, and every later call must carry the current one, so a worker
 -- that lost its job can no longer acknowledge, finish or fail it. The job's
--- pages are the parts of one multipart upload; each is pinned like a sink's
--- page, so a worker taking over is handed the same page again, and the
--- upload id and each part's ETag are kept so it can resume the upload.
+-- pages (in auditlog.page) are the parts of its object, each pinned like a
+-- sink's page, so a worker taking over is handed the same page again.
 
 CREATE TABLE auditlog.export_job (
   job_id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -26,16 +25,9 @@ CREATE TABLE auditlog.export_job (
   lease_owner      text,
   lease_expires_at timestamptz,
   heartbeat_at     timestamptz,
-  upload_id        text,
-  -- the key of the last entry acknowledged, and the page in flight
+  -- the key of the last entry acknowledged
   after_logged_at  timestamptz,
   after_id         uuid,
-  page_id          uuid,
-  page_last_logged_at timestamptz,
-  page_last_id     uuid,
-  page_rows        int,
-  page_sha256      text,
-  page_final       boolean,
   rows_exported    bigint NOT NULL DEFAULT 0,
   parts_exported   int NOT NULL DEFAULT 0,
   object_url       text,
@@ -52,42 +44,8 @@ CREATE INDEX export_job_claimable ON auditlog.export_job (created_at) WHERE stat
 COMMENT ON TABLE auditlog.export_job IS
   'On-demand exports of a window of one stream (optionally one tenant): requested, claimed by a worker under a fenced lease, paged, finished with one object and a download link.';
 
-CREATE TABLE auditlog.export_part (
-  job_id      bigint NOT NULL REFERENCES auditlog.export_job ON DELETE CASCADE,
-  part_number int NOT NULL,
-  page_id     uuid NOT NULL,
-  rows        int NOT NULL,
-  sha256      text NOT NULL,
-  etag        text,
-  PRIMARY KEY (job_id, part_number)
-);
-COMMENT ON TABLE auditlog.export_part IS 'The acknowledged parts of each export job''s upload, with their ETags.';
-
--- A CSV cell: quoted when needed, and neutralised for spreadsheets: a cell
--- that starts with =, +, -, @, a tab or a carriage return would be read as a
--- formula, so it gets a leading apostrophe (extension/src/render.c).
-CREATE FUNCTION auditlog.csv_cell(value text)
-RETURNS text
-LANGUAGE C IMMUTABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'auditlog_csv_cell';
-COMMENT ON FUNCTION auditlog.csv_cell IS 'One CSV cell, quoted as needed and safe to open in a spreadsheet.';
-
-CREATE FUNCTION auditlog.csv_header()
-RETURNS text
-LANGUAGE sql IMMUTABLE
-RETURN 'id,stream,logged_at,started_at,operation,actor_type,actor_id,tenant_id,resource_type,resource_id,'
-       'request_id,request_uri,source_ip,user_agent,auth_method,credential_id,result,http_status,error_code,'
-       'error_message,details';
-COMMENT ON FUNCTION auditlog.csv_header IS 'The header line of CSV exports: the columns of an entry, writer_xid left out.';
-
--- The columns of csv_header(), each a csv_cell(); times in UTC, inet with
--- its netmask (inet::text), written in C as the NDJSON is
--- (extension/src/render.c).
-CREATE FUNCTION auditlog.entry_csv(e auditlog.entry)
-RETURNS text
-LANGUAGE C IMMUTABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'auditlog_entry_csv';
-COMMENT ON FUNCTION auditlog.entry_csv IS 'One entry as a line of a CSV export.';
+ALTER TABLE auditlog.page ADD CONSTRAINT page_job_id_fkey
+  FOREIGN KEY (job_id) REFERENCES auditlog.export_job ON DELETE CASCADE;
 
 CREATE FUNCTION auditlog.request_export(
   stream       text,
@@ -143,7 +101,6 @@ CREATE TYPE auditlog.export_claim AS (
   range_end        timestamptz,
   tenant_id        text,
   format           text,
-  upload_id        text,
   attempt          int
 );
 COMMENT ON TYPE auditlog.export_claim IS 'A claimed export job, with the fencing token its worker must pass to every later call.';
@@ -194,7 +151,7 @@ BEGIN
   WHERE j.job_id = job.job_id
   RETURNING * INTO job;
   RETURN NEXT (job.job_id, job.lease_token, job.lease_expires_at, job.stream, job.range_start, job.range_end,
-               job.tenant_id, job.format, job.upload_id, job.attempts)::auditlog.export_claim;
+               job.tenant_id, job.format, job.attempts)::auditlog.export_claim;
 END
 $$;
 COMMENT ON FUNCTION auditlog.claim_export IS
@@ -224,7 +181,7 @@ END
 $$;
 COMMENT ON FUNCTION auditlog.fenced_job IS 'Internal: the export job, locked, provided the token is its current fencing token.';
 
-CREATE FUNCTION auditlog.heartbeat_export(job_id bigint, token uuid, lease interval DEFAULT '5 minutes', upload_id text DEFAULT NULL)
+CREATE FUNCTION auditlog.heartbeat_export(job_id bigint, token uuid, lease interval DEFAULT '5 minutes')
 RETURNS timestamptz
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -234,31 +191,14 @@ DECLARE
 BEGIN
   PERFORM auditlog.check_lease(lease);
   UPDATE auditlog.export_job j
-  SET lease_expires_at = now() + lease, heartbeat_at = now(), upload_id = coalesce(heartbeat_export.upload_id, j.upload_id)
+  SET lease_expires_at = now() + lease, heartbeat_at = now()
   WHERE j.job_id = job.job_id
   RETURNING lease_expires_at INTO job.lease_expires_at;
   RETURN job.lease_expires_at;
 END
 $$;
 COMMENT ON FUNCTION auditlog.heartbeat_export IS
-  'Extends the lease of a claimed export job (and records the multipart upload id, once known). Fails when the token is no longer the job''s.';
-
--- The query for a job's entries after a key, up to another, in order.
-CREATE FUNCTION auditlog.export_query(job auditlog.export_job, last_logged_at timestamptz, last_id uuid, max_rows int)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'postgres'
-RETURN format('SELECT e.* FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L AND e.stream = %L%s%s%s'
-              ' ORDER BY e.logged_at, e.id%s',
-  greatest(job.range_start, job.after_logged_at), job.range_end, job.stream,
-  CASE WHEN job.tenant_id IS NOT NULL THEN format(' AND e.tenant_id = %L', job.tenant_id) END,
-  CASE WHEN job.after_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', job.after_logged_at, job.after_id) END,
-  CASE WHEN last_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) <= (%L::timestamptz, %L::uuid)', last_logged_at, last_id) END,
-  CASE WHEN max_rows IS NOT NULL THEN format(' LIMIT %s', max_rows) END);
-COMMENT ON FUNCTION auditlog.export_query IS 'Internal: the query for the entries of an export job''s page.';
+  'Extends the lease of a claimed export job. Fails when the token is no longer the job''s.';
 
 CREATE TYPE auditlog.export_page AS (
   page_id     uuid,
@@ -266,25 +206,10 @@ CREATE TYPE auditlog.export_page AS (
   rows        int,
   final       boolean,
   sha256      text,
-  body        text
+  body        text,
+  object_key  text
 );
-COMMENT ON TYPE auditlog.export_page IS 'A part of an export job''s object: its body (NDJSON or CSV text, to compress as the format says), and whether it is the last.';
-
--- What a job's page is rendered with: its format, and the CSV header that
--- opens the first part (it counts towards the page's bytes).
-CREATE FUNCTION auditlog.export_format(job auditlog.export_job)
-RETURNS text
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-RETURN CASE job.format WHEN 'csv' THEN 'csv' ELSE 'ndjson' END;
-COMMENT ON FUNCTION auditlog.export_format IS 'Internal: the format an export job''s pages are rendered in, ndjson or csv.';
-
-CREATE FUNCTION auditlog.export_head(job auditlog.export_job, part int)
-RETURNS text
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN job.format = 'csv' AND part = 1 THEN auditlog.csv_header() || E'\n' END;
-COMMENT ON FUNCTION auditlog.export_head IS 'Internal: what opens an export job''s part: the CSV header for the first part of a CSV export, else nothing.';
+COMMENT ON TYPE auditlog.export_page IS 'A part of an export job''s object: its body (NDJSON or CSV text, to compress as the format says), whether it is the last, and the key to stage it under.';
 
 CREATE FUNCTION auditlog.export_next_page(job_id bigint, token uuid, max_rows int DEFAULT 10000)
 RETURNS SETOF auditlog.export_page
@@ -295,78 +220,62 @@ SET max_parallel_workers_per_gather = 0  -- a page reads a few thousand rows: no
 AS $$
 DECLARE
   job auditlog.export_job;
-  after_page auditlog.export_job;
-  part int;
-  page auditlog.rendered_page;
+  owner auditlog.page;
+  page auditlog.page;
+  body text;
+  cut record;
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.export_next_page()');
   PERFORM auditlog.check_max_rows(max_rows);
   PERFORM set_config('synchronous_commit', 'on', true);
   job := auditlog.fenced_job(job_id, token);
-  part := job.parts_exported + 1;
-  IF job.page_id IS NOT NULL THEN
+  SELECT * INTO page FROM auditlog.page p WHERE p.job_id = job.job_id AND p.acked_at IS NULL;
+  IF FOUND THEN
     -- Pinned: the same page again, for a retry or a worker taking over.
-    page := auditlog.render_again(CASE WHEN job.page_last_id IS NOT NULL
-                                       THEN auditlog.export_query(job, job.page_last_logged_at, job.page_last_id, NULL) END,
-                                  auditlog.export_format(job), auditlog.export_head(job, part),
-                                  job.page_sha256, job.page_id, format('export job %s', job.job_id));
+    body := auditlog.pinned_body(page);
   ELSE
-    EXECUTE auditlog.render_query(auditlog.export_query(job, NULL, NULL, max_rows), auditlog.export_format(job),
-                                  auditlog.max_page_bytes(), auditlog.export_head(job, part))
-    INTO page;
-    page.body := coalesce(page.body, auditlog.export_head(job, part), '');
-    job.page_rows := page.rows;
-    job.page_last_logged_at := page.last_logged_at;
-    job.page_last_id := page.last_id;
-    -- The last page is the one after which nothing is left.
-    after_page := job;
-    after_page.after_logged_at := coalesce(job.page_last_logged_at, job.after_logged_at);
-    after_page.after_id := coalesce(job.page_last_id, job.after_id);
-    EXECUTE format('SELECT NOT EXISTS (%s)', auditlog.export_query(after_page, NULL, NULL, 1)) INTO job.page_final;
-    job.page_id := auditlog.new_page_id();
-    job.page_sha256 := auditlog.body_sha256(page.body);
-    UPDATE auditlog.export_job j
-    SET page_id = job.page_id, page_rows = job.page_rows, page_last_logged_at = job.page_last_logged_at,
-        page_last_id = job.page_last_id, page_sha256 = job.page_sha256, page_final = job.page_final
-    WHERE j.job_id = job.job_id;
+    owner.job_id := job.job_id;
+    owner.part_number := job.parts_exported + 1;
+    owner.stream := job.stream;
+    owner.tenant_id := job.tenant_id;
+    owner.format := CASE job.format WHEN 'csv' THEN 'csv' ELSE 'ndjson' END;
+    SELECT * INTO cut FROM auditlog.pin_page(owner, job.after_logged_at, job.after_id, job.range_start, job.range_end, max_rows);
+    page := cut.page;
+    body := cut.body;
   END IF;
-  RETURN NEXT (job.page_id, part, job.page_rows, job.page_final, job.page_sha256, page.body)::auditlog.export_page;
+  RETURN NEXT (page.page_id, page.part_number, page.rows, page.final, page.sha256, body, page.object_key)::auditlog.export_page;
 END
 $$;
 COMMENT ON FUNCTION auditlog.export_next_page IS
   'The next part of a claimed export job (at most max_rows entries and 16 MiB, in (logged_at, id) order), pinned until acknowledged; final says it is the last. Needs the job''s current fencing token. Runs as its own transaction.';
 
-CREATE FUNCTION auditlog.ack_export_page(job_id bigint, token uuid, page_id uuid, etag text DEFAULT NULL)
+CREATE FUNCTION auditlog.ack_export_page(job_id bigint, token uuid, page_id uuid)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   job auditlog.export_job;
+  p auditlog.page;
 BEGIN
   PERFORM auditlog.refuse_transaction_block('auditlog.ack_export_page()');
   PERFORM set_config('synchronous_commit', 'on', true);
   job := auditlog.fenced_job(job_id, token);
-  IF page_id IS DISTINCT FROM job.page_id THEN
-    IF EXISTS (SELECT FROM auditlog.export_part p WHERE p.job_id = job.job_id AND p.page_id = ack_export_page.page_id) THEN
-      RETURN false;  -- acknowledged already
-    END IF;
-    RAISE EXCEPTION 'page % is not the page in flight of export job %', page_id, job.job_id
-      USING ERRCODE = 'invalid_parameter_value';
+  p := auditlog.ack_page(page_id, NULL, NULL, job.job_id,
+                         (SELECT q.sha256 FROM auditlog.page q WHERE q.job_id = job.job_id AND q.acked_at IS NOT NULL
+                          ORDER BY q.part_number DESC LIMIT 1));
+  IF p IS NULL THEN
+    RETURN false;
   END IF;
-  INSERT INTO auditlog.export_part (job_id, part_number, page_id, rows, sha256, etag)
-  VALUES (job.job_id, job.parts_exported + 1, job.page_id, job.page_rows, job.page_sha256, etag);
   UPDATE auditlog.export_job j
-  SET after_logged_at = coalesce(j.page_last_logged_at, j.after_logged_at), after_id = coalesce(j.page_last_id, j.after_id),
-      parts_exported = j.parts_exported + 1, rows_exported = j.rows_exported + j.page_rows,
-      page_id = NULL, page_rows = NULL, page_last_logged_at = NULL, page_last_id = NULL, page_sha256 = NULL,
-      heartbeat_at = now()
+  SET after_logged_at = coalesce(p.last_logged_at, j.after_logged_at), after_id = coalesce(p.last_id, j.after_id),
+      parts_exported = j.parts_exported + 1, rows_exported = j.rows_exported + p.rows, heartbeat_at = now()
   WHERE j.job_id = job.job_id;
   RETURN true;
 END
 $$;
 COMMENT ON FUNCTION auditlog.ack_export_page IS
-  'Acknowledges the page in flight of a claimed export job once its part is uploaded (etag: the part''s ETag, for the multipart upload). Returns false for a page acknowledged already. Needs the job''s current fencing token.';
+  'Acknowledges the page in flight of a claimed export job once its part is stored. Returns false for a page acknowledged already. Needs the job''s current fencing token.';
 
 CREATE FUNCTION auditlog.finish_export(job_id bigint, token uuid, object_url text, bytes bigint, sha256 text,
                                        download_url text DEFAULT NULL, link_expires_at timestamptz DEFAULT NULL)
@@ -376,10 +285,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   job auditlog.export_job := auditlog.fenced_job(job_id, token);
+  last_part auditlog.page := (SELECT p FROM auditlog.page p WHERE p.job_id = job.job_id ORDER BY p.part_number DESC LIMIT 1);
 BEGIN
-  IF job.page_id IS NOT NULL OR job.page_final IS NOT TRUE THEN
+  IF last_part.acked_at IS NULL OR last_part.final IS NOT TRUE THEN
     RAISE EXCEPTION 'export job % is not finished: %', job.job_id,
-      CASE WHEN job.page_id IS NOT NULL THEN 'a page is in flight' ELSE 'its last page was not acknowledged' END
+      CASE WHEN last_part.page_id IS NOT NULL AND last_part.acked_at IS NULL THEN 'a page is in flight'
+           ELSE 'its last page was not acknowledged' END
       USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
   IF object_url IS NULL OR bytes IS NULL OR bytes < 0 OR sha256 IS NULL OR sha256 !~ '^[0-9a-f]{64}$' THEN
@@ -435,9 +346,10 @@ COMMENT ON FUNCTION auditlog.cancel_export IS
 CREATE VIEW auditlog.export_status AS
 SELECT job_id, status, stream, range_start, range_end, tenant_id, requested_by, format,
        attempts, max_attempts, lease_owner, lease_expires_at, heartbeat_at,
-       rows_exported, parts_exported, page_id IS NOT NULL AS page_in_flight,
+       rows_exported, parts_exported,
+       EXISTS (SELECT FROM auditlog.page p WHERE p.job_id = j.job_id AND p.acked_at IS NULL) AS page_in_flight,
        object_url, download_url, link_expires_at, bytes, sha256, error,
        created_at, started_at, finished_at
-FROM auditlog.export_job;
+FROM auditlog.export_job j;
 COMMENT ON VIEW auditlog.export_status IS 'On-demand export jobs: status, progress, lease, result and download link.';
 

@@ -67,7 +67,7 @@ BEGIN
     hi := (SELECT max(tick_id) FROM auditlog.tick t WHERE segment.to_tick IS NULL OR t.tick_id <= segment.to_tick);
     CONTINUE WHEN hi IS NULL OR hi <= lo;
     EXECUTE format('SELECT count(*) FROM (SELECT FROM auditlog.entry e WHERE %s%s LIMIT %s) AS owed',
-                   auditlog.batch_condition(lo, hi), auditlog.sink_filter(s), cap - lag)
+                   auditlog.batch_condition(lo, hi), auditlog.entry_filter(s.stream, s.tenant_id, s.operation_prefix), cap - lag)
     INTO owed;
     lag := lag + owed;
     EXIT WHEN lag >= cap;

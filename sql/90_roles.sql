@@ -24,7 +24,7 @@ GRANT EXECUTE ON FUNCTION auditlog.record, auditlog.begin, auditlog.complete
   TO auditlog_writer;
 GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.health,
   auditlog.sink, auditlog.sink_status, auditlog.export_status, auditlog.backfill_status,
-  auditlog.page, auditlog.sink_state, auditlog.export_part
+  auditlog.page, auditlog.sink_state
   TO auditlog_reader;
 -- auditlog.health shows open import spans by their lock's keys.
 GRANT EXECUTE ON FUNCTION auditlog.valid_stream TO auditlog_writer, auditlog_reader;

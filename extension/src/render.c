@@ -797,14 +797,20 @@ auditlog_render_step(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(auditlog_render_final);
 
-/* → (rows, first_logged_at, last_logged_at, last_id, body); the state is left as it was. */
+/*
+ * → (rows, first_logged_at, first_id, last_logged_at, last_id, body); the
+ * state is left as it was. A database still on 0.3.0's SQL (the library
+ * installed, ALTER EXTENSION UPDATE not yet run) declares the result without
+ * first_id: it gets that layout.
+ */
 Datum
 auditlog_render_final(PG_FUNCTION_ARGS)
 {
 	RenderState *state = PG_ARGISNULL(0) ? NULL : (RenderState *) PG_GETARG_POINTER(0);
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	bool		with_first_id;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -812,17 +818,23 @@ auditlog_render_final(PG_FUNCTION_ARGS)
 				 errmsg("render_final() is the final function of render_entries(), not to be called on its own")));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "auditlog: render_final() must return a record");
+	if (tupdesc->natts != 6 && tupdesc->natts != 5)
+		elog(ERROR, "auditlog: render_final() returns %d columns, not 6", tupdesc->natts);
+	with_first_id = tupdesc->natts == 6;
 
 	if (state == NULL || state->count == 0)
 	{
 		values[0] = Int32GetDatum(0);
-		nulls[1] = nulls[2] = nulls[3] = nulls[4] = true;
+		nulls[1] = nulls[2] = nulls[3] = nulls[4] = nulls[5] = true;
 	}
 	else
 	{
+		RenderedRow *first = &state->rows[0];
 		RenderedRow *last = &state->rows[state->count - 1];
+		pg_uuid_t  *first_id = palloc(sizeof(pg_uuid_t));
 		pg_uuid_t  *last_id = palloc(sizeof(pg_uuid_t));
 		text	   *body;
+		int			column = 0;
 
 		if (state->in_order)
 		{
@@ -849,12 +861,15 @@ auditlog_render_final(PG_FUNCTION_ARGS)
 			}
 			Assert(p == VARDATA(body) + state->bytes);
 		}
+		*first_id = first->id;
 		*last_id = last->id;
-		values[0] = Int32GetDatum(state->count);
-		values[1] = TimestampTzGetDatum(state->rows[0].logged_at);
-		values[2] = TimestampTzGetDatum(last->logged_at);
-		values[3] = UUIDPGetDatum(last_id);
-		values[4] = PointerGetDatum(body);
+		values[column++] = Int32GetDatum(state->count);
+		values[column++] = TimestampTzGetDatum(first->logged_at);
+		if (with_first_id)
+			values[column++] = UUIDPGetDatum(first_id);
+		values[column++] = TimestampTzGetDatum(last->logged_at);
+		values[column++] = UUIDPGetDatum(last_id);
+		values[column++] = PointerGetDatum(body);
 	}
 	/* (heap_form_tuple copies the body into the result) */
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));

@@ -42,6 +42,54 @@ pinned_again() {
   "${psql[@]}" -d "$1" -At -c "SELECT 'export job', page_id, sha256 FROM upgrade_claim c, auditlog.export_next_page(c.job_id, c.lease_token, 2)"
 }
 
+# After the upgrade, each of them acknowledged and its owner paged to the
+# end: every entry it owes exported once, none twice, none missing. Prints
+# "kind|exported|distinct|owed" a line.
+drain() {
+  "${psql[@]}" -d "$1" -At <<'SQL'
+SET client_min_messages = warning;
+CREATE TEMP TABLE exported (kind text, id text);
+DO $$
+DECLARE
+  p record;
+  b bigint := (SELECT max(backfill_id) FROM auditlog.backfill);
+  job bigint := (SELECT c.job_id FROM upgrade_claim c);
+  token uuid := (SELECT c.lease_token FROM upgrade_claim c);
+BEGIN
+  LOOP
+    SELECT * INTO p FROM auditlog.next_page('upgrade', 3);
+    EXIT WHEN NOT FOUND;
+    INSERT INTO exported SELECT 'sink', l::json->>'id' FROM regexp_split_to_table(rtrim(p.body, E'\n'), E'\n') l;
+    PERFORM auditlog.ack('upgrade', p.page_id);
+  END LOOP;
+  LOOP
+    SELECT * INTO p FROM auditlog.backfill_next_page(b, 2);
+    EXIT WHEN NOT FOUND;
+    INSERT INTO exported SELECT 'backfill', l::json->>'id' FROM regexp_split_to_table(rtrim(p.body, E'\n'), E'\n') l;
+    PERFORM auditlog.backfill_ack(b, p.page_id);
+  END LOOP;
+  LOOP
+    SELECT * INTO p FROM auditlog.export_next_page(job, token, 2);
+    INSERT INTO exported SELECT 'export job', split_part(l, ',', 1)
+    FROM regexp_split_to_table(rtrim(p.body, E'\n'), E'\n') l WHERE l <> '' AND l <> auditlog.csv_header();
+    PERFORM auditlog.ack_export_page(job, token, p.page_id);
+    EXIT WHEN p.final;
+  END LOOP;
+END
+$$;
+WITH owed(kind, n) AS (
+  SELECT 'sink', count(*) FROM auditlog.entry WHERE operation LIKE 'upgrade.page.%'
+  UNION ALL
+  SELECT 'backfill', count(*) FROM auditlog.entry e, auditlog.backfill b
+  WHERE b.backfill_id = (SELECT max(backfill_id) FROM auditlog.backfill) AND e.logged_at >= b.range_start AND e.logged_at < b.range_end
+  UNION ALL
+  SELECT 'export job', count(*) FROM auditlog.entry e, auditlog.export_job j, upgrade_claim c
+  WHERE j.job_id = c.job_id AND e.stream = j.stream AND e.tenant_id = j.tenant_id AND e.logged_at >= j.range_start AND e.logged_at < j.range_end)
+SELECT o.kind, count(x.id), count(DISTINCT x.id), o.n FROM owed o LEFT JOIN exported x ON x.kind = o.kind
+GROUP BY o.kind, o.n ORDER BY o.kind;
+SQL
+}
+
 # What an installed extension consists of, one line an object, sorted.
 describe() {
   "${psql[@]}" -At -d "$1" <<'SQL'
@@ -120,6 +168,13 @@ for release in $releases; do
     echo "upgrade from $release did not hand out its pages in flight again, identical"
     exit 1
   fi
-  echo "upgrade $release -> $current: same as a fresh install ($(wc -l < "$fresh") objects compared), entries and pages in flight kept"
+  drained=$(drain upgrade_old)
+  if echo "$drained" | awk -F'|' '$2 != $3 || $3 != $4 || $4 == 0 { bad = 1 } END { exit !(bad || NR != 3) }'; then
+    printf 'after the upgrade from %s, kind|exported|distinct|owed:\n%s\n' "$release" "$drained"
+    echo "upgrade from $release: its pages in flight and what followed were not exported exactly once"
+    exit 1
+  fi
+  echo "upgrade $release -> $current: same as a fresh install ($(wc -l < "$fresh") objects compared), entries kept;" \
+    "pages in flight handed out again, identical, and each owner's entries exported once ($(echo "$drained" | tr '\n' ' '))"
 done
 "${psql[@]}" -d postgres -c 'DROP DATABASE upgrade_old' -c 'DROP DATABASE upgrade_fresh'

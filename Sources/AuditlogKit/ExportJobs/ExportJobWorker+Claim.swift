@@ -41,13 +41,6 @@ extension ExportJobWorker {
             "exports/job-\(id)"
         }
 
-        /// The staging object of a part: `parts/<part, 5 digits>-<page_id>.<ext>`.
-        func stagingKey(part: Int, pageID: String) -> String {
-            let number = String(part)
-            return "\(folder)/parts/" + String(repeating: "0", count: max(0, 5 - number.count)) + number
-                + "-\(pageID).\(format)"
-        }
-
         /// The final object: `<stream>_<from>_<to>[_<tenant>].<ext>`. A
         /// tenant id may hold any character, so it is reduced to letters,
         /// digits, `.`, `_` and `-` (at most 64), and left out if nothing

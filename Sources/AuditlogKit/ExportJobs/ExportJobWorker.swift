@@ -115,23 +115,21 @@ public struct ExportJobWorker: Sendable {
                     return result
                 }
                 let page = try connection.query("""
-                    SELECT page_id, part_number, rows, final, body FROM auditlog.export_next_page($1::int8, $2::uuid, $3::int4)
+                    SELECT page_id, part_number, rows, final, body, object_key
+                    FROM auditlog.export_next_page($1::int8, $2::uuid, $3::int4)
                     """, fenced + [String(maxRows)]).singleRow(of: "auditlog.export_next_page")
                 let pageID = try page[0, as: String.self]
                 let part = try page[1, as: Int.self]
                 let rows = try page[2, as: Int.self]
                 let body = Array(try page[4, as: String.self].utf8)
-                var etag: String?
                 // A page past the last entries (the job was taken over after
                 // its last page was acknowledged) adds nothing to the object.
                 if Self.isStored(part: part, rows: rows) {
                     let object = claim.format == "csv" ? body : try Gzip.compress(body)
-                    try await storage.put(key: claim.stagingKey(part: part, pageID: pageID), data: object)
-                    etag = SigV4.hexSHA256(object)
+                    try await storage.put(key: try page[5, as: String.self], data: object)
                     result.bytes += object.count
                 }
-                try connection.query("SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid, $4)",
-                                     fenced + [pageID, etag])
+                try connection.query("SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid)", fenced + [pageID])
                 result.parts += 1
                 result.rows += rows
                 try heartbeat(fenced, on: connection)
@@ -139,11 +137,12 @@ public struct ExportJobWorker: Sendable {
             }
 
             let parts = try connection.query("""
-                SELECT part_number, page_id, rows FROM auditlog.export_part WHERE job_id = $1::int8 ORDER BY part_number
+                SELECT part_number, object_key, rows FROM auditlog.page
+                WHERE job_id = $1::int8 AND acked_at IS NOT NULL ORDER BY part_number
                 """, [String(claim.id)]).rows.compactMap { row -> String? in
                 let part = try row[0, as: Int.self]
                 guard Self.isStored(part: part, rows: try row[2, as: Int.self]) else { return nil }
-                return claim.stagingKey(part: part, pageID: try row[1, as: String.self])
+                return try row[1, as: String.self]
             }
             let object = try await storage.concatenate(parts, into: claim.objectKey) {
                 try heartbeat(fenced, on: connection)

@@ -28,23 +28,28 @@ SELECT :'claimed' AS claimed, :attempt AS attempt;
 SELECT count(*) AS nothing_left_to_claim FROM auditlog.claim_export('worker-2');
 
 -- Pages: 4 rows, then 2 and the last; the first part opens with the header.
-SELECT page_id, part_number, rows, final, body FROM auditlog.export_next_page(:job, :'token', 4) \gset
-SELECT :part_number AS part, :rows AS rows, :'final' AS final, split_part(:'body', E'\n', 1) = auditlog.csv_header() AS header_first;
+SELECT page_id, part_number, rows, final, body, object_key FROM auditlog.export_next_page(:job, :'token', 4) \gset
+SELECT :part_number AS part, :rows AS rows, :'final' AS final, split_part(:'body', E'\n', 1) = auditlog.csv_header() AS header_first,
+       :'object_key' = format('exports/job-%s/parts/00001-%s.csv', :job, :'page_id') AS staging_key;
 -- Pinned: asked again, the same page.
 SELECT page_id = :'page_id' AS same_page, body = :'body' AS same_body FROM auditlog.export_next_page(:job, :'token', 1);
-SELECT auditlog.ack_export_page(:job, :'token', :'page_id', 'etag-1') AS acked;
-SELECT auditlog.ack_export_page(:job, :'token', :'page_id', 'etag-1') AS acked_again;
+SELECT auditlog.ack_export_page(:job, :'token', :'page_id') AS acked;
+SET client_min_messages = warning;  -- (its notice says when it was)
+SELECT auditlog.ack_export_page(:job, :'token', :'page_id') AS acked_again;
+RESET client_min_messages;
 SELECT page_id, part_number, rows, final, body FROM auditlog.export_next_page(:job, :'token', 4) \gset
 SELECT :part_number AS part, :rows AS rows, :'final' AS final;
 -- Spreadsheet-safe: a cell that starts with = or - is neutralised; quotes,
 -- commas and newlines are quoted.
 SELECT regexp_replace(line, '^([^,]*,){4}', '') AS after_id_and_times
 FROM regexp_split_to_table(:'body', E'\n(?=[0-9a-f]{8}-)') AS line WHERE line LIKE '%HYPERLINK%';
-SELECT auditlog.ack_export_page(:job, :'token', :'page_id', 'etag-2') AS acked;
+SELECT auditlog.ack_export_page(:job, :'token', :'page_id') AS acked;
 SELECT auditlog.finish_export(:job, :'token', 's3://exports/acme/job.csv', 1234, repeat('ab', 32),
                               'https://exports.example/job.csv?sig', now() + interval '24 hours');
 SELECT status, rows_exported, parts_exported, object_url, bytes, lease_owner FROM auditlog.export_status WHERE job_id = :job;
-SELECT part_number, rows, etag FROM auditlog.export_part WHERE job_id = :job ORDER BY part_number;
+-- Its parts, each chained to the one before.
+SELECT part_number, rows, final, prev_sha256 IS NOT DISTINCT FROM lag(sha256) OVER (ORDER BY part_number) AS chained
+FROM auditlog.page WHERE job_id = :job ORDER BY part_number;
 
 -- Failing: retried until max_attempts, then failed; the old token is fenced.
 SELECT auditlog.request_export('audit', (SELECT at FROM since), auditlog.settled_horizon(), 'acme', 'bob', 'ndjson.gz') AS job2 \gset

@@ -50,8 +50,8 @@ SELECT only_today_or_later, today_through_index FROM pg_temp.plan_summary(format
 
 -- The page query itself: one partition, today's.
 SELECT * FROM pg_temp.plan_summary(auditlog.page_query(
-  (SELECT s FROM auditlog.sink s WHERE name = 'explain'), :lo, :hi, 'audit', auditlog.utc_day(now()),
-  NULL, NULL, NULL, NULL, NULL, 10000));
+  jsonb_populate_record(NULL::auditlog.page, jsonb_build_object('sink', 'explain', 'stream', 'audit', 'lo_tick', :lo, 'hi_tick', :hi)),
+  NULL, NULL, auditlog.utc_day(now()), auditlog.utc_day(now()) + interval '1 day', 10000));
 
 -- And the page is right.
 SELECT rows, stream FROM auditlog.next_page('explain');

@@ -45,9 +45,11 @@ $$;
 -- The settings make different plans of a page's query.
 SELECT pg_temp.plan_a();
 CREATE TEMP TABLE page_query AS
-SELECT auditlog.page_query(s, st.cursor_tick, (SELECT max(tick_id) FROM auditlog.tick), 'replan', auditlog.utc_day(now()),
-                           NULL, NULL, NULL, NULL, NULL, 150) AS q
-FROM auditlog.sink s JOIN auditlog.sink_state st ON st.sink = s.name WHERE s.name = 'replan';
+SELECT auditlog.page_query(jsonb_populate_record(NULL::auditlog.page,
+                             jsonb_build_object('sink', 'replan', 'stream', 'replan', 'lo_tick', st.cursor_tick,
+                                                'hi_tick', (SELECT max(tick_id) FROM auditlog.tick))),
+                           NULL, NULL, auditlog.utc_day(now()), auditlog.utc_day(now()) + interval '1 day', 150) AS q
+FROM auditlog.sink_state st WHERE st.sink = 'replan';
 SELECT pg_temp.plan(q) AS plan_a FROM page_query \gset
 SELECT pg_temp.plan_b();
 SELECT pg_temp.plan(q) <> :'plan_a' AS plans_differ FROM page_query;
@@ -114,29 +116,6 @@ RESET ALL;
 SELECT kind, count(*) AS pages, sum(rows) AS entries, bool_and(same_again) AS identical_under_another_plan
 FROM handed_out GROUP BY kind ORDER BY kind;
 
--- A backfill page pinned by 0.2.0 has no last key (its page held all of its
--- stream in the chunk): it is rendered again the same, and acknowledging it
--- moves on to the chunk's next stream.
-CREATE FUNCTION pg_temp.run_old_pins(backfill bigint) RETURNS TABLE (pages int, entries int, identical boolean)
-LANGUAGE plpgsql AS $$
-DECLARE p auditlog.page_out; again auditlog.page_out;
-BEGIN
-  pages := 0; entries := 0; identical := true;
-  LOOP
-    SELECT * INTO p FROM auditlog.backfill_next_page(backfill, 150);
-    EXIT WHEN NOT FOUND;
-    UPDATE auditlog.backfill b SET page_last_logged_at = NULL, page_last_id = NULL WHERE b.backfill_id = backfill;
-    SELECT * INTO again FROM auditlog.backfill_next_page(backfill, 150);
-    identical := identical AND again = p;
-    pages := pages + 1;
-    entries := entries + p.rows;
-    PERFORM auditlog.backfill_ack(backfill, p.page_id);
-  END LOOP;
-  RETURN NEXT;
-END
-$$;
-SELECT * FROM pg_temp.run_old_pins(auditlog.start_backfill('replan', (SELECT at FROM since), auditlog.settled_horizon()));
-
 -- A pinned page that no longer renders to what was handed out (here: its
 -- recorded SHA-256 altered) is refused, with one message for every kind.
 CREATE FUNCTION pg_temp.refusal(sqlstate text, message text) RETURNS TABLE (sqlstate text, message text) LANGUAGE sql AS $$
@@ -152,7 +131,7 @@ SELECT * FROM auditlog.next_page('replan');
 SELECT * FROM pg_temp.refusal(:'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE');
 SELECT auditlog.start_backfill('replan', (SELECT at FROM since), auditlog.settled_horizon()) AS backfill \gset
 SELECT page_id IS NOT NULL AS pinned FROM auditlog.backfill_next_page(:backfill);
-UPDATE auditlog.backfill SET page_sha256 = repeat('0', 64) WHERE backfill_id = :backfill;
+UPDATE auditlog.page SET sha256 = repeat('0', 64) WHERE backfill_id = :backfill AND acked_at IS NULL;
 \set VERBOSITY sqlstate
 SELECT * FROM auditlog.backfill_next_page(:backfill);
 \set VERBOSITY default
@@ -160,7 +139,7 @@ SELECT * FROM pg_temp.refusal(:'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE');
 SELECT auditlog.request_export('replan', (SELECT at FROM since), auditlog.settled_horizon(), NULL, 'tester', 'csv') AS job \gset
 SELECT lease_token AS token FROM auditlog.claim_export('worker') \gset
 SELECT page_id IS NOT NULL AS pinned FROM auditlog.export_next_page(:job, :'token');
-UPDATE auditlog.export_job SET page_sha256 = repeat('0', 64) WHERE job_id = :job;
+UPDATE auditlog.page SET sha256 = repeat('0', 64) WHERE job_id = :job AND acked_at IS NULL;
 \set VERBOSITY sqlstate
 SELECT * FROM auditlog.export_next_page(:job, :'token');
 \set VERBOSITY default

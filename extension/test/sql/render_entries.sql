@@ -29,7 +29,7 @@ FROM some_entries e WINDOW w AS (ORDER BY e.logged_at, e.id);
 
 -- Unbounded: every line, in key order, each ending in a newline; the keys of
 -- the first and the last.
-SELECT (r).rows, (r).first_logged_at = '2024-05-01 00:00:01+00' AS first_key,
+SELECT (r).rows, (r).first_logged_at = '2024-05-01 00:00:01+00' AND (r).first_id = (SELECT id FROM ordered_lines WHERE n = 1) AS first_key,
        (r).last_id = (SELECT id FROM ordered_lines WHERE n = 60) AS last_key,
        (r).body = (SELECT string_agg(ndjson, E'\n' ORDER BY n) || E'\n' FROM ordered_lines) AS same_as_ndjson_line
 FROM (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', NULL, NULL) AS r FROM some_entries e) x;
