@@ -51,7 +51,7 @@ COMMENT ON COLUMN auditlog.entry.writer_xid IS
 -- step later ("multiple primary keys" and a failed restore). A primary key
 -- (logged_at, id) on every partition is the log's primary key all the same:
 -- logged_at is the partition key, so equal keys always meet in one partition.
-CREATE FUNCTION auditlog.index_partition(partition regclass)
+CREATE FUNCTION auditlog_internal.index_partition(partition regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -66,13 +66,13 @@ BEGIN
   EXECUTE format('CREATE INDEX %I ON %s (tenant_id, logged_at)', name || '_tenant', partition);
 END
 $$;
-COMMENT ON FUNCTION auditlog.index_partition IS
+COMMENT ON FUNCTION auditlog_internal.index_partition IS
   'Internal: gives a partition of auditlog.entry its primary key (logged_at, id) and its indexes.';
 
 -- Strays land here when their day has no partition yet; ensure_partitions()
 -- moves them out. Registered for pg_dump so a dump keeps them.
 CREATE TABLE auditlog.entry_default PARTITION OF auditlog.entry DEFAULT;
-SELECT auditlog.index_partition('auditlog.entry_default');
+SELECT auditlog_internal.index_partition('auditlog.entry_default');
 COMMENT ON TABLE auditlog.entry_default IS
   'Entries whose day had no partition yet; kept empty by auditlog.ensure_partitions().';
 SELECT pg_catalog.pg_extension_config_dump('auditlog.entry_default', '');

@@ -32,7 +32,7 @@ COMMENT ON FUNCTION auditlog.record IS
 -- stream 'auditlog', which record() refuses to writers. Not SECURITY
 -- DEFINER, granted to nobody: only the extension's own SECURITY DEFINER
 -- functions reach it.
-CREATE FUNCTION auditlog.record_internal(
+CREATE FUNCTION auditlog_internal.record_internal(
   operation     text,
   stream        text DEFAULT 'auditlog',
   actor_type    text DEFAULT NULL,
@@ -54,7 +54,7 @@ CREATE FUNCTION auditlog.record_internal(
 RETURNS uuid
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'auditlog_record_internal';
-COMMENT ON FUNCTION auditlog.record_internal IS
+COMMENT ON FUNCTION auditlog_internal.record_internal IS
   'Internal: record() for the extension''s own records, which may use the reserved stream ''auditlog''. Granted to nobody.';
 
 -- The one definition of a well-formed stream name (log.c): 1 to 63

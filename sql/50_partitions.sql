@@ -13,7 +13,7 @@
 -- The range of a day partition, read from its bound as Postgres prints it,
 -- which depends on the session's DateStyle and TimeZone: printed and read
 -- back under settings of its own, so the answer never does.
-CREATE FUNCTION auditlog.partition_range(partition regclass, OUT range_start timestamptz, OUT range_end timestamptz)
+CREATE FUNCTION auditlog_internal.partition_range(partition regclass, OUT range_start timestamptz, OUT range_end timestamptz)
 RETURNS record
 LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -26,7 +26,7 @@ AS $$
                                '^FOR VALUES FROM [(]''([^'']+)''[)] TO [(]''([^'']+)''[)]$') AS m
   WHERE c.oid = partition
 $$;
-COMMENT ON FUNCTION auditlog.partition_range IS
+COMMENT ON FUNCTION auditlog_internal.partition_range IS
   'Internal: the [range_start, range_end) of a day partition of auditlog.entry, whatever the session''s DateStyle and TimeZone.';
 
 CREATE VIEW auditlog.partitions AS
@@ -37,7 +37,7 @@ SELECT c.relname::text AS partition_name,
        pg_catalog.pg_total_relation_size(c.oid) AS total_bytes
 FROM pg_catalog.pg_inherits i
 JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-CROSS JOIN LATERAL auditlog.partition_range(c.oid) AS bound
+CROSS JOIN LATERAL auditlog_internal.partition_range(c.oid) AS bound
 WHERE i.inhparent = 'auditlog.entry'::regclass
   AND bound.range_start IS NOT NULL;
 COMMENT ON VIEW auditlog.partitions IS
@@ -52,7 +52,7 @@ COMMENT ON FUNCTION auditlog.utc_day IS 'Start of the UTC day that holds ts, wha
 
 -- Make the partition for the UTC day starting at day. Returns false when the
 -- log was too busy to attach it now.
-CREATE FUNCTION auditlog.attach_day(day timestamptz)
+CREATE FUNCTION auditlog_internal.attach_day(day timestamptz)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -78,11 +78,11 @@ BEGIN
   EXECUTE format('CREATE TABLE auditlog.%I (LIKE auditlog.entry INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)', name);
   EXECUTE format('ALTER TABLE auditlog.%I ADD CONSTRAINT %I CHECK (logged_at >= %L AND logged_at < %L)',
                  name, name || '_range', day, range_end);
-  PERFORM auditlog.index_partition(format('auditlog.%I', name)::regclass);
+  PERFORM auditlog_internal.index_partition(format('auditlog.%I', name)::regclass);
   EXECUTE format('CREATE TRIGGER entry_no_truncate BEFORE TRUNCATE ON auditlog.%I'
-                 ' FOR EACH STATEMENT EXECUTE FUNCTION auditlog.forbid_change()', name);
+                 ' FOR EACH STATEMENT EXECUTE FUNCTION auditlog_internal.forbid_change()', name);
   EXECUTE format('ALTER TABLE auditlog.%I ENABLE ALWAYS TRIGGER entry_no_truncate', name);
-  moved := auditlog.move_default_rows(day, range_end, format('auditlog.%I', name)::regclass);
+  moved := auditlog_internal.move_default_rows(day, range_end, format('auditlog.%I', name)::regclass);
   EXECUTE format('ALTER TABLE auditlog.entry ATTACH PARTITION auditlog.%I FOR VALUES FROM (%L) TO (%L)',
                  name, day, range_end);
   -- The range constraint only spared ATTACH a scan; kept, it would be checked
@@ -97,7 +97,7 @@ EXCEPTION WHEN lock_not_available THEN
   RETURN false;
 END
 $$;
-COMMENT ON FUNCTION auditlog.attach_day IS
+COMMENT ON FUNCTION auditlog_internal.attach_day IS
   'Internal to ensure_partitions(): makes and attaches the partition for one UTC day, moving its strays out of DEFAULT.';
 
 CREATE FUNCTION auditlog.ensure_partitions(premake int DEFAULT 7)
@@ -118,7 +118,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- One maintainer at a time: two would both make the same day, and one fail.
-  PERFORM pg_advisory_xact_lock(auditlog.lock_key('partitions'));
+  PERFORM pg_advisory_xact_lock(auditlog_internal.lock_key('partitions'));
 
   FOR day IN
     SELECT today + n * interval '1 day' FROM generate_series(0, premake) AS n
@@ -128,7 +128,7 @@ BEGIN
   LOOP
     CONTINUE WHEN EXISTS (SELECT FROM auditlog.partitions p
                           WHERE p.range_start < day + interval '1 day' AND p.range_end > day);
-    IF auditlog.attach_day(day) THEN
+    IF auditlog_internal.attach_day(day) THEN
       made := made + 1;
     END IF;
   END LOOP;

@@ -25,29 +25,29 @@ CREATE INDEX tick_mark ON auditlog.tick (mark);
 COMMENT ON TABLE auditlog.tick IS
   'Snapshots that cut the log into export batches. Meaningful only in the cluster that took them; never dumped.';
 
-CREATE FUNCTION auditlog.tick_time_and_mark(OUT taken_at timestamptz, OUT mark xid8)
+CREATE FUNCTION auditlog_internal.tick_time_and_mark(OUT taken_at timestamptz, OUT mark xid8)
 RETURNS record
 LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'auditlog_tick_time_and_mark';
-COMMENT ON FUNCTION auditlog.tick_time_and_mark IS
+COMMENT ON FUNCTION auditlog_internal.tick_time_and_mark IS
   'Internal to tick(): reads the time, raises the clock floor to it, then reads the next xid to be assigned.';
 
-CREATE FUNCTION auditlog.refuse_transaction_block(what text)
+CREATE FUNCTION auditlog_internal.refuse_transaction_block(what text)
 RETURNS void
 LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'auditlog_refuse_transaction_block';
-COMMENT ON FUNCTION auditlog.refuse_transaction_block IS
+COMMENT ON FUNCTION auditlog_internal.refuse_transaction_block IS
   'Internal: raises an error when called inside a transaction block.';
 
-CREATE FUNCTION auditlog.commit_promptly(what text)
+CREATE FUNCTION auditlog_internal.commit_promptly(what text)
 RETURNS void
 LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'auditlog_commit_promptly';
-COMMENT ON FUNCTION auditlog.commit_promptly IS
+COMMENT ON FUNCTION auditlog_internal.commit_promptly IS
   'Internal: the current transaction fails at commit unless it commits within 250 ms of this call (and cannot be prepared).';
 
 -- Refuse what the export cannot do correctly here.
-CREATE FUNCTION auditlog.check_exportable(what text)
+CREATE FUNCTION auditlog_internal.check_exportable(what text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -74,11 +74,11 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION auditlog.check_exportable IS
+COMMENT ON FUNCTION auditlog_internal.check_exportable IS
   'Internal: refuses to tick or page on a hot standby, on a subscriber that receives the log by logical replication, or above READ COMMITTED.';
 
 -- Every page and listing is at most this many entries.
-CREATE FUNCTION auditlog.check_max_rows(max_rows int)
+CREATE FUNCTION auditlog_internal.check_max_rows(max_rows int)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -90,12 +90,12 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION auditlog.check_max_rows IS 'Internal: refuses a page size outside 1 to 100000.';
+COMMENT ON FUNCTION auditlog_internal.check_max_rows IS 'Internal: refuses a page size outside 1 to 100000.';
 
 -- A past window [from, to) to read: it must end no later than the settled
 -- horizon (after it, entries may still be committed) and start no earlier
 -- than the oldest partition kept (say so, rather than export nothing).
-CREATE FUNCTION auditlog.check_past_window("from" timestamptz, "to" timestamptz)
+CREATE FUNCTION auditlog_internal.check_past_window("from" timestamptz, "to" timestamptz)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -121,12 +121,12 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION auditlog.check_past_window IS 'Internal: refuses a window that is empty, not settled yet, or reaches below the oldest partition.';
+COMMENT ON FUNCTION auditlog_internal.check_past_window IS 'Internal: refuses a window that is empty, not settled yet, or reaches below the oldest partition.';
 
 -- The extension's advisory locks, by name, in one place. (auditlogctl's
 -- per-sink and per-backfill locks are hashtext() of a text: int4 keys, which
 -- never meet these.)
-CREATE FUNCTION auditlog.lock_key(name text)
+CREATE FUNCTION auditlog_internal.lock_key(name text)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -139,7 +139,7 @@ BEGIN
   END;
 END
 $$;
-COMMENT ON FUNCTION auditlog.lock_key IS
+COMMENT ON FUNCTION auditlog_internal.lock_key IS
   'Internal: the key of one of the extension''s advisory locks, by name: tick, partitions, import windows.';
 
 -- Ticks are serialized by this session-level advisory lock (not a
@@ -154,7 +154,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  lock_key constant bigint := auditlog.lock_key('tick');
+  lock_key constant bigint := auditlog_internal.lock_key('tick');
   locked boolean := false;
   stamp record;
   snap pg_snapshot;
@@ -162,15 +162,15 @@ DECLARE
   previous auditlog.tick;
   id bigint;
 BEGIN
-  PERFORM auditlog.check_exportable('auditlog.tick()');
+  PERFORM auditlog_internal.check_exportable('auditlog.tick()');
   PERFORM set_config('synchronous_commit', 'on', true);
   BEGIN
     PERFORM pg_advisory_lock(lock_key);
     locked := true;
     IF NOT EXISTS (SELECT FROM auditlog.tick) THEN
-      PERFORM auditlog.raise_floor_above_log();
+      PERFORM auditlog_internal.raise_floor_above_log();
     END IF;
-    SELECT * INTO stamp FROM auditlog.tick_time_and_mark();
+    SELECT * INTO stamp FROM auditlog_internal.tick_time_and_mark();
     -- A later statement, so a snapshot taken after the mark was read.
     SELECT pg_current_snapshot(), pg_current_xact_id_if_assigned() INTO snap, own;
     -- The snapshot leaves the caller's own transaction out of its
@@ -191,8 +191,8 @@ BEGIN
     END IF;
     INSERT INTO auditlog.tick (taken_at, mark, snap) VALUES (stamp.taken_at, stamp.mark, snap)
     RETURNING tick_id INTO id;
-    PERFORM auditlog.prune_ticks();
-    PERFORM auditlog.sweep_import_spans();
+    PERFORM auditlog_internal.prune_ticks();
+    PERFORM auditlog_internal.sweep_import_spans();
   EXCEPTION WHEN OTHERS OR query_canceled THEN
     IF locked THEN
       PERFORM pg_advisory_unlock(lock_key);
@@ -223,12 +223,12 @@ INSERT INTO auditlog.installation DEFAULT VALUES;
 COMMENT ON TABLE auditlog.installation IS
   'This installation of the log: an id that a restore from a dump does not carry over, and when it was made.';
 
-CREATE FUNCTION auditlog.installation_id()
+CREATE FUNCTION auditlog_internal.installation_id()
 RETURNS uuid
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN (SELECT id FROM auditlog.installation);
-COMMENT ON FUNCTION auditlog.installation_id IS 'Internal: the id of this installation of the log (see auditlog.installation).';
+COMMENT ON FUNCTION auditlog_internal.installation_id IS 'Internal: the id of this installation of the log (see auditlog.installation).';
 
 -- The export epoch: no batch reaches below it. It is when the extension was
 -- installed: the restored copy of a log starts afresh (the table is not
@@ -256,7 +256,7 @@ COMMENT ON TABLE auditlog.export_epoch IS
 -- equals such a transaction's and whose time is after the restore, which
 -- takes an old host's clock ahead by more than the time from dump to
 -- restore, could be exported again, never lost.)
-CREATE FUNCTION auditlog.raise_floor_above_log()
+CREATE FUNCTION auditlog_internal.raise_floor_above_log()
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -274,7 +274,7 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION auditlog.raise_floor_above_log IS
+COMMENT ON FUNCTION auditlog_internal.raise_floor_above_log IS
   'Internal to the first tick(): raises the clock floor above every entry already in the log.';
 
 -- bound(w): the time of the latest tick whose mark is at or below w (never
@@ -300,7 +300,7 @@ AS $$
   -- to be settled until a tick says so.)
   SELECT least(auditlog.time_bound(pg_snapshot_xmin(pg_current_snapshot())),
                (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open'),
-               auditlog.clock_floor_time())
+               auditlog_internal.clock_floor_time())
 $$;
 COMMENT ON FUNCTION auditlog.settled_horizon IS
   'Every entry logged before this time is committed: a window ending at or before it never changes (retention aside). Lags by up to the interval between ticks; a long or prepared transaction, or an import being written, holds it back.';
@@ -309,7 +309,7 @@ COMMENT ON FUNCTION auditlog.settled_horizon IS
 -- flight names, or a gap being backfilled, and below the oldest of them the latest tick whose mark is at
 -- or below the xmin of its snapshot or of the current one, so that bound()
 -- keeps answering for every xid a batch or settled_horizon() may ask about.
-CREATE FUNCTION auditlog.prune_ticks()
+CREATE FUNCTION auditlog_internal.prune_ticks()
 RETURNS int
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -336,13 +336,13 @@ BEGIN
   RETURN pruned;
 END
 $$;
-COMMENT ON FUNCTION auditlog.prune_ticks IS 'Internal to tick(): deletes ticks nothing needs any more.';
+COMMENT ON FUNCTION auditlog_internal.prune_ticks IS 'Internal to tick(): deletes ticks nothing needs any more.';
 
 -- The condition selecting the entries of batch (lo, hi]: written by a
 -- transaction visible in tick hi and not in tick lo, each part with the time
 -- bound that prunes partitions. Literal values, so the plan is a custom one
 -- and EXPLAIN shows the pruning.
-CREATE FUNCTION auditlog.batch_condition(lo bigint, hi bigint)
+CREATE FUNCTION auditlog_internal.batch_condition(lo bigint, hi bigint)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -388,6 +388,6 @@ BEGIN
   RETURN '(' || array_to_string(arms, ' OR ') || ')';
 END
 $$;
-COMMENT ON FUNCTION auditlog.batch_condition IS
+COMMENT ON FUNCTION auditlog_internal.batch_condition IS
   'Internal: SQL condition on auditlog.entry e selecting the entries of the batch between ticks lo and hi.';
 

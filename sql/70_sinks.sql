@@ -23,7 +23,7 @@ CREATE TABLE auditlog.sink (
   created_at       timestamptz NOT NULL DEFAULT now(),
   -- the installation that created it (auditlog.installation): a sink restored
   -- from a dump carries another one's
-  installation     uuid NOT NULL DEFAULT auditlog.installation_id()
+  installation     uuid NOT NULL DEFAULT auditlog_internal.installation_id()
 );
 COMMENT ON TABLE auditlog.sink IS
   'Export destinations: a URL (file:// or s3://, gs://), filters (stream, tenant, operation prefix) and whether the sink is enabled. Managed by create_sink(), enable_sink(), disable_sink(), drop_sink().';
@@ -76,7 +76,7 @@ COMMENT ON TABLE auditlog.sink_gap IS
   'The batches a sink missed while disabled, from its closing tick to the tick that enabled it again; filled by backfill_gap() or waived by waive_gaps().';
 
 -- Input checks shared by create_sink() and the rest.
-CREATE FUNCTION auditlog.check_sink_name(name text)
+CREATE FUNCTION auditlog_internal.check_sink_name(name text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -89,10 +89,10 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION auditlog.check_sink_name IS 'Internal: refuses a sink name that could not be part of an object key.';
+COMMENT ON FUNCTION auditlog_internal.check_sink_name IS 'Internal: refuses a sink name that could not be part of an object key.';
 
 -- The sink row, locked, or a clear error.
-CREATE FUNCTION auditlog.locked_sink(name text)
+CREATE FUNCTION auditlog_internal.locked_sink(name text)
 RETURNS auditlog.sink
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -100,7 +100,7 @@ AS $$
 DECLARE
   found_sink auditlog.sink;
 BEGIN
-  PERFORM auditlog.check_sink_name(name);
+  PERFORM auditlog_internal.check_sink_name(name);
   SELECT * INTO found_sink FROM auditlog.sink s WHERE s.name = locked_sink.name FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'sink "%" does not exist', name
@@ -109,11 +109,11 @@ BEGIN
   RETURN found_sink;
 END
 $$;
-COMMENT ON FUNCTION auditlog.locked_sink IS 'Internal: the named sink''s row, locked for update; an error if there is none.';
+COMMENT ON FUNCTION auditlog_internal.locked_sink IS 'Internal: the named sink''s row, locked for update; an error if there is none.';
 
 -- Anchor a sink at a fresh tick: open a segment there and, for a sink with no
 -- state (new, or restored from a dump), start its cursor there.
-CREATE FUNCTION auditlog.anchor_sink(name text, reason text)
+CREATE FUNCTION auditlog_internal.anchor_sink(name text, reason text)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -134,12 +134,12 @@ BEGIN
   RETURN anchor;
 END
 $$;
-COMMENT ON FUNCTION auditlog.anchor_sink IS 'Internal: opens a segment for the sink at a fresh tick.';
+COMMENT ON FUNCTION auditlog_internal.anchor_sink IS 'Internal: opens a segment for the sink at a fresh tick.';
 
 -- The trigger that re-anchors: a sink created enabled, or going from disabled
 -- to enabled, resumes from a fresh tick and never rescans history; a sink
 -- being disabled closes its open segment at a fresh tick.
-CREATE FUNCTION auditlog.sink_anchor_trigger()
+CREATE FUNCTION auditlog_internal.sink_anchor_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -152,30 +152,30 @@ BEGIN
     -- dump being restored: it is anchored on its first next_page(), once the
     -- whole log is back. A sink created in the transaction that installed
     -- the extension (a migration) is this installation's.
-    IF NEW.installation = auditlog.installation_id()
+    IF NEW.installation = auditlog_internal.installation_id()
        AND NEW.created_at >= (SELECT installed_at FROM auditlog.installation) THEN
-      PERFORM auditlog.anchor_sink(NEW.name, 'created');
+      PERFORM auditlog_internal.anchor_sink(NEW.name, 'created');
     END IF;
   ELSIF TG_OP = 'UPDATE' AND NEW.enabled AND NOT OLD.enabled THEN
-    PERFORM auditlog.anchor_sink(NEW.name, 'enabled');
+    PERFORM auditlog_internal.anchor_sink(NEW.name, 'enabled');
   ELSIF TG_OP = 'UPDATE' AND OLD.enabled AND NOT NEW.enabled THEN
     -- While the disabling transaction stays open, writers still see the sink
     -- enabled; an entry committed then would fall behind the closing tick.
     -- So it must commit on its own, and promptly after the closing tick.
-    PERFORM auditlog.refuse_transaction_block('disabling a sink');
+    PERFORM auditlog_internal.refuse_transaction_block('disabling a sink');
     closing := auditlog.tick();
     UPDATE auditlog.sink_segment SET to_tick = closing WHERE sink = NEW.name AND to_tick IS NULL;
     UPDATE auditlog.sink_state SET closed_tick = closing WHERE sink = NEW.name;
-    PERFORM auditlog.commit_promptly(format('disabling sink "%s"', NEW.name));
+    PERFORM auditlog_internal.commit_promptly(format('disabling sink "%s"', NEW.name));
   END IF;
   RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION auditlog.sink_anchor_trigger IS 'Internal: re-anchors a sink when it is created enabled or enabled again, closes its segment when it is disabled.';
+COMMENT ON FUNCTION auditlog_internal.sink_anchor_trigger IS 'Internal: re-anchors a sink when it is created enabled or enabled again, closes its segment when it is disabled.';
 
 CREATE TRIGGER sink_anchor
   AFTER INSERT OR UPDATE OF enabled ON auditlog.sink
-  FOR EACH ROW EXECUTE FUNCTION auditlog.sink_anchor_trigger();
+  FOR EACH ROW EXECUTE FUNCTION auditlog_internal.sink_anchor_trigger();
 
 CREATE FUNCTION auditlog.create_sink(
   name             text,
@@ -190,7 +190,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM auditlog.check_sink_name(name);
+  PERFORM auditlog_internal.check_sink_name(name);
   -- Bucket names: 3 to 63 characters for S3 (auditlogctl checks the same),
   -- 3 to 222 for Cloud Storage.
   IF url IS NULL OR url !~ '^(file:///|s3://[a-z0-9][a-z0-9.-]{2,62}(/|$)|gs://[a-z0-9][a-z0-9._-]{2,221}(/|$))' THEN
@@ -228,7 +228,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  found_sink auditlog.sink := auditlog.locked_sink(name);
+  found_sink auditlog.sink := auditlog_internal.locked_sink(name);
 BEGIN
   IF found_sink.enabled THEN
     RETURN false;
@@ -248,8 +248,8 @@ AS $$
 DECLARE
   found_sink auditlog.sink;
 BEGIN
-  PERFORM auditlog.refuse_transaction_block('auditlog.disable_sink()');
-  found_sink := auditlog.locked_sink(name);
+  PERFORM auditlog_internal.refuse_transaction_block('auditlog.disable_sink()');
+  found_sink := auditlog_internal.locked_sink(name);
   IF NOT found_sink.enabled THEN
     RETURN false;
   END IF;
@@ -266,7 +266,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM auditlog.locked_sink(name);
+  PERFORM auditlog_internal.locked_sink(name);
   DELETE FROM auditlog.sink s WHERE s.name = drop_sink.name;
 END
 $$;

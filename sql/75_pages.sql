@@ -121,46 +121,46 @@ CREATE TYPE auditlog.rendered_page AS (
 COMMENT ON TYPE auditlog.rendered_page IS
   'Entries rendered as a page body: how many, the keys of the first and the last, and the body (null when there were none).';
 
-CREATE FUNCTION auditlog.render_step(state internal, e auditlog.entry, format text, max_bytes int, head text)
+CREATE FUNCTION auditlog_internal.render_step(state internal, e auditlog.entry, format text, max_bytes int, head text)
 RETURNS internal
 LANGUAGE C IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'auditlog_render_step';
-COMMENT ON FUNCTION auditlog.render_step IS 'Internal: the transition function of render_entries().';
+COMMENT ON FUNCTION auditlog_internal.render_step IS 'Internal: the transition function of render_entries().';
 
-CREATE FUNCTION auditlog.render_final(state internal)
+CREATE FUNCTION auditlog_internal.render_final(state internal)
 RETURNS auditlog.rendered_page
 LANGUAGE C IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'auditlog_render_final';
-COMMENT ON FUNCTION auditlog.render_final IS 'Internal: the final function of render_entries().';
+COMMENT ON FUNCTION auditlog_internal.render_final IS 'Internal: the final function of render_entries().';
 
-CREATE AGGREGATE auditlog.render_entries(e auditlog.entry, format text, max_bytes int, head text) (
-  SFUNC = auditlog.render_step,
+CREATE AGGREGATE auditlog_internal.render_entries(e auditlog.entry, format text, max_bytes int, head text) (
+  SFUNC = auditlog_internal.render_step,
   STYPE = internal,
-  FINALFUNC = auditlog.render_final,
+  FINALFUNC = auditlog_internal.render_final,
   FINALFUNC_MODIFY = READ_ONLY,
   PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE auditlog.render_entries(auditlog.entry, text, int, text) IS
+COMMENT ON AGGREGATE auditlog_internal.render_entries(auditlog.entry, text, int, text) IS
   'Internal: the entries as a page body in format ndjson or csv, after head: the longest prefix in (logged_at, id) order of at most max_bytes (at least one entry), whatever order they come in.';
 
 -- The query that renders the entries another query selects, as one row of
 -- auditlog.rendered_page.
-CREATE FUNCTION auditlog.render_query(query text, format text, max_bytes int, head text)
+CREATE FUNCTION auditlog_internal.render_query(query text, format text, max_bytes int, head text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 SET DateStyle = 'ISO'
 SET TimeZone = 'UTC'
 SET IntervalStyle = 'postgres'
-RETURN format('SELECT (p.r).* FROM (SELECT auditlog.render_entries(e, %L, %L, %L) AS r FROM (%s) e) p',
+RETURN format('SELECT (p.r).* FROM (SELECT auditlog_internal.render_entries(e, %L, %L, %L) AS r FROM (%s) e) p',
               format, max_bytes, head, query);
-COMMENT ON FUNCTION auditlog.render_query IS
+COMMENT ON FUNCTION auditlog_internal.render_query IS
   'Internal: the query that renders the entries of query as a page body (auditlog.rendered_page), bounded by max_bytes.';
 
 -- The condition on auditlog.entry e for entries of a stream, of a tenant and
 -- with operations starting with a prefix, each when not null: a sink's
 -- filters, and a page's.
-CREATE FUNCTION auditlog.entry_filter(stream text, tenant_id text, operation_prefix text)
+CREATE FUNCTION auditlog_internal.entry_filter(stream text, tenant_id text, operation_prefix text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -171,7 +171,7 @@ RETURN concat(
   CASE WHEN stream IS NOT NULL THEN format(' AND e.stream = %L', stream) END,
   CASE WHEN tenant_id IS NOT NULL THEN format(' AND e.tenant_id = %L', tenant_id) END,
   CASE WHEN operation_prefix IS NOT NULL THEN format(' AND starts_with(e.operation, %L)', operation_prefix) END);
-COMMENT ON FUNCTION auditlog.entry_filter IS
+COMMENT ON FUNCTION auditlog_internal.entry_filter IS
   'Internal: SQL condition on auditlog.entry e for a stream, a tenant and an operation prefix, each when not null.';
 
 -- The query for the entries of page p in (logged_at, id) order: those its
@@ -179,7 +179,7 @@ COMMENT ON FUNCTION auditlog.entry_filter IS
 -- (after_logged_at, after_id) and logged in [since, before) when those are
 -- given, at most max_rows. A pinned page's entries are those of its bounds
 -- alone; a page being cut is given the rest.
-CREATE FUNCTION auditlog.page_query(p auditlog.page, after_logged_at timestamptz, after_id uuid,
+CREATE FUNCTION auditlog_internal.page_query(p auditlog.page, after_logged_at timestamptz, after_id uuid,
                                     since timestamptz, before timestamptz, max_rows int)
 RETURNS text
 LANGUAGE sql STABLE
@@ -190,8 +190,8 @@ SET IntervalStyle = 'postgres'
 -- (The plain comparisons of logged_at beside the keys' let the planner skip
 -- the partitions of other days.)
 RETURN format('SELECT e.* FROM auditlog.entry e WHERE true%s%s%s%s%s%s%s%s ORDER BY e.logged_at, e.id%s',
-  auditlog.entry_filter(p.stream, p.tenant_id, p.operation_prefix),
-  CASE WHEN p.lo_tick IS NOT NULL THEN ' AND ' || auditlog.batch_condition(p.lo_tick, p.hi_tick) END,
+  auditlog_internal.entry_filter(p.stream, p.tenant_id, p.operation_prefix),
+  CASE WHEN p.lo_tick IS NOT NULL THEN ' AND ' || auditlog_internal.batch_condition(p.lo_tick, p.hi_tick) END,
   CASE WHEN greatest(since, after_logged_at, p.first_logged_at) IS NOT NULL
        THEN format(' AND e.logged_at >= %L', greatest(since, after_logged_at, p.first_logged_at)) END,
   CASE WHEN before IS NOT NULL THEN format(' AND e.logged_at < %L', before) END,
@@ -200,48 +200,48 @@ RETURN format('SELECT e.* FROM auditlog.entry e WHERE true%s%s%s%s%s%s%s%s ORDER
   CASE WHEN p.first_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) >= (%L::timestamptz, %L::uuid)', p.first_logged_at, p.first_id) END,
   CASE WHEN p.last_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) <= (%L::timestamptz, %L::uuid)', p.last_logged_at, p.last_id) END,
   CASE WHEN max_rows IS NOT NULL THEN format(' LIMIT %s', max_rows) END);
-COMMENT ON FUNCTION auditlog.page_query IS 'Internal: the query for the entries of a page, or of a page being cut.';
+COMMENT ON FUNCTION auditlog_internal.page_query IS 'Internal: the query for the entries of a page, or of a page being cut.';
 
 -- The most bytes in a page body, whatever max_rows says, so that a page of
 -- large entries stays small enough to render, hold and upload.
-CREATE FUNCTION auditlog.max_page_bytes()
+CREATE FUNCTION auditlog_internal.max_page_bytes()
 RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 16 * 1024 * 1024;
-COMMENT ON FUNCTION auditlog.max_page_bytes IS 'Internal: the most bytes in a page body (16 MiB); a page holds at least one entry.';
+COMMENT ON FUNCTION auditlog_internal.max_page_bytes IS 'Internal: the most bytes in a page body (16 MiB); a page holds at least one entry.';
 
-CREATE FUNCTION auditlog.new_page_id()
+CREATE FUNCTION auditlog_internal.new_page_id()
 RETURNS uuid
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'auditlog_new_page_id';
-COMMENT ON FUNCTION auditlog.new_page_id IS
+COMMENT ON FUNCTION auditlog_internal.new_page_id IS
   'Internal: a UUIDv7 for a page. Never a sequence or a counter: it must not repeat after a restore, a point-in-time recovery or a failover.';
 
 -- What opens a page's body: the CSV header, for the first part of a CSV
 -- export; nothing otherwise. It counts towards the page's bytes.
-CREATE FUNCTION auditlog.page_head(p auditlog.page)
+CREATE FUNCTION auditlog_internal.page_head(p auditlog.page)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN p.format = 'csv' AND p.part_number = 1 THEN auditlog.csv_header() || E'\n' END;
-COMMENT ON FUNCTION auditlog.page_head IS 'Internal: what opens a page''s body: the CSV header for the first part of a CSV export, else nothing.';
+COMMENT ON FUNCTION auditlog_internal.page_head IS 'Internal: what opens a page''s body: the CSV header for the first part of a CSV export, else nothing.';
 
 -- Who a page belongs to, as messages name it.
-CREATE FUNCTION auditlog.page_owner(sink text, backfill_id bigint, job_id bigint)
+CREATE FUNCTION auditlog_internal.page_owner(sink text, backfill_id bigint, job_id bigint)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN sink IS NOT NULL THEN format('sink "%s"', sink)
             WHEN backfill_id IS NOT NULL THEN format('backfill %s', backfill_id)
             ELSE format('export job %s', job_id) END;
-COMMENT ON FUNCTION auditlog.page_owner IS 'Internal: a page''s owner as messages name it: sink "name", backfill id or export job id.';
+COMMENT ON FUNCTION auditlog_internal.page_owner IS 'Internal: a page''s owner as messages name it: sink "name", backfill id or export job id.';
 
 -- Where a page's object is stored, below the sink's or the export's URL:
 --   a sink's page        <stream>/dt=<day>/<sink>-<page_id>.ndjson.gz
 --   a backfill's page    <stream>/dt=<day>/<sink>-backfill-<id>-<page_id>.ndjson.gz
 --   an export job's part exports/job-<id>/parts/<part, 5 digits>-<page_id>.<ndjson.gz or csv>
 -- (auditlogctl verify reads the first two back: Verify/SinkObjectName.swift.)
-CREATE FUNCTION auditlog.page_object_key(p auditlog.page)
+CREATE FUNCTION auditlog_internal.page_object_key(p auditlog.page)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -257,7 +257,7 @@ BEGIN
                 p.page_id);
 END
 $$;
-COMMENT ON FUNCTION auditlog.page_object_key IS 'Internal: the object key a page is stored under.';
+COMMENT ON FUNCTION auditlog_internal.page_object_key IS 'Internal: the object key a page is stored under.';
 
 -- Cuts and pins the next page of owner p: p names its owner, its format, its
 -- filters and batch (and for an export job its part number, for a bounded
@@ -266,7 +266,7 @@ COMMENT ON FUNCTION auditlog.page_object_key IS 'Internal: the object key a page
 -- them and at most max_page_bytes() of body. Returns the page pinned, with
 -- its body; nothing when there is no entry, except for an export job, whose
 -- object must exist even empty (then a CSV header, or nothing).
-CREATE FUNCTION auditlog.pin_page(p auditlog.page, after_logged_at timestamptz, after_id uuid,
+CREATE FUNCTION auditlog_internal.pin_page(p auditlog.page, after_logged_at timestamptz, after_id uuid,
                                   since timestamptz, before timestamptz, max_rows int,
                                   OUT page auditlog.page, OUT body text)
 LANGUAGE plpgsql
@@ -277,41 +277,41 @@ DECLARE
   rendered auditlog.rendered_page;
   rest auditlog.page := p;
 BEGIN
-  EXECUTE auditlog.render_query(auditlog.page_query(p, after_logged_at, after_id, since, before, max_rows),
-                                p.format, auditlog.max_page_bytes(), auditlog.page_head(p))
+  EXECUTE auditlog_internal.render_query(auditlog_internal.page_query(p, after_logged_at, after_id, since, before, max_rows),
+                                p.format, auditlog_internal.max_page_bytes(), auditlog_internal.page_head(p))
   INTO rendered;
   IF rendered.rows = 0 AND p.job_id IS NULL THEN
     RETURN;
   END IF;
   page := p;
-  page.page_id := auditlog.new_page_id();
+  page.page_id := auditlog_internal.new_page_id();
   page.rows := rendered.rows;
   page.first_logged_at := rendered.first_logged_at;
   page.first_id := rendered.first_id;
   page.last_logged_at := rendered.last_logged_at;
   page.last_id := rendered.last_id;
-  body := coalesce(rendered.body, auditlog.page_head(p), '');
+  body := coalesce(rendered.body, auditlog_internal.page_head(p), '');
   page.sha256 := auditlog.body_sha256(body);
   IF p.job_id IS NOT NULL THEN
     -- An export job's part is its last when nothing is left after it.
     EXECUTE format('SELECT NOT EXISTS (%s)',
-                   auditlog.page_query(rest, coalesce(page.last_logged_at, after_logged_at), coalesce(page.last_id, after_id),
+                   auditlog_internal.page_query(rest, coalesce(page.last_logged_at, after_logged_at), coalesce(page.last_id, after_id),
                                        since, before, 1))
     INTO page.final;
   END IF;
-  page.object_key := auditlog.page_object_key(page);
+  page.object_key := auditlog_internal.page_object_key(page);
   page.created_at := now();
   page.acked_at := NULL;
   INSERT INTO auditlog.page VALUES (page.*);
 END
 $$;
-COMMENT ON FUNCTION auditlog.pin_page IS
+COMMENT ON FUNCTION auditlog_internal.pin_page IS
   'Internal: cuts, renders, bounds and pins the next page of an owner; returns it with its body.';
 
 -- A pinned page rendered again: the same aggregate over the same entries
 -- (those of its bounds), checked against the SHA-256 it was handed out with.
 -- Unbounded: those entries fitted the bound they were handed out under.
-CREATE FUNCTION auditlog.pinned_body(p auditlog.page)
+CREATE FUNCTION auditlog_internal.pinned_body(p auditlog.page)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -322,20 +322,20 @@ DECLARE
   body text;
 BEGIN
   IF p.rows > 0 THEN
-    EXECUTE auditlog.render_query(auditlog.page_query(p, NULL, NULL, NULL, NULL, NULL), p.format, NULL, auditlog.page_head(p))
+    EXECUTE auditlog_internal.render_query(auditlog_internal.page_query(p, NULL, NULL, NULL, NULL, NULL), p.format, NULL, auditlog_internal.page_head(p))
     INTO rendered;
   END IF;
-  body := coalesce(rendered.body, auditlog.page_head(p), '');
+  body := coalesce(rendered.body, auditlog_internal.page_head(p), '');
   IF auditlog.body_sha256(body) IS DISTINCT FROM p.sha256 THEN
     RAISE EXCEPTION 'auditlog: page % of % no longer matches what was handed out', p.page_id,
-      auditlog.page_owner(p.sink, p.backfill_id, p.job_id)
+      auditlog_internal.page_owner(p.sink, p.backfill_id, p.job_id)
       USING ERRCODE = 'data_corrupted',
             DETAIL = 'Its entries were changed or dropped since: see auditlog.purge() with force.';
   END IF;
   RETURN body;
 END
 $$;
-COMMENT ON FUNCTION auditlog.pinned_body IS
+COMMENT ON FUNCTION auditlog_internal.pinned_body IS
   'Internal: a pinned page''s body rendered again from its entries, checked against the SHA-256 it was handed out with.';
 
 -- Acknowledges page page_id of its owner (one of sink, backfill_id, job_id)
@@ -344,13 +344,13 @@ COMMENT ON FUNCTION auditlog.pinned_body IS
 -- SHA-256 of the page before it in the owner's chain. Returns the page, or
 -- nothing (with a notice) when it was acknowledged already; refuses a page
 -- not handed out to this owner.
-CREATE FUNCTION auditlog.ack_page(page_id uuid, sink text, backfill_id bigint, job_id bigint, prev_sha256 text)
+CREATE FUNCTION auditlog_internal.ack_page(page_id uuid, sink text, backfill_id bigint, job_id bigint, prev_sha256 text)
 RETURNS auditlog.page
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  owner text := auditlog.page_owner(sink, backfill_id, job_id);
+  owner text := auditlog_internal.page_owner(sink, backfill_id, job_id);
   p auditlog.page;
 BEGIN
   IF page_id IS NULL THEN
@@ -380,5 +380,5 @@ BEGIN
   RETURN p;
 END
 $$;
-COMMENT ON FUNCTION auditlog.ack_page IS
+COMMENT ON FUNCTION auditlog_internal.ack_page IS
   'Internal: marks an owner''s page in flight acknowledged, chained to the page before it; nothing when it was already.';

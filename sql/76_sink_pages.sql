@@ -20,14 +20,14 @@ CREATE TYPE auditlog.page_out AS (
 );
 COMMENT ON TYPE auditlog.page_out IS 'A page as next_page() and backfill_next_page() hand it out.';
 
-CREATE FUNCTION auditlog.page_out(p auditlog.page, body text)
+CREATE FUNCTION auditlog_internal.page_out(p auditlog.page, body text)
 RETURNS auditlog.page_out
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 RETURN (p.page_id, p.object_key, p.stream, auditlog.utc_day(p.first_logged_at)::date, p.rows,
         p.first_logged_at, p.last_logged_at, p.sha256, body)::auditlog.page_out;
-COMMENT ON FUNCTION auditlog.page_out IS 'Internal: a pinned page and its body as next_page() hands them out.';
+COMMENT ON FUNCTION auditlog_internal.page_out IS 'Internal: a pinned page and its body as next_page() hands them out.';
 
 -- A sink whose export state is missing (restored from a dump: the state is
 -- made of ticks, never dumped) or not this cluster's (its cursor tick is gone,
@@ -35,7 +35,7 @@ COMMENT ON FUNCTION auditlog.page_out IS 'Internal: a pinned page and its body a
 -- in sink_status. Restored entries are never taken for this cluster's: the
 -- first tick of a restored log lifted the clock floor above every one of
 -- them, so every tick, and every batch's time bound, lies above them.
-CREATE FUNCTION auditlog.reanchor_if_foreign(s auditlog.sink)
+CREATE FUNCTION auditlog_internal.reanchor_if_foreign(s auditlog.sink)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -61,13 +61,13 @@ BEGIN
   DELETE FROM auditlog.sink_segment sg WHERE sg.sink = s.name;
   DELETE FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL;
   IF s.enabled THEN
-    PERFORM auditlog.anchor_sink(s.name, 're-anchored: ' || reason);
+    PERFORM auditlog_internal.anchor_sink(s.name, 're-anchored: ' || reason);
   END IF;
   RAISE WARNING 'auditlog: sink "%" re-anchored at a fresh tick: %; entries logged before it are exported only by a backfill',
     s.name, reason;
 END
 $$;
-COMMENT ON FUNCTION auditlog.reanchor_if_foreign IS 'Internal: re-anchors a sink whose export state is missing or not this cluster''s.';
+COMMENT ON FUNCTION auditlog_internal.reanchor_if_foreign IS 'Internal: re-anchors a sink whose export state is missing or not this cluster''s.';
 
 -- Cuts and pins the next page of batch (lo, hi] for owner p (a sink, or a
 -- backfill of a sink's gap) after the key (after_stream, after_logged_at,
@@ -75,7 +75,7 @@ COMMENT ON FUNCTION auditlog.reanchor_if_foreign IS 'Internal: re-anchors a sink
 -- the stream and the UTC day; the page is at most max_rows entries of those,
 -- in (logged_at, id) order, and at most max_page_bytes() of NDJSON (at least
 -- one entry). Nothing when the batch has nothing more.
-CREATE FUNCTION auditlog.pin_batch_page(p auditlog.page, s auditlog.sink, lo bigint, hi bigint,
+CREATE FUNCTION auditlog_internal.pin_batch_page(p auditlog.page, s auditlog.sink, lo bigint, hi bigint,
                                         after_stream text, after_logged_at timestamptz, after_id uuid, max_rows int,
                                         OUT page auditlog.page, OUT body text)
 LANGUAGE plpgsql
@@ -85,7 +85,7 @@ SET TimeZone = 'UTC'
 SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
-  condition text := auditlog.batch_condition(lo, hi) || auditlog.entry_filter(s.stream, s.tenant_id, s.operation_prefix);
+  condition text := auditlog_internal.batch_condition(lo, hi) || auditlog_internal.entry_filter(s.stream, s.tenant_id, s.operation_prefix);
   first_row record;
   same_stream boolean;
   cut record;
@@ -120,14 +120,14 @@ BEGIN
   p.format := 'ndjson';
   same_stream := after_stream = first_row.stream;
   SELECT * INTO cut
-  FROM auditlog.pin_page(p, CASE WHEN same_stream THEN after_logged_at END, CASE WHEN same_stream THEN after_id END,
+  FROM auditlog_internal.pin_page(p, CASE WHEN same_stream THEN after_logged_at END, CASE WHEN same_stream THEN after_id END,
                          auditlog.utc_day(first_row.logged_at), auditlog.utc_day(first_row.logged_at) + interval '1 day',
                          max_rows);
   page := cut.page;
   body := cut.body;
 END
 $$;
-COMMENT ON FUNCTION auditlog.pin_batch_page IS
+COMMENT ON FUNCTION auditlog_internal.pin_batch_page IS
   'Internal: cuts and pins the next page of a batch with a sink''s filters after a key, or nothing when the batch is done.';
 
 CREATE FUNCTION auditlog.next_page(sink text, max_rows int DEFAULT 10000)
@@ -151,16 +151,16 @@ DECLARE
   owner auditlog.page;
   cut record;
 BEGIN
-  PERFORM auditlog.refuse_transaction_block('auditlog.next_page()');
-  PERFORM auditlog.check_exportable('auditlog.next_page()');
-  PERFORM auditlog.check_max_rows(max_rows);
+  PERFORM auditlog_internal.refuse_transaction_block('auditlog.next_page()');
+  PERFORM auditlog_internal.check_exportable('auditlog.next_page()');
+  PERFORM auditlog_internal.check_max_rows(max_rows);
   PERFORM set_config('synchronous_commit', 'on', true);
-  s := auditlog.locked_sink(sink);
-  PERFORM auditlog.reanchor_if_foreign(s);
+  s := auditlog_internal.locked_sink(sink);
+  PERFORM auditlog_internal.reanchor_if_foreign(s);
 
   SELECT * INTO pinned FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL;
   IF FOUND THEN
-    RETURN NEXT auditlog.page_out(pinned, auditlog.pinned_body(pinned));
+    RETURN NEXT auditlog_internal.page_out(pinned, auditlog_internal.pinned_body(pinned));
     RETURN;
   END IF;
 
@@ -208,7 +208,7 @@ BEGIN
     END IF;
 
     owner.sink := s.name;
-    SELECT * INTO cut FROM auditlog.pin_batch_page(owner, s, state.cursor_tick, state.batch_tick,
+    SELECT * INTO cut FROM auditlog_internal.pin_batch_page(owner, s, state.cursor_tick, state.batch_tick,
                                                    state.after_stream, state.after_logged_at, state.after_id, max_rows);
     IF cut.page IS NULL THEN
       -- The batch is done.
@@ -220,7 +220,7 @@ BEGIN
       END IF;
       CONTINUE;
     END IF;
-    RETURN NEXT auditlog.page_out(cut.page, cut.body);
+    RETURN NEXT auditlog_internal.page_out(cut.page, cut.body);
     RETURN;
   END LOOP;
 END
@@ -237,11 +237,11 @@ DECLARE
   s auditlog.sink;
   p auditlog.page;
 BEGIN
-  PERFORM auditlog.refuse_transaction_block('auditlog.ack()');
-  PERFORM auditlog.check_exportable('auditlog.ack()');
+  PERFORM auditlog_internal.refuse_transaction_block('auditlog.ack()');
+  PERFORM auditlog_internal.check_exportable('auditlog.ack()');
   PERFORM set_config('synchronous_commit', 'on', true);
-  s := auditlog.locked_sink(sink);
-  p := auditlog.ack_page(page_id, s.name, NULL, NULL, (SELECT st.last_sha256 FROM auditlog.sink_state st WHERE st.sink = s.name));
+  s := auditlog_internal.locked_sink(sink);
+  p := auditlog_internal.ack_page(page_id, s.name, NULL, NULL, (SELECT st.last_sha256 FROM auditlog.sink_state st WHERE st.sink = s.name));
   IF p IS NULL THEN
     RETURN false;
   END IF;
@@ -278,19 +278,19 @@ DECLARE
   p auditlog.page;
   intact boolean;
 BEGIN
-  PERFORM auditlog.refuse_transaction_block('auditlog.unpin_page()');
+  PERFORM auditlog_internal.refuse_transaction_block('auditlog.unpin_page()');
   IF reason IS NULL OR btrim(reason) = '' THEN
     RAISE EXCEPTION 'unpinning a page needs a reason, recorded in the log' USING ERRCODE = 'null_value_not_allowed';
   END IF;
   PERFORM set_config('synchronous_commit', 'on', true);
-  s := auditlog.locked_sink(sink);
+  s := auditlog_internal.locked_sink(sink);
   SELECT * INTO p FROM auditlog.page pg WHERE pg.page_id = unpin_page.page_id AND pg.sink = s.name AND pg.acked_at IS NULL;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'page % is not the page in flight of sink "%"', page_id, s.name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'sink_status shows the page in flight.';
   END IF;
   BEGIN
-    PERFORM auditlog.pinned_body(p);
+    PERFORM auditlog_internal.pinned_body(p);
     intact := true;
   EXCEPTION WHEN data_corrupted THEN
     intact := false;
@@ -302,7 +302,7 @@ BEGIN
   END IF;
   DELETE FROM auditlog.page pg WHERE pg.page_id = p.page_id;
   RAISE WARNING 'auditlog: page % of sink "%" unpinned: %', p.page_id, s.name, reason;
-  PERFORM auditlog.record_internal(operation => 'auditlog.page.unpinned', stream => 'auditlog',
+  PERFORM auditlog_internal.record_internal(operation => 'auditlog.page.unpinned', stream => 'auditlog',
                           actor_type => 'database_role', actor_id => session_user::text,
                           resource_type => 'page', resource_id => p.page_id::text,
                           details => jsonb_build_object('sink', s.name, 'object_key', p.object_key, 'rows', p.rows,

@@ -53,11 +53,11 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  s auditlog.sink := auditlog.locked_sink(sink);
+  s auditlog.sink := auditlog_internal.locked_sink(sink);
   id bigint;
 BEGIN
-  PERFORM auditlog.import_window_lock();  -- serialised with import_begin(): see 79_import.sql
-  PERFORM auditlog.check_past_window("from", "to");
+  PERFORM auditlog_internal.import_window_lock();  -- serialised with import_begin(): see 79_import.sql
+  PERFORM auditlog_internal.check_past_window("from", "to");
   INSERT INTO auditlog.backfill (sink, range_start, range_end) VALUES (s.name, "from", "to")
   RETURNING backfill_id INTO id;
   RETURN id;
@@ -84,8 +84,8 @@ DECLARE
   cut record;
   chunk record;
 BEGIN
-  PERFORM auditlog.refuse_transaction_block('auditlog.backfill_next_page()');
-  PERFORM auditlog.check_max_rows(max_rows);
+  PERFORM auditlog_internal.refuse_transaction_block('auditlog.backfill_next_page()');
+  PERFORM auditlog_internal.check_max_rows(max_rows);
   PERFORM set_config('synchronous_commit', 'on', true);
   SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = backfill_next_page.backfill_id FOR UPDATE;
   IF NOT FOUND THEN
@@ -94,7 +94,7 @@ BEGIN
   s := (SELECT sk FROM auditlog.sink sk WHERE sk.name = b.sink);
   SELECT * INTO pinned FROM auditlog.page p WHERE p.backfill_id = b.backfill_id AND p.acked_at IS NULL;
   IF FOUND THEN
-    RETURN NEXT auditlog.page_out(pinned, auditlog.pinned_body(pinned));
+    RETURN NEXT auditlog_internal.page_out(pinned, auditlog_internal.pinned_body(pinned));
     RETURN;
   END IF;
   owner.backfill_id := b.backfill_id;
@@ -108,13 +108,13 @@ BEGIN
 
     IF b.kind = 'gap' THEN
       -- A gap is a batch, paged as a sink pages its own.
-      SELECT * INTO cut FROM auditlog.pin_batch_page(owner, s, b.lo_tick, b.hi_tick,
+      SELECT * INTO cut FROM auditlog_internal.pin_batch_page(owner, s, b.lo_tick, b.hi_tick,
                                                      b.after_stream, b.after_logged_at, b.after_id, max_rows);
       IF cut.page IS NULL THEN
         UPDATE auditlog.backfill bf SET status = 'done', finished_at = now() WHERE bf.backfill_id = b.backfill_id;
         RETURN;
       END IF;
-      RETURN NEXT auditlog.page_out(cut.page, cut.body);
+      RETURN NEXT auditlog_internal.page_out(cut.page, cut.body);
       RETURN;
     END IF;
 
@@ -137,7 +137,7 @@ BEGIN
       owner.last_logged_at := b.chunk_last_logged_at;
       owner.last_id := b.chunk_last_id;
       SELECT * INTO cut
-      FROM auditlog.pin_page(owner,
+      FROM auditlog_internal.pin_page(owner,
                              CASE WHEN b.chunk_after_id IS NOT NULL THEN b.chunk_after_logged_at ELSE b.after_logged_at END,
                              CASE WHEN b.chunk_after_id IS NOT NULL THEN b.chunk_after_id ELSE b.after_id END,
                              b.range_start, b.range_end, NULL);
@@ -147,7 +147,7 @@ BEGIN
         WHERE bf.backfill_id = b.backfill_id RETURNING * INTO b;
         CONTINUE;
       END IF;
-      RETURN NEXT auditlog.page_out(cut.page, cut.body);
+      RETURN NEXT auditlog_internal.page_out(cut.page, cut.body);
       RETURN;
     END IF;
 
@@ -157,7 +157,7 @@ BEGIN
                    ' coalesce(array_agg(DISTINCT c.stream ORDER BY c.stream) FILTER (WHERE c.wanted), ''{}'') AS streams'
                    ' FROM (SELECT e.logged_at, e.id, e.stream, true%s AS wanted FROM auditlog.entry e'
                    ' WHERE e.logged_at >= %L AND e.logged_at < %L%s ORDER BY e.logged_at, e.id LIMIT %s) c',
-                   auditlog.entry_filter(s.stream, s.tenant_id, s.operation_prefix),
+                   auditlog_internal.entry_filter(s.stream, s.tenant_id, s.operation_prefix),
                    greatest(b.range_start, b.after_logged_at),
                    least(b.range_end, auditlog.utc_day(greatest(b.range_start, b.after_logged_at)) + interval '1 day'),
                    CASE WHEN b.after_id IS NOT NULL
@@ -199,13 +199,13 @@ DECLARE
   b auditlog.backfill;
   p auditlog.page;
 BEGIN
-  PERFORM auditlog.refuse_transaction_block('auditlog.backfill_ack()');
+  PERFORM auditlog_internal.refuse_transaction_block('auditlog.backfill_ack()');
   PERFORM set_config('synchronous_commit', 'on', true);
   SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = backfill_ack.backfill_id FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
   END IF;
-  p := auditlog.ack_page(page_id, NULL, b.backfill_id, NULL, b.last_sha256);
+  p := auditlog_internal.ack_page(page_id, NULL, b.backfill_id, NULL, b.last_sha256);
   IF p IS NULL THEN
     RETURN false;
   END IF;
@@ -231,7 +231,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  s auditlog.sink := auditlog.locked_sink(sink);
+  s auditlog.sink := auditlog_internal.locked_sink(sink);
   gap auditlog.sink_gap;
   id bigint;
 BEGIN
@@ -261,7 +261,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  s auditlog.sink := auditlog.locked_sink(sink);
+  s auditlog.sink := auditlog_internal.locked_sink(sink);
   waived int;
 BEGIN
   DELETE FROM auditlog.sink_gap g WHERE g.sink = s.name;

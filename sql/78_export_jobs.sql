@@ -71,8 +71,8 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value', DETAIL = format('This one is %s.', "to" - "from"),
             HINT = 'Request several exports.';
   END IF;
-  PERFORM auditlog.import_window_lock();  -- serialised with import_begin(): see 79_import.sql
-  PERFORM auditlog.check_past_window("from", "to");
+  PERFORM auditlog_internal.import_window_lock();  -- serialised with import_begin(): see 79_import.sql
+  PERFORM auditlog_internal.check_past_window("from", "to");
   IF tenant_id = '' THEN
     RAISE EXCEPTION 'tenant_id must not be empty; pass NULL for every tenant' USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -106,7 +106,7 @@ CREATE TYPE auditlog.export_claim AS (
 COMMENT ON TYPE auditlog.export_claim IS 'A claimed export job, with the fencing token its worker must pass to every later call.';
 
 -- A worker's lease on a job: positive, at most a day.
-CREATE FUNCTION auditlog.check_lease(lease interval)
+CREATE FUNCTION auditlog_internal.check_lease(lease interval)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -117,7 +117,7 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION auditlog.check_lease IS 'Internal: refuses a lease that is not a positive interval of at most a day.';
+COMMENT ON FUNCTION auditlog_internal.check_lease IS 'Internal: refuses a lease that is not a positive interval of at most a day.';
 
 CREATE FUNCTION auditlog.claim_export(worker text, lease interval DEFAULT '5 minutes')
 RETURNS SETOF auditlog.export_claim
@@ -130,7 +130,7 @@ BEGIN
   IF worker IS NULL OR btrim(worker) = '' THEN
     RAISE EXCEPTION 'worker must name the worker claiming a job' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  PERFORM auditlog.check_lease(lease);
+  PERFORM auditlog_internal.check_lease(lease);
   -- Jobs whose worker used up their attempts fail rather than run again.
   UPDATE auditlog.export_job SET status = 'failed', finished_at = now(),
          error = coalesce(error, 'lease expired') || format(' (gave up after %s attempts)', attempts),
@@ -158,7 +158,7 @@ COMMENT ON FUNCTION auditlog.claim_export IS
   'Claims the oldest pending export job, or one whose worker''s lease expired, for worker; returns it with a fresh fencing token, or no row. Concurrent claims never get the same job (FOR UPDATE SKIP LOCKED).';
 
 -- The job, locked, if token is its current fencing token; an error otherwise.
-CREATE FUNCTION auditlog.fenced_job(job_id bigint, token uuid)
+CREATE FUNCTION auditlog_internal.fenced_job(job_id bigint, token uuid)
 RETURNS auditlog.export_job
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -179,7 +179,7 @@ BEGIN
   RETURN job;
 END
 $$;
-COMMENT ON FUNCTION auditlog.fenced_job IS 'Internal: the export job, locked, provided the token is its current fencing token.';
+COMMENT ON FUNCTION auditlog_internal.fenced_job IS 'Internal: the export job, locked, provided the token is its current fencing token.';
 
 CREATE FUNCTION auditlog.heartbeat_export(job_id bigint, token uuid, lease interval DEFAULT '5 minutes')
 RETURNS timestamptz
@@ -187,9 +187,9 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  job auditlog.export_job := auditlog.fenced_job(job_id, token);
+  job auditlog.export_job := auditlog_internal.fenced_job(job_id, token);
 BEGIN
-  PERFORM auditlog.check_lease(lease);
+  PERFORM auditlog_internal.check_lease(lease);
   UPDATE auditlog.export_job j
   SET lease_expires_at = now() + lease, heartbeat_at = now()
   WHERE j.job_id = job.job_id
@@ -225,21 +225,21 @@ DECLARE
   body text;
   cut record;
 BEGIN
-  PERFORM auditlog.refuse_transaction_block('auditlog.export_next_page()');
-  PERFORM auditlog.check_max_rows(max_rows);
+  PERFORM auditlog_internal.refuse_transaction_block('auditlog.export_next_page()');
+  PERFORM auditlog_internal.check_max_rows(max_rows);
   PERFORM set_config('synchronous_commit', 'on', true);
-  job := auditlog.fenced_job(job_id, token);
+  job := auditlog_internal.fenced_job(job_id, token);
   SELECT * INTO page FROM auditlog.page p WHERE p.job_id = job.job_id AND p.acked_at IS NULL;
   IF FOUND THEN
     -- Pinned: the same page again, for a retry or a worker taking over.
-    body := auditlog.pinned_body(page);
+    body := auditlog_internal.pinned_body(page);
   ELSE
     owner.job_id := job.job_id;
     owner.part_number := job.parts_exported + 1;
     owner.stream := job.stream;
     owner.tenant_id := job.tenant_id;
     owner.format := CASE job.format WHEN 'csv' THEN 'csv' ELSE 'ndjson' END;
-    SELECT * INTO cut FROM auditlog.pin_page(owner, job.after_logged_at, job.after_id, job.range_start, job.range_end, max_rows);
+    SELECT * INTO cut FROM auditlog_internal.pin_page(owner, job.after_logged_at, job.after_id, job.range_start, job.range_end, max_rows);
     page := cut.page;
     body := cut.body;
   END IF;
@@ -258,10 +258,10 @@ DECLARE
   job auditlog.export_job;
   p auditlog.page;
 BEGIN
-  PERFORM auditlog.refuse_transaction_block('auditlog.ack_export_page()');
+  PERFORM auditlog_internal.refuse_transaction_block('auditlog.ack_export_page()');
   PERFORM set_config('synchronous_commit', 'on', true);
-  job := auditlog.fenced_job(job_id, token);
-  p := auditlog.ack_page(page_id, NULL, NULL, job.job_id,
+  job := auditlog_internal.fenced_job(job_id, token);
+  p := auditlog_internal.ack_page(page_id, NULL, NULL, job.job_id,
                          (SELECT q.sha256 FROM auditlog.page q WHERE q.job_id = job.job_id AND q.acked_at IS NOT NULL
                           ORDER BY q.part_number DESC LIMIT 1));
   IF p IS NULL THEN
@@ -284,7 +284,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  job auditlog.export_job := auditlog.fenced_job(job_id, token);
+  job auditlog.export_job := auditlog_internal.fenced_job(job_id, token);
   last_part auditlog.page := (SELECT p FROM auditlog.page p WHERE p.job_id = job.job_id ORDER BY p.part_number DESC LIMIT 1);
 BEGIN
   IF last_part.acked_at IS NULL OR last_part.final IS NOT TRUE THEN
@@ -313,7 +313,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  job auditlog.export_job := auditlog.fenced_job(job_id, token);
+  job auditlog.export_job := auditlog_internal.fenced_job(job_id, token);
   next_status text := CASE WHEN job.attempts >= job.max_attempts THEN 'failed' ELSE 'pending' END;
 BEGIN
   UPDATE auditlog.export_job j

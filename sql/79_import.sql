@@ -86,26 +86,26 @@ COMMENT ON TABLE auditlog.import_stage IS
 
 -- The first key of the two-int advisory lock that ties an open span to its
 -- importer's session; the second is the span id.
-CREATE FUNCTION auditlog.import_lock_class()
+CREATE FUNCTION auditlog_internal.import_lock_class()
 RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT 73106010 $$;  -- 'auditlog import span'
-COMMENT ON FUNCTION auditlog.import_lock_class IS
+COMMENT ON FUNCTION auditlog_internal.import_lock_class IS
   'Internal: the first key of the session-level advisory lock (two-int form; the second is the span id) that ties an open import span to its importer''s session.';
 
-CREATE FUNCTION auditlog.import_lock_key(span_id bigint)
+CREATE FUNCTION auditlog_internal.import_lock_key(span_id bigint)
 RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT (span_id % 2147483648)::int $$;
-COMMENT ON FUNCTION auditlog.import_lock_key IS
+COMMENT ON FUNCTION auditlog_internal.import_lock_key IS
   'Internal: the second key of an import span''s advisory lock (the span id, which wraps past 2^31: two spans sharing a key only keep each other from being swept).';
 
 -- The import spans' advisory locks granted in this database, by key (the
 -- span id, see import_lock_key()) and by the session holding them: whether a
 -- span's importer is still there is asked of this, never of pg_stat_activity.
-CREATE FUNCTION auditlog.import_span_locks()
+CREATE FUNCTION auditlog_internal.import_span_locks()
 RETURNS TABLE (key int, pid int)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -114,27 +114,27 @@ AS $$
   FROM pg_locks l
   WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND l.classid = auditlog.import_lock_class()::oid
+    AND l.classid = auditlog_internal.import_lock_class()::oid
 $$;
-COMMENT ON FUNCTION auditlog.import_span_locks IS
+COMMENT ON FUNCTION auditlog_internal.import_span_locks IS
   'Internal: the advisory locks of import spans granted in this database: the span''s key and the session (pid) holding it.';
 
 -- Whether this session holds the span's lock. (pg_try_advisory_lock() would
 -- succeed on a lock the session already holds, and count it once more.)
-CREATE FUNCTION auditlog.holds_import_span(span_id bigint)
+CREATE FUNCTION auditlog_internal.holds_import_span(span_id bigint)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT EXISTS (SELECT FROM auditlog.import_span_locks() l
-                 WHERE l.key = auditlog.import_lock_key(span_id) AND l.pid = pg_backend_pid())
+  SELECT EXISTS (SELECT FROM auditlog_internal.import_span_locks() l
+                 WHERE l.key = auditlog_internal.import_lock_key(span_id) AND l.pid = pg_backend_pid())
 $$;
-COMMENT ON FUNCTION auditlog.holds_import_span IS
+COMMENT ON FUNCTION auditlog_internal.holds_import_span IS
   'Internal: whether this session holds the advisory lock of import span span_id.';
 
 -- Gives up this session's locks on spans that are no longer open (written or
 -- abandoned, and committed): they tie nothing to the session any more.
-CREATE FUNCTION auditlog.release_import_locks()
+CREATE FUNCTION auditlog_internal.release_import_locks()
 RETURNS int
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -144,26 +144,26 @@ DECLARE
   released int := 0;
 BEGIN
   FOR held IN SELECT l.key
-              FROM auditlog.import_span_locks() l
+              FROM auditlog_internal.import_span_locks() l
               WHERE l.pid = pg_backend_pid()
                 AND NOT EXISTS (SELECT FROM auditlog.import_span s
-                                WHERE auditlog.import_lock_key(s.span_id) = l.key AND s.status = 'open') LOOP
+                                WHERE auditlog_internal.import_lock_key(s.span_id) = l.key AND s.status = 'open') LOOP
     -- As many times as it was taken (each unlock when none is held would warn).
-    WHILE EXISTS (SELECT FROM auditlog.import_span_locks() l WHERE l.key = held.key AND l.pid = pg_backend_pid()) LOOP
-      PERFORM pg_advisory_unlock(auditlog.import_lock_class(), held.key);
+    WHILE EXISTS (SELECT FROM auditlog_internal.import_span_locks() l WHERE l.key = held.key AND l.pid = pg_backend_pid()) LOOP
+      PERFORM pg_advisory_unlock(auditlog_internal.import_lock_class(), held.key);
       released := released + 1;
     END LOOP;
   END LOOP;
   RETURN released;
 END
 $$;
-COMMENT ON FUNCTION auditlog.release_import_locks IS
+COMMENT ON FUNCTION auditlog_internal.release_import_locks IS
   'Internal: releases this session''s advisory locks on import spans that are no longer open. Returns how many lock counts it released.';
 
 -- The clock floor as a time: tick() raises it to each tick's time and it is
 -- never lowered, and every settled horizon is at most the time of the latest
 -- tick, so no horizon ever handed out (from the first tick on) lies after it.
-CREATE FUNCTION auditlog.clock_floor_time()
+CREATE FUNCTION auditlog_internal.clock_floor_time()
 RETURNS timestamptz
 LANGUAGE sql STABLE SECURITY DEFINER  -- auditlog.health shows it to readers
 SET search_path = pg_catalog, pg_temp
@@ -173,7 +173,7 @@ AS $$
          + make_interval(secs => (f.last_value % 1000000) / 1000000.0)
   FROM auditlog.clock_floor f
 $$;
-COMMENT ON FUNCTION auditlog.clock_floor_time IS
+COMMENT ON FUNCTION auditlog_internal.clock_floor_time IS
   'Internal: the clock floor (auditlog.clock_floor, microseconds since 2000-01-01 UTC) as a time: an upper bound of every settled horizon handed out since the first tick.';
 
 -- import_begin() and the start of anything that pins pages of a past window
@@ -181,12 +181,12 @@ COMMENT ON FUNCTION auditlog.clock_floor_time IS
 -- before they check their window, so either the span is committed and holds
 -- the settled horizon back, or their backfill or job is committed and
 -- import_begin() sees it.
-CREATE FUNCTION auditlog.import_window_lock()
+CREATE FUNCTION auditlog_internal.import_window_lock()
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_advisory_xact_lock_shared(auditlog.lock_key('import windows')) $$;
-COMMENT ON FUNCTION auditlog.import_window_lock IS
+AS $$ SELECT pg_advisory_xact_lock_shared(auditlog_internal.lock_key('import windows')) $$;
+COMMENT ON FUNCTION auditlog_internal.import_window_lock IS
   'Internal: the shared side of the lock import_begin() takes exclusively; start_backfill() and request_export() take it before checking their window.';
 
 CREATE FUNCTION auditlog.import_begin(range_start timestamptz, range_end timestamptz,
@@ -203,7 +203,7 @@ DECLARE
   handed_out timestamptz;
   pinned text;
 BEGIN
-  PERFORM auditlog.refuse_transaction_block('auditlog.import_begin()');
+  PERFORM auditlog_internal.refuse_transaction_block('auditlog.import_begin()');
   IF range_start IS NULL OR range_end IS NULL OR range_start > range_end THEN
     RAISE EXCEPTION 'an import needs a span with range_start at or before range_end' USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -223,9 +223,9 @@ BEGIN
   -- lock while it raises the clock floor; this transaction holds it until it
   -- commits): a tick either raised the floor already, or is seen only with
   -- the span. Nor a backfill or export job starting meanwhile.
-  PERFORM pg_advisory_xact_lock(auditlog.lock_key('tick'));
-  PERFORM pg_advisory_xact_lock(auditlog.lock_key('import windows'));
-  PERFORM auditlog.release_import_locks();
+  PERFORM pg_advisory_xact_lock(auditlog_internal.lock_key('tick'));
+  PERFORM pg_advisory_xact_lock(auditlog_internal.lock_key('import windows'));
+  PERFORM auditlog_internal.release_import_locks();
   -- Pinned pages of a past window would change: refused even forced.
   SELECT string_agg(what, '; ') INTO pinned
   FROM (SELECT format('backfill %s of sink %L (%s to %s)', b.backfill_id, b.sink, b.range_start, b.range_end) AS what
@@ -241,7 +241,7 @@ BEGIN
             DETAIL = format('Their pages are pinned when handed out, and the import would change them: %s.', pinned),
             HINT = 'Wait until they finish, or cancel them (cancel_backfill(), cancel_export()), then import.';
   END IF;
-  handed_out := auditlog.clock_floor_time();
+  handed_out := auditlog_internal.clock_floor_time();
   IF range_start < handed_out AND NOT force THEN
     RAISE EXCEPTION 'the span starts before a settled horizon that may have been handed out'
       USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -252,14 +252,14 @@ BEGIN
   RETURNING span_id INTO span;
   IF force AND range_start < handed_out THEN
     RAISE WARNING 'auditlog: forced import into a window that may already have been declared stable';
-    PERFORM auditlog.record_internal(operation => 'auditlog.import.forced', stream => 'auditlog',
+    PERFORM auditlog_internal.record_internal(operation => 'auditlog.import.forced', stream => 'auditlog',
                                      actor_type => 'database_role', actor_id => session_user::text,
                                      resource_type => 'import_span', resource_id => span::text,
                                      details => jsonb_build_object('range_start', range_start, 'range_end', range_end,
                                                                    'horizon_bound', handed_out));
   END IF;
   -- Last: a session-level lock outlives an error of this transaction.
-  PERFORM pg_advisory_lock(auditlog.import_lock_class(), auditlog.import_lock_key(span));
+  PERFORM pg_advisory_lock(auditlog_internal.import_lock_class(), auditlog_internal.import_lock_key(span));
   RETURN span;
 END
 $$;
@@ -268,7 +268,7 @@ COMMENT ON FUNCTION auditlog.import_begin IS
 
 -- The checks of one imported row (log.c): those of record(), then the id,
 -- the times within the span, and the key.
-CREATE FUNCTION auditlog.check_import_entry(
+CREATE FUNCTION auditlog_internal.check_import_entry(
   operation text, stream text, actor_type text, actor_id text, tenant_id text, resource_type text,
   resource_id text, request_id text, request_uri text, source_ip inet, user_agent text, auth_method text,
   credential_id text, result auditlog.result, http_status int, error_code text, error_message text, details jsonb,
@@ -277,13 +277,13 @@ CREATE FUNCTION auditlog.check_import_entry(
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'auditlog_check_import_entry';
-COMMENT ON FUNCTION auditlog.check_import_entry IS
+COMMENT ON FUNCTION auditlog_internal.check_import_entry IS
   'Internal to import_staged_rows(): raises the first rule an imported row breaks (those record() applies to its arguments, then a non-null id, finite started_at at or before logged_at, logged_at within the span, a new (logged_at, id)), naming the row; SQLSTATE 22023, or 54000 for an entry too large.';
 
 -- The span an import writes: it must be open, and this session holds it
 -- from now on (unless another live session does). Its row stays locked until
 -- the transaction ends, which keeps tick()'s sweep off it.
-CREATE FUNCTION auditlog.claim_import_span(span_id bigint)
+CREATE FUNCTION auditlog_internal.claim_import_span(span_id bigint)
 RETURNS auditlog.import_span
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -307,8 +307,8 @@ BEGIN
                         THEN 'Its importer''s session ended (or import_abandon() closed it) before the rows were written: register the span again with import_begin().'
                         ELSE 'Its rows are written already.' END;
   END IF;
-  IF NOT auditlog.holds_import_span(span.span_id)
-     AND NOT pg_try_advisory_lock(auditlog.import_lock_class(), auditlog.import_lock_key(span.span_id)) THEN
+  IF NOT auditlog_internal.holds_import_span(span.span_id)
+     AND NOT pg_try_advisory_lock(auditlog_internal.import_lock_class(), auditlog_internal.import_lock_key(span.span_id)) THEN
     RAISE EXCEPTION 'import span % is held by another session', span_id
       USING ERRCODE = 'lock_not_available',
             DETAIL = 'The session that registered it (or that writes its rows) is still connected.',
@@ -317,12 +317,12 @@ BEGIN
   RETURN span;
 END
 $$;
-COMMENT ON FUNCTION auditlog.claim_import_span IS
+COMMENT ON FUNCTION auditlog_internal.claim_import_span IS
   'Internal to import_rows(): locks the import span, refuses it unless it is open and free of any other live session, and takes its advisory lock for this session. Returns the span.';
 
 -- The step with the extension's rights: it reads only the staging table (of
 -- built-in types and auditlog.result), never the caller's source.
-CREATE FUNCTION auditlog.import_staged_rows(span_id bigint)
+CREATE FUNCTION auditlog_internal.import_staged_rows(span_id bigint)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -335,10 +335,10 @@ DECLARE
   day timestamptz;
   written bigint;
 BEGIN
-  span := auditlog.claim_import_span(span_id);
+  span := auditlog_internal.claim_import_span(span_id);
   -- Every staged row, in the order it was staged: the first bad one refuses
   -- the whole import.
-  PERFORM count(auditlog.check_import_entry(
+  PERFORM count(auditlog_internal.check_import_entry(
             st.operation, st.stream, st.actor_type, st.actor_id, st.tenant_id, st.resource_type,
             st.resource_id, st.request_id, st.request_uri, st.source_ip, st.user_agent, st.auth_method,
             st.credential_id, st.result, st.http_status, st.error_code, st.error_message, st.details,
@@ -351,10 +351,10 @@ BEGIN
         ORDER BY s.ord OFFSET 0) AS st;
   -- Every day of the span gets its partition first (one maintainer at a
   -- time, as in ensure_partitions()).
-  PERFORM pg_advisory_xact_lock(auditlog.lock_key('partitions'));
+  PERFORM pg_advisory_xact_lock(auditlog_internal.lock_key('partitions'));
   FOR day IN SELECT generate_series(auditlog.utc_day(span.range_start), auditlog.utc_day(span.range_end), interval '1 day') LOOP
     IF NOT EXISTS (SELECT FROM auditlog.partitions p WHERE p.range_start <= day AND p.range_end > day) THEN
-      IF NOT auditlog.attach_day(day) THEN
+      IF NOT auditlog_internal.attach_day(day) THEN
         RAISE EXCEPTION 'could not make the partition for % now: the log is busy', day::date
           USING ERRCODE = 'lock_not_available', HINT = 'Try again.';
       END IF;
@@ -379,7 +379,7 @@ BEGIN
   RETURN written;
 END
 $$;
-COMMENT ON FUNCTION auditlog.import_staged_rows IS
+COMMENT ON FUNCTION auditlog_internal.import_staged_rows IS
   'Internal to import_rows(): checks the rows this transaction staged for the span (as record() checks its arguments, plus times within the span and new keys) and moves them into the log, marking the span written; refuses the whole import, writing nothing, at the first bad row. Takes the span''s lock for this session.';
 
 -- The step with the caller's rights: whatever the source runs (functions of
@@ -398,7 +398,7 @@ BEGIN
       HINT = 'Pass the id import_begin() returned and the table or view to import.';
   END IF;
   -- Refuse a span that is not open before reading the source.
-  PERFORM auditlog.claim_import_span(span_id);
+  PERFORM auditlog_internal.claim_import_span(span_id);
   EXECUTE format('INSERT INTO auditlog.import_stage (span_id, id, stream, logged_at, started_at, operation, actor_type,'
                  ' actor_id, tenant_id, resource_type, resource_id, request_id, request_uri, source_ip, user_agent,'
                  ' auth_method, credential_id, result, http_status, error_code, error_message, details)'
@@ -406,7 +406,7 @@ BEGIN
                  ' actor_id, tenant_id, resource_type, resource_id, request_id, request_uri, source_ip, user_agent,'
                  ' auth_method, credential_id, result, http_status, error_code, error_message, details FROM %s', source)
   USING span_id;
-  RETURN auditlog.import_staged_rows(span_id);
+  RETURN auditlog_internal.import_staged_rows(span_id);
 END
 $$;
 COMMENT ON FUNCTION auditlog.import_rows IS
@@ -427,8 +427,8 @@ BEGIN
   WHERE s.span_id = import_abandon.span_id AND s.status = 'open';
   closed := FOUND;
   -- This session no longer holds the span (if it did).
-  WHILE auditlog.holds_import_span(import_abandon.span_id) LOOP
-    PERFORM pg_advisory_unlock(auditlog.import_lock_class(), auditlog.import_lock_key(import_abandon.span_id));
+  WHILE auditlog_internal.holds_import_span(import_abandon.span_id) LOOP
+    PERFORM pg_advisory_unlock(auditlog_internal.import_lock_class(), auditlog_internal.import_lock_key(import_abandon.span_id));
   END LOOP;
   RETURN closed;
 END
@@ -441,7 +441,7 @@ COMMENT ON FUNCTION auditlog.import_abandon IS
 -- SKIP LOCKED: a span whose rows are being written (import_staged_rows()
 -- holds its row until its transaction ends) is never swept. Whether a lock is
 -- held is asked of the lock manager itself, never of pg_stat_activity.
-CREATE FUNCTION auditlog.sweep_import_spans()
+CREATE FUNCTION auditlog_internal.sweep_import_spans()
 RETURNS int
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -452,9 +452,9 @@ DECLARE
 BEGIN
   FOR span IN SELECT * FROM auditlog.import_span s WHERE s.status = 'open' ORDER BY s.span_id FOR UPDATE SKIP LOCKED LOOP
     -- This session's own span is alive (and a try-lock would just count it again).
-    CONTINUE WHEN auditlog.holds_import_span(span.span_id);
-    CONTINUE WHEN NOT pg_try_advisory_lock(auditlog.import_lock_class(), auditlog.import_lock_key(span.span_id));
-    PERFORM pg_advisory_unlock(auditlog.import_lock_class(), auditlog.import_lock_key(span.span_id));
+    CONTINUE WHEN auditlog_internal.holds_import_span(span.span_id);
+    CONTINUE WHEN NOT pg_try_advisory_lock(auditlog_internal.import_lock_class(), auditlog_internal.import_lock_key(span.span_id));
+    PERFORM pg_advisory_unlock(auditlog_internal.import_lock_class(), auditlog_internal.import_lock_key(span.span_id));
     UPDATE auditlog.import_span s SET status = 'abandoned', abandoned_at = now() WHERE s.span_id = span.span_id;
     RAISE WARNING 'auditlog: import span % (% to %) was abandoned: the session that registered it ended before its rows were written',
       span.span_id, span.range_start, span.range_end;
@@ -466,7 +466,7 @@ BEGIN
   RETURN swept;
 END
 $$;
-COMMENT ON FUNCTION auditlog.sweep_import_spans IS
+COMMENT ON FUNCTION auditlog_internal.sweep_import_spans IS
   'Internal to tick(): marks abandoned the open import spans whose importer''s session ended (no session holds their advisory lock) and deletes staged rows no transaction will move. Returns how many spans it marked.';
 
 -- Both steps in one call, for a DBA at psql: CALL auditlog.import('legacy').
@@ -505,7 +505,7 @@ BEGIN
   COMMIT;
   -- The span is written: it no longer needs this session (import_begin()
   -- took its lock once; import_rows() found it held and took it no more).
-  PERFORM pg_catalog.pg_advisory_unlock(auditlog.import_lock_class(), auditlog.import_lock_key(span));
+  PERFORM pg_catalog.pg_advisory_unlock(auditlog_internal.import_lock_class(), auditlog_internal.import_lock_key(span));
   RAISE NOTICE 'auditlog: imported % entries from % (span %)', written, source, span;
 END
 $$;

@@ -53,7 +53,7 @@ COMMENT ON FUNCTION auditlog.retention_holds IS
 -- not exported it yet (and the time before which it has), or an import,
 -- backfill or export job over it (and the start of its range).
 -- A retention period: positive.
-CREATE FUNCTION auditlog.check_retain(retain interval)
+CREATE FUNCTION auditlog_internal.check_retain(retain interval)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -66,7 +66,7 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION auditlog.check_retain IS 'Internal: refuses a retention period that is not a positive interval.';
+COMMENT ON FUNCTION auditlog_internal.check_retain IS 'Internal: refuses a retention period that is not a positive interval.';
 
 CREATE FUNCTION auditlog.purge_preview(retain interval DEFAULT '90 days')
 RETURNS TABLE (partition_name text, partition regclass, range_start timestamptz, range_end timestamptz,
@@ -75,7 +75,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM auditlog.check_retain(retain);
+  PERFORM auditlog_internal.check_retain(retain);
   RETURN QUERY
   SELECT p.partition_name, p.partition, p.range_start, p.range_end,
          coalesce('sink "' || h.sink || '"', o.holder), coalesce(h.exported_before, o.range_start)
@@ -106,13 +106,13 @@ DECLARE
   p record;
   dropped int := 0;
 BEGIN
-  PERFORM auditlog.check_retain(retain);
+  PERFORM auditlog_internal.check_retain(retain);
   IF force IS NULL THEN
     RAISE EXCEPTION 'force must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
   -- One maintainer at a time (as ensure_partitions()): two would both drop
   -- the same day, and one fail. Purging can wait for the next run.
-  IF NOT pg_try_advisory_xact_lock(auditlog.lock_key('partitions')) THEN
+  IF NOT pg_try_advisory_xact_lock(auditlog_internal.lock_key('partitions')) THEN
     RAISE NOTICE 'auditlog: partitions are being made or dropped by another session; purge() will run next time';
     RETURN 0;
   END IF;
@@ -129,7 +129,7 @@ BEGIN
       IF p.held_by IS NOT NULL THEN
         -- The log records its own forced purge.
         RAISE WARNING 'auditlog: forced purge dropped partition % held for %', p.partition_name, p.held_by;
-        PERFORM auditlog.record_internal(operation => 'auditlog.purge.forced', stream => 'auditlog',
+        PERFORM auditlog_internal.record_internal(operation => 'auditlog.purge.forced', stream => 'auditlog',
                                          actor_type => 'database_role', actor_id => session_user::text,
                                          resource_type => 'partition', resource_id => p.partition_name,
                                          details => jsonb_build_object('range_start', p.range_start, 'range_end', p.range_end,

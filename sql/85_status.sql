@@ -10,7 +10,7 @@ SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
        (SELECT max(tick_id) FROM auditlog.tick) AS last_tick,
        (SELECT max(taken_at) FROM auditlog.tick) AS last_tick_at,
        auditlog.settled_horizon() AS settled_horizon,
-       auditlog.clock_floor_time() > clock_timestamp() AS clock_behind_floor,
+       auditlog_internal.clock_floor_time() > clock_timestamp() AS clock_behind_floor,
        -- What holds the settled horizon back, for display only (the horizon
        -- itself never depends on it): the oldest prepared transaction, else
        -- the oldest transaction this role may see.
@@ -28,8 +28,8 @@ SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
        (SELECT min(range_start) FROM auditlog.import_span WHERE status = 'open') AS oldest_open_import_start,
        EXISTS (SELECT FROM auditlog.import_span s
                WHERE s.status = 'open'
-                 AND NOT EXISTS (SELECT FROM auditlog.import_span_locks() l
-                                 WHERE l.key = auditlog.import_lock_key(s.span_id))) AS open_import_abandoned;
+                 AND NOT EXISTS (SELECT FROM auditlog_internal.import_span_locks() l
+                                 WHERE l.key = auditlog_internal.import_lock_key(s.span_id))) AS open_import_abandoned;
 COMMENT ON VIEW auditlog.health IS
   'One row: begun entries still pending and the oldest of them, the day partitions, rows in the DEFAULT partition (should be 0), the last tick, the settled horizon and the oldest transaction holding it back, and whether the server clock is behind the clock floor (the floor, not the clock, then stamps entries), and the open import spans: how many, the oldest start, and whether any looks abandoned (no session holds it; the next tick() marks it abandoned).';
 
@@ -67,7 +67,7 @@ BEGIN
     hi := (SELECT max(tick_id) FROM auditlog.tick t WHERE segment.to_tick IS NULL OR t.tick_id <= segment.to_tick);
     CONTINUE WHEN hi IS NULL OR hi <= lo;
     EXECUTE format('SELECT count(*) FROM (SELECT FROM auditlog.entry e WHERE %s%s LIMIT %s) AS owed',
-                   auditlog.batch_condition(lo, hi), auditlog.entry_filter(s.stream, s.tenant_id, s.operation_prefix), cap - lag)
+                   auditlog_internal.batch_condition(lo, hi), auditlog_internal.entry_filter(s.stream, s.tenant_id, s.operation_prefix), cap - lag)
     INTO owed;
     lag := lag + owed;
     EXIT WHEN lag >= cap;
@@ -129,7 +129,7 @@ BEGIN
     RAISE EXCEPTION 'list() needs a window with "from" before "to"'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  PERFORM auditlog.check_max_rows(max_rows);
+  PERFORM auditlog_internal.check_max_rows(max_rows);
   IF (after_logged_at IS NULL) <> (after_id IS NULL) THEN
     RAISE EXCEPTION 'after_logged_at and after_id go together: pass both (the last entry of the previous page) or neither'
       USING ERRCODE = 'invalid_parameter_value';

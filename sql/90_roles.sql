@@ -16,9 +16,11 @@ END
 $$;
 GRANT auditlog_writer, auditlog_reader TO auditlog_admin;
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auditlog FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auditlog, auditlog_internal FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA auditlog FROM PUBLIC;
-GRANT USAGE ON SCHEMA auditlog TO auditlog_writer, auditlog_reader, auditlog_admin;
+-- (auditlog_internal too: its functions are refused one by one, with a
+-- message that names the function, unless granted below.)
+GRANT USAGE ON SCHEMA auditlog, auditlog_internal TO auditlog_writer, auditlog_reader, auditlog_admin;
 
 GRANT EXECUTE ON FUNCTION auditlog.record, auditlog.begin, auditlog.complete
   TO auditlog_writer;
@@ -28,9 +30,9 @@ GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.
   TO auditlog_reader;
 -- auditlog.health shows open import spans by their lock's keys.
 GRANT EXECUTE ON FUNCTION auditlog.valid_stream TO auditlog_writer, auditlog_reader;
-GRANT EXECUTE ON FUNCTION auditlog.import_lock_class, auditlog.import_lock_key, auditlog.import_span_locks,
-  auditlog.clock_floor_time TO auditlog_reader;
-GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog.partition_range, auditlog.settled_horizon, auditlog.list,
+GRANT EXECUTE ON FUNCTION auditlog_internal.import_lock_class, auditlog_internal.import_lock_key, auditlog_internal.import_span_locks,
+  auditlog_internal.clock_floor_time TO auditlog_reader;
+GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog_internal.partition_range, auditlog.settled_horizon, auditlog.list,
   auditlog.sink_exported_before, auditlog.sink_lag_rows
   TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, auditlog.purge, auditlog.purge_preview,
@@ -40,7 +42,7 @@ GRANT EXECUTE ON FUNCTION auditlog.timeout_pending, auditlog.ensure_partitions, 
   auditlog.ack_export_page, auditlog.finish_export, auditlog.fail_export, auditlog.cancel_export,
   auditlog.start_backfill, auditlog.backfill_next_page, auditlog.backfill_ack, auditlog.cancel_backfill,
   auditlog.backfill_gap, auditlog.waive_gaps,
-  auditlog.import_begin, auditlog.import_rows, auditlog.claim_import_span, auditlog.import_staged_rows, auditlog.import_abandon
+  auditlog.import_begin, auditlog.import_rows, auditlog_internal.claim_import_span, auditlog_internal.import_staged_rows, auditlog.import_abandon
   TO auditlog_admin;
 -- import_rows() runs with the caller's rights: it stages the source's rows
 -- (every column but the staging transaction's xid, which is its own).

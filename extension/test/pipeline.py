@@ -69,8 +69,8 @@ def main():
     calls = conn.execute("""
         SELECT format('SELECT %s(%s)', p.oid::regproc, array_to_string(array_fill('NULL'::text, ARRAY[p.pronargs]), ', '))
         FROM pg_proc p
-        WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
-          AND p.prosrc LIKE '%auditlog.refuse_transaction_block(%'
+        WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+          AND p.prosrc LIKE '%auditlog_internal.refuse_transaction_block(%'
         ORDER BY 1""").fetchall()
     check("the functions that commit on their own are found", len(calls) >= 9)
     for statement in [f"SELECT auditlog.ack('pipelined', '{first[0][0]}')",

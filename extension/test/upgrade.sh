@@ -98,7 +98,10 @@ SELECT line FROM (
                 p.oid::regprocedure, pg_get_function_result(p.oid), p.provolatile, p.prokind,
                 CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END, p.proconfig, p.proacl,
                 md5(p.prosrc), obj_description(p.oid, 'pg_proc')) AS line
-  FROM pg_proc p WHERE p.pronamespace = 'auditlog'::regnamespace
+  FROM pg_proc p WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace)
+  UNION ALL
+  SELECT format('schema %s acl=%s comment=%s', n.nspname, n.nspacl, obj_description(n.oid, 'pg_namespace'))
+  FROM pg_namespace n WHERE n.nspname IN ('auditlog', 'auditlog_internal')
   UNION ALL
   SELECT format('relation %s kind=%s acl=%s comment=%s', c.relname, c.relkind, c.relacl, obj_description(c.oid, 'pg_class'))
   FROM pg_class c WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relname !~ '^entry_p\d{8}'

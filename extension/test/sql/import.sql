@@ -10,8 +10,8 @@ RESET client_min_messages;
 -- enabled before it committed, never changing a window declared stable.
 -- A log that has been running: its days from two days ago to tomorrow.
 SELECT auditlog.ensure_partitions(1) AS made;
-SELECT auditlog.attach_day(auditlog.utc_day(now()) - interval '2 days')
-       AND auditlog.attach_day(auditlog.utc_day(now()) - interval '1 day') AS made_past_days;
+SELECT auditlog_internal.attach_day(auditlog.utc_day(now()) - interval '2 days')
+       AND auditlog_internal.attach_day(auditlog.utc_day(now()) - interval '1 day') AS made_past_days;
 SELECT auditlog.create_sink('importer', 'file:///srv/import') AS created;
 CREATE TEMP TABLE legacy AS
 SELECT ('01890000-0000-7000-9000-' || lpad(n::text, 12, '0'))::uuid AS id, 'audit' AS stream,

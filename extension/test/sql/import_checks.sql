@@ -98,7 +98,7 @@ CREATE ROLE ic_writer IN ROLE auditlog_writer;
 SET ROLE ic_writer;
 SELECT pg_temp.attempt($$SELECT auditlog.record(operation => 'forged.purge', stream => 'auditlog')$$) AS record_reserved;
 SELECT pg_temp.attempt($$SELECT auditlog.begin(operation => 'forged.purge', stream => 'auditlog')$$) AS begin_reserved;
-SELECT pg_temp.attempt($$SELECT auditlog.record_internal(operation => 'forged.purge')$$) AS record_internal;
+SELECT pg_temp.attempt($$SELECT auditlog_internal.record_internal(operation => 'forged.purge')$$) AS record_internal;
 SELECT auditlog.valid_stream('auditlog') AS well_formed, auditlog.valid_stream('..') AS dots, auditlog.valid_stream(NULL) AS null_stream;
 SELECT auditlog.record(operation => 'fine', stream => 'auditlog-app') IS NOT NULL AS other_stream_ok;
 RESET ROLE;

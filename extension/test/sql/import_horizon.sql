@@ -21,7 +21,7 @@ SET client_min_messages = warning;
 SELECT auditlog.ensure_partitions() >= 0 AS partitions_made;
 -- Yesterday too: the windows below reach 10 minutes back, into yesterday
 -- just after midnight UTC.
-SELECT auditlog.attach_day(auditlog.utc_day(now()) - interval '1 day') AS yesterday_made;
+SELECT auditlog_internal.attach_day(auditlog.utc_day(now()) - interval '1 day') AS yesterday_made;
 RESET client_min_messages;
 SELECT auditlog.record(operation => 'horizon.before') IS NOT NULL AS recorded;
 SELECT auditlog.tick() IS NOT NULL AS ticked;
@@ -72,7 +72,7 @@ SELECT set_config('test.span', :'span', false) IS NOT NULL AS set;
 DO $$
 BEGIN
   FOR i IN 1..200 LOOP
-    EXIT WHEN NOT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = auditlog.import_lock_class()::oid
+    EXIT WHEN NOT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = auditlog_internal.import_lock_class()::oid
                           AND objid = current_setting('test.span')::oid AND granted);
     PERFORM pg_sleep(0.05);
   END LOOP;
@@ -96,5 +96,5 @@ SELECT status FROM auditlog.import_span WHERE span_id = :own;
 SELECT open_imports, open_import_abandoned FROM auditlog.health;
 SELECT auditlog.import_abandon(:own) AS abandoned;
 SELECT count(*) AS import_locks_held FROM pg_locks
-WHERE locktype = 'advisory' AND classid = auditlog.import_lock_class()::oid AND pid = pg_backend_pid();
+WHERE locktype = 'advisory' AND classid = auditlog_internal.import_lock_class()::oid AND pid = pg_backend_pid();
 DROP EXTENSION dblink;

@@ -77,28 +77,28 @@ RESET client_min_messages;
 RESET ROLE;
 SELECT count(*) AS called_rows FROM auditlog.entry WHERE operation = 'honest.call';
 SELECT count(*) AS import_locks_held FROM pg_locks
-WHERE locktype = 'advisory' AND classid = auditlog.import_lock_class()::oid AND pid = pg_backend_pid();
+WHERE locktype = 'advisory' AND classid = auditlog_internal.import_lock_class()::oid AND pid = pg_backend_pid();
 SELECT rolsuper AS attacker_is_superuser FROM pg_roles WHERE rolname = 'ip_attacker';
 
 -- Every SECURITY DEFINER function of the extension, with its arguments: a
 -- new one shows here, to be reviewed for what the caller controls.
 SELECT p.oid::regprocedure AS security_definer
-FROM pg_proc p WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prosecdef
+FROM pg_proc p WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prosecdef
 ORDER BY p.oid::regprocedure::text;
 -- None takes a type whose reading would run the caller's code or name the
 -- caller's objects (regclass, regproc, polymorphic types, records, a type
 -- the caller owns) as an argument: only these reviewed scalar types.
 SELECT p.oid::regprocedure AS takes_caller_controlled_type, t::regtype AS type
 FROM pg_proc p, unnest(p.proargtypes::oid[]) AS t
-WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prosecdef
+WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prosecdef
   AND t::regtype NOT IN ('text'::regtype, 'integer', 'bigint', 'boolean', 'timestamp with time zone', 'interval',
                          'uuid', 'inet', 'jsonb', 'auditlog.result');
 -- And none is a procedure or returns a polymorphic or caller-named type.
 SELECT p.oid::regprocedure AS odd_security_definer
 FROM pg_proc p JOIN pg_type rt ON rt.oid = p.prorettype
-WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prosecdef
+WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prosecdef
   AND (p.prokind <> 'f' OR rt.typtype = 'p' AND rt.typname NOT IN ('void', 'record')
-       OR rt.typnamespace NOT IN ('pg_catalog'::regnamespace, 'auditlog'::regnamespace));
+       OR rt.typnamespace NOT IN ('pg_catalog'::regnamespace, 'auditlog'::regnamespace, 'auditlog_internal'::regnamespace));
 
 DROP OWNED BY ip_attacker;
 DROP ROLE ip_attacker;

@@ -20,24 +20,29 @@ SELECT partition_count, default_partition_rows, pending_count FROM auditlog.heal
 -- first tick of a log would lift the clock floor above).
 SELECT auditlog.tick() IS NOT NULL AS first_tick;
 
--- Every public function carries a comment.
-SELECT p.proname
+-- Every function carries a comment; \df auditlog.* shows what a DBA may
+-- call, and the helpers those are built from are in auditlog_internal, each
+-- one's comment saying so.
+SELECT p.oid::regprocedure AS misplaced_or_uncommented
 FROM pg_proc p
-WHERE p.pronamespace = 'auditlog'::regnamespace
-  AND obj_description(p.oid, 'pg_proc') IS NULL;
+WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace)
+  AND (obj_description(p.oid, 'pg_proc') IS NULL
+       OR (obj_description(p.oid, 'pg_proc') LIKE 'Internal%') <> (p.pronamespace = 'auditlog_internal'::regnamespace));
+SELECT (SELECT count(*) FROM pg_proc WHERE pronamespace = 'auditlog'::regnamespace) AS public_functions,
+       (SELECT count(*) FROM pg_proc WHERE pronamespace = 'auditlog_internal'::regnamespace) AS internal_functions;
 
 -- SECURITY DEFINER functions pin their search_path: SQL and PL/pgSQL ones
 -- with a SET clause, C ones in code (extension/src/log.c).
 SELECT p.proname
 FROM pg_proc p
-WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prosecdef
+WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prosecdef
   AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
   AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
 
 -- PUBLIC may execute nothing.
 SELECT p.proname
 FROM pg_proc p
-WHERE p.pronamespace = 'auditlog'::regnamespace
+WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace)
   AND has_function_privilege('public', p.oid, 'EXECUTE');
 
 -- The DEFAULT partition and begun entries are dumped with the data.

@@ -46,10 +46,10 @@ $$;
 -- days made ahead (empty), today's through the writer_xid index.
 SELECT only_today_or_later, today_through_index FROM pg_temp.plan_summary(format(
   'SELECT e.stream, e.logged_at FROM auditlog.entry e WHERE %s ORDER BY e.stream, e.logged_at, e.id LIMIT 1',
-  auditlog.batch_condition(:lo, :hi)));
+  auditlog_internal.batch_condition(:lo, :hi)));
 
 -- The page query itself: one partition, today's.
-SELECT * FROM pg_temp.plan_summary(auditlog.page_query(
+SELECT * FROM pg_temp.plan_summary(auditlog_internal.page_query(
   jsonb_populate_record(NULL::auditlog.page, jsonb_build_object('sink', 'explain', 'stream', 'audit', 'lo_tick', :lo, 'hi_tick', :hi)),
   NULL, NULL, auditlog.utc_day(now()), auditlog.utc_day(now()) + interval '1 day', 10000));
 

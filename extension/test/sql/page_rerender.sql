@@ -45,7 +45,7 @@ $$;
 -- The settings make different plans of a page's query.
 SELECT pg_temp.plan_a();
 CREATE TEMP TABLE page_query AS
-SELECT auditlog.page_query(jsonb_populate_record(NULL::auditlog.page,
+SELECT auditlog_internal.page_query(jsonb_populate_record(NULL::auditlog.page,
                              jsonb_build_object('sink', 'replan', 'stream', 'replan', 'lo_tick', st.cursor_tick,
                                                 'hi_tick', (SELECT max(tick_id) FROM auditlog.tick))),
                            NULL, NULL, auditlog.utc_day(now()), auditlog.utc_day(now()) + interval '1 day', 150) AS q

@@ -21,7 +21,7 @@ CREATE ROLE pm_outsider;
 -- Functions and procedures each role may execute; the outsider stands for PUBLIC.
 SELECT r.role, string_agg(p.proname, ' ' ORDER BY p.proname) AS may_execute
 FROM (VALUES ('pm_writer'), ('pm_reader'), ('pm_admin'), ('pm_outsider')) AS r(role)
-LEFT JOIN pg_proc p ON p.pronamespace = 'auditlog'::regnamespace AND has_function_privilege(r.role, p.oid, 'EXECUTE')
+LEFT JOIN pg_proc p ON p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND has_function_privilege(r.role, p.oid, 'EXECUTE')
 GROUP BY r.role ORDER BY r.role;
 
 -- Tables, views and sequences each role may touch, and how.
@@ -43,7 +43,7 @@ ORDER BY r.role, c.relname;
 -- for the C entry points, in the C code (marked here by LANGUAGE c).
 SELECT p.oid::regprocedure AS unpinned
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prosecdef AND l.lanname <> 'c'
+WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prosecdef AND l.lanname <> 'c'
   AND NOT coalesce(p.proconfig, '{}') @> '{"search_path=pg_catalog, pg_temp"}';
 
 -- Tried for real: each role reads every table and view it may, and nothing
@@ -92,12 +92,12 @@ LANGUAGE plpgsql AS $$
 DECLARE
   f record;
 BEGIN
-  FOR f IN SELECT p.oid, p.proname, p.prokind,
+  FOR f IN SELECT p.oid, p.pronamespace::regnamespace AS schema, p.proname, p.prokind,
                   (SELECT string_agg(format(CASE WHEN p.prokind = 'p' THEN 'NULL::%s' ELSE '(SELECT NULL::%s)' END,
                                             t::regtype), ', ' ORDER BY n)
                    FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, n)) AS args
            FROM pg_proc p
-           WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prorettype <> 'trigger'::regtype
+           WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prorettype <> 'trigger'::regtype
              -- (an aggregate's support functions take internal: no SQL can call them)
              AND NOT 'internal'::regtype = ANY (p.proargtypes)
            ORDER BY p.oid::regprocedure::text LOOP
@@ -105,8 +105,8 @@ BEGIN
     granted := has_function_privilege(role, f.oid, 'EXECUTE');
     BEGIN
       EXECUTE format('SET LOCAL ROLE %I', role);
-      EXECUTE format(CASE WHEN f.prokind = 'p' THEN 'CALL auditlog.%I(%s)' ELSE 'SELECT auditlog.%I(%s)' END,
-                     f.proname, coalesce(f.args, ''));
+      EXECUTE format(CASE WHEN f.prokind = 'p' THEN 'CALL %s.%I(%s)' ELSE 'SELECT %s.%I(%s)' END,
+                     f.schema, f.proname, coalesce(f.args, ''));
       RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'undo';
     EXCEPTION
       WHEN insufficient_privilege THEN called := false;

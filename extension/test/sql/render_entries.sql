@@ -32,10 +32,10 @@ FROM some_entries e WINDOW w AS (ORDER BY e.logged_at, e.id);
 SELECT (r).rows, (r).first_logged_at = '2024-05-01 00:00:01+00' AND (r).first_id = (SELECT id FROM ordered_lines WHERE n = 1) AS first_key,
        (r).last_id = (SELECT id FROM ordered_lines WHERE n = 60) AS last_key,
        (r).body = (SELECT string_agg(ndjson, E'\n' ORDER BY n) || E'\n' FROM ordered_lines) AS same_as_ndjson_line
-FROM (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', NULL, NULL) AS r FROM some_entries e) x;
+FROM (SELECT auditlog_internal.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', NULL, NULL) AS r FROM some_entries e) x;
 SELECT (r).rows,
        (r).body = 'head,er' || E'\n' || (SELECT string_agg(csv, E'\n' ORDER BY n) || E'\n' FROM ordered_lines) AS same_as_entry_csv
-FROM (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'csv', NULL, E'head,er\n') AS r FROM some_entries e) x;
+FROM (SELECT auditlog_internal.render_entries(ROW(e.*)::auditlog.entry, 'csv', NULL, E'head,er\n') AS r FROM some_entries e) x;
 
 -- Bounded: exactly the longest prefix that fits (the CSV head counted), at
 -- least one entry, whatever order the rows are fed in (forced here with the
@@ -44,10 +44,10 @@ CREATE TEMP TABLE bounds AS SELECT unnest(ARRAY[1, 5000, 7000, 12000, 20000, 400
 CREATE TEMP TABLE rendered AS
 SELECT b.max_bytes, f.format, o.feed,
        CASE o.feed
-         WHEN 'ascending' THEN (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY e.logged_at, e.id) FROM some_entries e)
-         WHEN 'descending' THEN (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY e.logged_at DESC, e.id DESC) FROM some_entries e)
-         WHEN 'shuffled' THEN (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY md5(e.id::text)) FROM some_entries e)
-         WHEN 'shuffled again' THEN (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY e.http_status % 7, e.operation DESC) FROM some_entries e)
+         WHEN 'ascending' THEN (SELECT auditlog_internal.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY e.logged_at, e.id) FROM some_entries e)
+         WHEN 'descending' THEN (SELECT auditlog_internal.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY e.logged_at DESC, e.id DESC) FROM some_entries e)
+         WHEN 'shuffled' THEN (SELECT auditlog_internal.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY md5(e.id::text)) FROM some_entries e)
+         WHEN 'shuffled again' THEN (SELECT auditlog_internal.render_entries(ROW(e.*)::auditlog.entry, f.format, b.max_bytes, f.head ORDER BY e.http_status % 7, e.operation DESC) FROM some_entries e)
        END AS r
 FROM bounds b,
      (VALUES ('ndjson', NULL), ('csv', auditlog.csv_header() || E'\n')) AS f(format, head),
@@ -61,10 +61,10 @@ SELECT max_bytes, format, count(DISTINCT r) AS results, min((r).rows) AS rows,
 FROM rendered GROUP BY max_bytes, format ORDER BY format, max_bytes;
 
 -- Nothing to render: no rows and no body.
-SELECT (r).* FROM (SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', 100, NULL) AS r FROM some_entries e WHERE false) x;
+SELECT (r).* FROM (SELECT auditlog_internal.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', 100, NULL) AS r FROM some_entries e WHERE false) x;
 -- Bad arguments.
 \set VERBOSITY terse
-SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'xml', NULL, NULL) FROM some_entries e;
-SELECT auditlog.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', 0, NULL) FROM some_entries e;
+SELECT auditlog_internal.render_entries(ROW(e.*)::auditlog.entry, 'xml', NULL, NULL) FROM some_entries e;
+SELECT auditlog_internal.render_entries(ROW(e.*)::auditlog.entry, 'ndjson', 0, NULL) FROM some_entries e;
 \set VERBOSITY default
 RESET jit;

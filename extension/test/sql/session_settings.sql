@@ -20,11 +20,11 @@ SELECT auditlog.ensure_partitions() >= 0 AS partitions;
 -- pins the settings that change how values print. None is missing them.
 SELECT p.oid::regprocedure AS builds_sql_text_unpinned
 FROM pg_proc p
-WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prokind = 'f' AND pg_get_functiondef(p.oid) LIKE '%\%L%'
+WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prokind = 'f' AND pg_get_functiondef(p.oid) LIKE '%\%L%'
   AND NOT coalesce(p.proconfig @> ARRAY['DateStyle=ISO', 'TimeZone=UTC', 'IntervalStyle=postgres'], false)
 ORDER BY 1;
 SELECT count(*) > 5 AS functions_that_build_sql_text
-FROM pg_proc p WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prokind = 'f' AND pg_get_functiondef(p.oid) LIKE '%\%L%';
+FROM pg_proc p WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prokind = 'f' AND pg_get_functiondef(p.oid) LIKE '%\%L%';
 SELECT auditlog.create_sink('settings', 'file:///tmp/settings', tenant_id => 'settings-acme');
 SELECT count(auditlog.record(operation => 'settings.' || n, tenant_id => 'settings-acme',
                              details => jsonb_build_object('n', n, 'ratio', n / 3.0)))

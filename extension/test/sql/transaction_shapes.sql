@@ -50,8 +50,8 @@ CREATE TEMP TABLE commits_on_its_own AS
 SELECT p.proname::text AS name,
        format('SELECT %s(%s)', p.oid::regproc, array_to_string(array_fill('NULL'::text, ARRAY[p.pronargs]), ', ')) AS call
 FROM pg_proc p
-WHERE p.pronamespace = 'auditlog'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
-  AND p.prosrc LIKE '%auditlog.refuse_transaction_block(%';
+WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace) AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+  AND p.prosrc LIKE '%auditlog_internal.refuse_transaction_block(%';
 SELECT string_agg(name, ' ' ORDER BY name) AS commit_on_their_own FROM commits_on_its_own;
 CREATE FUNCTION pg_temp.refusal(call text, in_block boolean) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
