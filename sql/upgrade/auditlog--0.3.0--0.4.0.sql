@@ -403,97 +403,6 @@ AS 'MODULE_PATHNAME', 'auditlog_tick_time_and_mark';
 COMMENT ON FUNCTION auditlog_internal.tick_time_and_mark IS
   'Internal to tick(): reads the time, raises the clock floor to it, then reads the next xid to be assigned.';
 
-CREATE OR REPLACE FUNCTION auditlog_internal.refuse_transaction_block(what text)
-RETURNS void
-LANGUAGE C VOLATILE STRICT
-AS 'MODULE_PATHNAME', 'auditlog_refuse_transaction_block';
-
-COMMENT ON FUNCTION auditlog_internal.refuse_transaction_block IS
-  'Internal: raises an error when called inside a transaction block.';
-
-CREATE OR REPLACE FUNCTION auditlog_internal.commit_promptly(what text)
-RETURNS void
-LANGUAGE C VOLATILE STRICT
-AS 'MODULE_PATHNAME', 'auditlog_commit_promptly';
-
-COMMENT ON FUNCTION auditlog_internal.commit_promptly IS
-  'Internal: the current transaction fails at commit unless it commits within 250 ms of this call (and cannot be prepared).';
-
-CREATE OR REPLACE FUNCTION auditlog_internal.check_exportable(what text)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF pg_is_in_recovery() THEN
-    RAISE EXCEPTION '% cannot run on a hot standby', what
-      USING ERRCODE = 'read_only_sql_transaction',
-            DETAIL = 'A standby''s snapshots do not describe the primary''s transactions.',
-            HINT = 'Run it on the primary.';
-  END IF;
-  IF EXISTS (SELECT FROM pg_catalog.pg_subscription_rel sr
-             JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
-             WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relname LIKE 'entry%') THEN
-    RAISE EXCEPTION '% cannot run where auditlog.entry is received by logical replication', what
-      USING ERRCODE = 'object_not_in_prerequisite_state',
-            DETAIL = 'The replicated entries carry the publisher''s xids, which mean nothing here.',
-            HINT = 'Export from the publisher.';
-  END IF;
-  IF current_setting('transaction_isolation') <> 'read committed' THEN
-    RAISE EXCEPTION '% needs READ COMMITTED, not %', what, upper(current_setting('transaction_isolation'))
-      USING ERRCODE = 'invalid_transaction_state',
-            DETAIL = 'Each of its statements must see a fresh snapshot.';
-  END IF;
-END
-$$;
-
-COMMENT ON FUNCTION auditlog_internal.check_exportable IS
-  'Internal: refuses to tick or page on a hot standby, on a subscriber that receives the log by logical replication, or above READ COMMITTED.';
-
-CREATE OR REPLACE FUNCTION auditlog_internal.check_max_rows(max_rows int)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 100000 THEN
-    RAISE EXCEPTION 'max_rows must be between 1 and 100000, not %', coalesce(max_rows::text, 'null')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-END
-$$;
-
-COMMENT ON FUNCTION auditlog_internal.check_max_rows IS 'Internal: refuses a page size outside 1 to 100000.';
-
-CREATE OR REPLACE FUNCTION auditlog_internal.check_past_window("from" timestamptz, "to" timestamptz)
-RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  horizon timestamptz := auditlog.settled_horizon();
-  oldest timestamptz := (SELECT min(range_start) FROM auditlog.partitions);
-BEGIN
-  IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
-    RAISE EXCEPTION 'the window needs "from" before "to"' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF "to" > horizon THEN
-    RAISE EXCEPTION 'the window ends after the settled horizon'
-      USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('It ends at %s; the settled horizon is %s. Entries logged after it may still be committed.', "to", horizon),
-            HINT = 'End the window earlier, or wait: auditlog.tick() then auditlog.settled_horizon() shows how far is stable.';
-  END IF;
-  IF oldest IS NULL OR "from" < oldest THEN
-    RAISE EXCEPTION 'the window starts before the oldest entries kept'
-      USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('It starts at %s; the oldest partition starts at %s: older days were dropped by retention (or never held entries).',
-                            "from", coalesce(oldest::text, 'none'));
-  END IF;
-END
-$$;
-
-COMMENT ON FUNCTION auditlog_internal.check_past_window IS 'Internal: refuses a window that is empty, not settled yet, or reaches below the oldest partition.';
-
 CREATE OR REPLACE FUNCTION auditlog_internal.lock_key(name text)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
@@ -688,6 +597,97 @@ $$;
 
 COMMENT ON FUNCTION auditlog_internal.batch_condition IS
   'Internal: SQL condition on auditlog.entry e selecting the entries of the batch between ticks lo and hi.';
+
+CREATE OR REPLACE FUNCTION auditlog_internal.refuse_transaction_block(what text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'auditlog_refuse_transaction_block';
+
+COMMENT ON FUNCTION auditlog_internal.refuse_transaction_block IS
+  'Internal: raises an error when called inside a transaction block.';
+
+CREATE OR REPLACE FUNCTION auditlog_internal.commit_promptly(what text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'auditlog_commit_promptly';
+
+COMMENT ON FUNCTION auditlog_internal.commit_promptly IS
+  'Internal: the current transaction fails at commit unless it commits within 250 ms of this call (and cannot be prepared).';
+
+CREATE OR REPLACE FUNCTION auditlog_internal.check_exportable(what text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF pg_is_in_recovery() THEN
+    RAISE EXCEPTION '% cannot run on a hot standby', what
+      USING ERRCODE = 'read_only_sql_transaction',
+            DETAIL = 'A standby''s snapshots do not describe the primary''s transactions.',
+            HINT = 'Run it on the primary.';
+  END IF;
+  IF EXISTS (SELECT FROM pg_catalog.pg_subscription_rel sr
+             JOIN pg_catalog.pg_class c ON c.oid = sr.srrelid
+             WHERE c.relnamespace = 'auditlog'::regnamespace AND c.relname LIKE 'entry%') THEN
+    RAISE EXCEPTION '% cannot run where auditlog.entry is received by logical replication', what
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'The replicated entries carry the publisher''s xids, which mean nothing here.',
+            HINT = 'Export from the publisher.';
+  END IF;
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION '% needs READ COMMITTED, not %', what, upper(current_setting('transaction_isolation'))
+      USING ERRCODE = 'invalid_transaction_state',
+            DETAIL = 'Each of its statements must see a fresh snapshot.';
+  END IF;
+END
+$$;
+
+COMMENT ON FUNCTION auditlog_internal.check_exportable IS
+  'Internal: refuses to tick or page on a hot standby, on a subscriber that receives the log by logical replication, or above READ COMMITTED.';
+
+CREATE OR REPLACE FUNCTION auditlog_internal.check_max_rows(max_rows int)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 100000 THEN
+    RAISE EXCEPTION 'max_rows must be between 1 and 100000, not %', coalesce(max_rows::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END
+$$;
+
+COMMENT ON FUNCTION auditlog_internal.check_max_rows IS 'Internal: refuses a page size outside 1 to 100000.';
+
+CREATE OR REPLACE FUNCTION auditlog_internal.check_past_window("from" timestamptz, "to" timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  horizon timestamptz := auditlog.settled_horizon();
+  oldest timestamptz := (SELECT min(range_start) FROM auditlog.partitions);
+BEGIN
+  IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
+    RAISE EXCEPTION 'the window needs "from" before "to"' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF "to" > horizon THEN
+    RAISE EXCEPTION 'the window ends after the settled horizon'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('It ends at %s; the settled horizon is %s. Entries logged after it may still be committed.', "to", horizon),
+            HINT = 'End the window earlier, or wait: auditlog.tick() then auditlog.settled_horizon() shows how far is stable.';
+  END IF;
+  IF oldest IS NULL OR "from" < oldest THEN
+    RAISE EXCEPTION 'the window starts before the oldest entries kept'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('It starts at %s; the oldest partition starts at %s: older days were dropped by retention (or never held entries).',
+                            "from", coalesce(oldest::text, 'none'));
+  END IF;
+END
+$$;
+
+COMMENT ON FUNCTION auditlog_internal.check_past_window IS 'Internal: refuses a window that is empty, not settled yet, or reaches below the oldest partition.';
 
 CREATE OR REPLACE FUNCTION auditlog_internal.check_sink_name(name text)
 RETURNS void
@@ -2362,6 +2362,44 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION auditlog.list(
+  stream          text,
+  "from"          timestamptz,
+  "to"            timestamptz,
+  after_logged_at timestamptz DEFAULT NULL,
+  after_id        uuid DEFAULT NULL,
+  max_rows        int DEFAULT 1000,
+  tenant_id       text DEFAULT NULL)
+RETURNS SETOF auditlog.entry
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+AS $$
+DECLARE
+  upper_bound timestamptz;
+BEGIN
+  IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
+    RAISE EXCEPTION 'list() needs a window with "from" before "to"'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM auditlog_internal.check_max_rows(max_rows);
+  IF (after_logged_at IS NULL) <> (after_id IS NULL) THEN
+    RAISE EXCEPTION 'after_logged_at and after_id go together: pass both (the last entry of the previous page) or neither'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  upper_bound := least("to", auditlog.settled_horizon());
+  RETURN QUERY EXECUTE format(
+    'SELECT e.* FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L%s%s%s ORDER BY e.logged_at, e.id LIMIT %s',
+    greatest("from", after_logged_at), upper_bound,
+    CASE WHEN stream IS NOT NULL THEN format(' AND e.stream = %L', stream) END,
+    CASE WHEN tenant_id IS NOT NULL THEN format(' AND e.tenant_id = %L', tenant_id) END,
+    CASE WHEN after_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', after_logged_at, after_id) END,
+    max_rows);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION auditlog.sink_lag_rows(sink text, cap int DEFAULT 1000000)
 RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER  -- called by auditlog.sink_status, as for sink_exported_before
@@ -2399,44 +2437,6 @@ BEGIN
     EXIT WHEN lag >= cap;
   END LOOP;
   RETURN lag;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION auditlog.list(
-  stream          text,
-  "from"          timestamptz,
-  "to"            timestamptz,
-  after_logged_at timestamptz DEFAULT NULL,
-  after_id        uuid DEFAULT NULL,
-  max_rows        int DEFAULT 1000,
-  tenant_id       text DEFAULT NULL)
-RETURNS SETOF auditlog.entry
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET DateStyle = 'ISO'
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'postgres'
-AS $$
-DECLARE
-  upper_bound timestamptz;
-BEGIN
-  IF "from" IS NULL OR "to" IS NULL OR "from" >= "to" THEN
-    RAISE EXCEPTION 'list() needs a window with "from" before "to"'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  PERFORM auditlog_internal.check_max_rows(max_rows);
-  IF (after_logged_at IS NULL) <> (after_id IS NULL) THEN
-    RAISE EXCEPTION 'after_logged_at and after_id go together: pass both (the last entry of the previous page) or neither'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  upper_bound := least("to", auditlog.settled_horizon());
-  RETURN QUERY EXECUTE format(
-    'SELECT e.* FROM auditlog.entry e WHERE e.logged_at >= %L AND e.logged_at < %L%s%s%s ORDER BY e.logged_at, e.id LIMIT %s',
-    greatest("from", after_logged_at), upper_bound,
-    CASE WHEN stream IS NOT NULL THEN format(' AND e.stream = %L', stream) END,
-    CASE WHEN tenant_id IS NOT NULL THEN format(' AND e.tenant_id = %L', tenant_id) END,
-    CASE WHEN after_id IS NOT NULL THEN format(' AND (e.logged_at, e.id) > (%L::timestamptz, %L::uuid)', after_logged_at, after_id) END,
-    max_rows);
 END
 $$;
 
