@@ -12,6 +12,32 @@ SELECT setval('auditlog.clock_floor', 0);
 COMMENT ON SEQUENCE auditlog.clock_floor IS
   'Monotonic floor for logged_at (microseconds since 2000-01-01 UTC), raised by tick().';
 
+-- The floor's encoding, each way, in one place (extension/src/stamp.c reads
+-- the value as the timestamptz it is).
+CREATE FUNCTION auditlog_internal.clock_floor_value(at timestamptz)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (extract(epoch FROM at - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint;
+COMMENT ON FUNCTION auditlog_internal.clock_floor_value IS
+  'Internal: a time as auditlog.clock_floor holds it, microseconds since 2000-01-01 UTC.';
+
+-- The clock floor as a time: tick() raises it to each tick's time and it is
+-- never lowered, and every settled horizon is at most the time of the latest
+-- tick, so no horizon ever handed out (from the first tick on) lies after it.
+CREATE FUNCTION auditlog_internal.clock_floor_time()
+RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER  -- auditlog.health shows it to readers
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT timestamptz '2000-01-01 00:00:00+00'
+         + make_interval(secs => (f.last_value / 1000000)::double precision)
+         + make_interval(secs => (f.last_value % 1000000) / 1000000.0)
+  FROM auditlog.clock_floor f
+$$;
+COMMENT ON FUNCTION auditlog_internal.clock_floor_time IS
+  'Internal: the clock floor (auditlog.clock_floor, microseconds since 2000-01-01 UTC) as a time: an upper bound of every settled horizon handed out since the first tick.';
+
 CREATE TABLE auditlog.entry (
   id            uuid NOT NULL,
   stream        text NOT NULL DEFAULT 'audit',

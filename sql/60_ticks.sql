@@ -177,7 +177,7 @@ BEGIN
   IF newest IS NULL THEN
     RETURN;
   END IF;
-  above := (extract(epoch FROM newest + interval '1 microsecond' - '2000-01-01 00:00:00+00') * 1000000)::bigint;
+  above := auditlog_internal.clock_floor_value(newest + interval '1 microsecond');
   IF (SELECT last_value FROM auditlog.clock_floor) < above THEN
     PERFORM setval('auditlog.clock_floor', above);
   END IF;

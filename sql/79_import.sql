@@ -160,22 +160,6 @@ $$;
 COMMENT ON FUNCTION auditlog_internal.release_import_locks IS
   'Internal: releases this session''s advisory locks on import spans that are no longer open. Returns how many lock counts it released.';
 
--- The clock floor as a time: tick() raises it to each tick's time and it is
--- never lowered, and every settled horizon is at most the time of the latest
--- tick, so no horizon ever handed out (from the first tick on) lies after it.
-CREATE FUNCTION auditlog_internal.clock_floor_time()
-RETURNS timestamptz
-LANGUAGE sql STABLE SECURITY DEFINER  -- auditlog.health shows it to readers
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT timestamptz '2000-01-01 00:00:00+00'
-         + make_interval(secs => (f.last_value / 1000000)::double precision)
-         + make_interval(secs => (f.last_value % 1000000) / 1000000.0)
-  FROM auditlog.clock_floor f
-$$;
-COMMENT ON FUNCTION auditlog_internal.clock_floor_time IS
-  'Internal: the clock floor (auditlog.clock_floor, microseconds since 2000-01-01 UTC) as a time: an upper bound of every settled horizon handed out since the first tick.';
-
 -- import_begin() and the start of anything that pins pages of a past window
 -- (start_backfill(), request_export()) are serialised: the latter call this
 -- before they check their window, so either the span is committed and holds

@@ -231,6 +231,29 @@ COMMENT ON TYPE auditlog.page_out IS 'A page as next_page() and backfill_next_pa
 
 -- Functions new and changed, as a fresh install makes them.
 
+CREATE OR REPLACE FUNCTION auditlog_internal.clock_floor_value(at timestamptz)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (extract(epoch FROM at - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint;
+
+COMMENT ON FUNCTION auditlog_internal.clock_floor_value IS
+  'Internal: a time as auditlog.clock_floor holds it, microseconds since 2000-01-01 UTC.';
+
+CREATE OR REPLACE FUNCTION auditlog_internal.clock_floor_time()
+RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER  -- auditlog.health shows it to readers
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT timestamptz '2000-01-01 00:00:00+00'
+         + make_interval(secs => (f.last_value / 1000000)::double precision)
+         + make_interval(secs => (f.last_value % 1000000) / 1000000.0)
+  FROM auditlog.clock_floor f
+$$;
+
+COMMENT ON FUNCTION auditlog_internal.clock_floor_time IS
+  'Internal: the clock floor (auditlog.clock_floor, microseconds since 2000-01-01 UTC) as a time: an upper bound of every settled horizon handed out since the first tick.';
+
 CREATE OR REPLACE FUNCTION auditlog_internal.index_partition(partition regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -496,7 +519,7 @@ BEGIN
   IF newest IS NULL THEN
     RETURN;
   END IF;
-  above := (extract(epoch FROM newest + interval '1 microsecond' - '2000-01-01 00:00:00+00') * 1000000)::bigint;
+  above := auditlog_internal.clock_floor_value(newest + interval '1 microsecond');
   IF (SELECT last_value FROM auditlog.clock_floor) < above THEN
     PERFORM setval('auditlog.clock_floor', above);
   END IF;
@@ -1945,20 +1968,6 @@ $$;
 
 COMMENT ON FUNCTION auditlog_internal.release_import_locks IS
   'Internal: releases this session''s advisory locks on import spans that are no longer open. Returns how many lock counts it released.';
-
-CREATE OR REPLACE FUNCTION auditlog_internal.clock_floor_time()
-RETURNS timestamptz
-LANGUAGE sql STABLE SECURITY DEFINER  -- auditlog.health shows it to readers
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT timestamptz '2000-01-01 00:00:00+00'
-         + make_interval(secs => (f.last_value / 1000000)::double precision)
-         + make_interval(secs => (f.last_value % 1000000) / 1000000.0)
-  FROM auditlog.clock_floor f
-$$;
-
-COMMENT ON FUNCTION auditlog_internal.clock_floor_time IS
-  'Internal: the clock floor (auditlog.clock_floor, microseconds since 2000-01-01 UTC) as a time: an upper bound of every settled horizon handed out since the first tick.';
 
 CREATE OR REPLACE FUNCTION auditlog_internal.import_window_lock()
 RETURNS void

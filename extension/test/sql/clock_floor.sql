@@ -12,14 +12,13 @@ RESET client_min_messages;
 SET client_min_messages = warning;
 SELECT auditlog.ensure_partitions(3) >= 0 AS partitions_ahead;
 RESET client_min_messages;
-SELECT setval('auditlog.clock_floor',
-              (extract(epoch FROM (now() + interval '2 days') - '2000-01-01 00:00:00+00') * 1000000)::bigint) \gset
+SELECT setval('auditlog.clock_floor', auditlog_internal.clock_floor_value(now() + interval '2 days')) \gset
 SELECT auditlog.record(operation => 'floor.record') AS id \gset
 SELECT auditlog.begin(operation => 'floor.begin') AS begun \gset
 SELECT auditlog.complete(:'begun', 'success') AS completed;
 
 SELECT operation,
-       logged_at = '2000-01-01 00:00:00+00'::timestamptz + make_interval(secs => :setval / 1000000.0) AS at_floor,
+       logged_at = auditlog_internal.clock_floor_time() AS at_floor,
        logged_at > clock_timestamp() AS ahead_of_clock,
        started_at <= logged_at AS started_first,
        tableoid::regclass::text = 'auditlog.entry_p' || to_char(logged_at AT TIME ZONE 'UTC', 'YYYYMMDD') AS in_its_day

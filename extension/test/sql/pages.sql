@@ -17,8 +17,7 @@ SELECT count(auditlog.record(operation => 'page.audit', actor_id => 'u-' || n, d
 FROM generate_series(1, 5) AS n;
 SELECT count(auditlog.record(operation => 'page.scim', stream => 'scim', actor_id => 'idp')) FROM generate_series(1, 2);
 -- Two entries on tomorrow (UTC): the clock floor is ahead of the clock.
-SELECT setval('auditlog.clock_floor',
-              (extract(epoch FROM auditlog.utc_day(now()) + interval '1 day 1 hour' - '2000-01-01 00:00:00+00') * 1000000)::bigint) IS NOT NULL AS floor_set;
+SELECT setval('auditlog.clock_floor', auditlog_internal.clock_floor_value(auditlog.utc_day(now()) + interval '1 day 1 hour')) IS NOT NULL AS floor_set;
 SELECT count(auditlog.record(operation => 'page.tomorrow')) FROM generate_series(1, 2);
 SELECT setval('auditlog.clock_floor', 0) AS floor_reset;
 
