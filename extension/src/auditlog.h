@@ -5,8 +5,7 @@
 #ifndef AUDITLOG_H
 #define AUDITLOG_H
 
-#include "postgres.h"
-
+/* (every C file includes postgres.h first, before this) */
 #include "access/transam.h"
 #include "datatype/timestamp.h"
 #include "utils/uuid.h"

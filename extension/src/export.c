@@ -6,7 +6,7 @@
  *
  * See sql/60_ticks.sql for how ticks cut the log into batches.
  */
-#include "auditlog.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/transam.h"
@@ -24,6 +24,8 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
+
+#include "auditlog.h"
 
 PG_FUNCTION_INFO_V1(auditlog_tick_time_and_mark);
 PG_FUNCTION_INFO_V1(auditlog_refuse_transaction_block);

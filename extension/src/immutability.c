@@ -10,7 +10,7 @@
  * is a flag only C code can set, so no setting a session can change opens
  * the log.
  */
-#include "auditlog.h"
+#include "postgres.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -23,6 +23,8 @@
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+
+#include "auditlog.h"
 
 PG_FUNCTION_INFO_V1(auditlog_forbid_change);
 PG_FUNCTION_INFO_V1(auditlog_move_default_rows);

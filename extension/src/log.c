@@ -9,7 +9,7 @@
  * auditlog.pending and into the log in one statement, so a pending entry is
  * logged exactly once whichever of them gets to it first.
  */
-#include "auditlog.h"
+#include "postgres.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -23,6 +23,8 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
+
+#include "auditlog.h"
 
 PG_FUNCTION_INFO_V1(auditlog_record);
 PG_FUNCTION_INFO_V1(auditlog_begin);

@@ -10,7 +10,7 @@
  * that bound to prune partitions without ever missing a row. Reading the
  * clock first, or stamping with a time chosen by the caller, would break it.
  */
-#include "auditlog.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -19,6 +19,8 @@
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
+
+#include "auditlog.h"
 
 /* Microseconds from the Unix epoch to the Postgres epoch (2000-01-01). */
 #define UNIX_TO_POSTGRES_USECS \
