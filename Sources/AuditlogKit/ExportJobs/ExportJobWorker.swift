@@ -70,8 +70,8 @@ public struct ExportJobWorker: Sendable {
     ///   when the connection is lost.
     public func run(
         on connection: PostgresConnection,
-        failures: inout [ExportSummary.Failure]
-    ) async throws -> [ExportSummary.JobResult] {
+        failures: inout [PassSummary.Failure]
+    ) async throws -> [PassSummary.JobResult] {
         let storage: any ObjectStorage
         do {
             storage = try openStorage(url)
@@ -79,7 +79,7 @@ public struct ExportJobWorker: Sendable {
             failures.append(.init(step: "export jobs", message: "\(error)"))
             return []
         }
-        var results: [ExportSummary.JobResult] = []
+        var results: [PassSummary.JobResult] = []
         while !Task.isCancelled {
             let claimed: Claim?
             do {
@@ -104,9 +104,9 @@ public struct ExportJobWorker: Sendable {
         _ claim: Claim,
         to storage: any ObjectStorage,
         on connection: PostgresConnection,
-        failures: inout [ExportSummary.Failure]
-    ) async throws -> ExportSummary.JobResult {
-        var result = ExportSummary.JobResult(id: claim.id, outcome: .finished)
+        failures: inout [PassSummary.Failure]
+    ) async throws -> PassSummary.JobResult {
+        var result = PassSummary.JobResult(id: claim.id, outcome: .finished)
         let fenced: [String?] = [String(claim.id), claim.token]
         do {
             while true {
