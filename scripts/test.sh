@@ -87,4 +87,4 @@ swift build --build-tests
 swift test --skip-build
 
 log "chaos: exactly-once export under kills, storage faults and a Postgres crash (small)"
-tests/chaos/run.sh --runs 2 --seconds 12
+Tests/chaos/run.sh --runs 2 --seconds 12

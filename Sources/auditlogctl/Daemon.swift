@@ -59,7 +59,7 @@ struct Daemon: AsyncParsableCommand {
         let logger = logging.bootstrap()
         let connection = connection
         let service = DaemonService(
-            daemon: ExportDaemon(
+            loop: PassLoop(
                 runner: pass.runner(),
                 interval: Duration(parsing: interval) ?? .seconds(30),
                 connect: { try connection.connect(logger: logger) }

@@ -40,9 +40,9 @@ struct PassOptions: ParsableArguments {
     }
 
     /// A runner for these options, draining the named sinks (all when `nil`).
-    func runner(sinks: [String]? = nil) -> ExportRunner {
+    func runner(sinks: [String]? = nil) -> PassRunner {
         let environment = ProcessInfo.processInfo.environment["AUDITLOG_EXPORT_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        return ExportRunner(retain: retain, maxRows: maxRows, sinks: sinks, exportURL: exportURL ?? environment,
+        return PassRunner(retain: retain, maxRows: maxRows, sinks: sinks, exportURL: exportURL ?? environment,
                             linkExpiry: Self.seconds(linkExpiry) ?? 86_400)
     }
 

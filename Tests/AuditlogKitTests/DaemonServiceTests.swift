@@ -18,7 +18,7 @@ struct DaemonServiceTests {
         defer { sink.remove() }
         let recorder = LineRecorder()
         let service = DaemonService(
-            daemon: ExportDaemon(runner: sink.runner(maxRows: 10), interval: .milliseconds(100)) {
+            loop: PassLoop(runner: sink.runner(maxRows: 10), interval: .milliseconds(100)) {
                 try database.connect()
             },
             listen: ListenAddress(host: "127.0.0.1", port: 0),
@@ -69,7 +69,7 @@ struct DaemonServiceTests {
         let database = try ScratchDatabase()
         defer { database.drop() }
         let first = DaemonService(
-            daemon: ExportDaemon(runner: ExportRunner(retain: "100 years", sinks: []), interval: .seconds(60)) {
+            loop: PassLoop(runner: PassRunner(retain: "100 years", sinks: []), interval: .seconds(60)) {
                 try database.connect()
             },
             listen: ListenAddress(host: "127.0.0.1", port: 0),

@@ -21,7 +21,7 @@ import Testing
 
     @Test func rendersAPassAndItsStatus() {
         var snapshot = DaemonSnapshot()
-        let summary = ExportSummary(
+        let summary = PassSummary(
             sinks: [.init(name: "main", outcome: .drained, pages: 2, rows: 30, bytes: 900)],
             backfills: [.init(id: 7, export: .init(name: "main", outcome: .drained, pages: 1, rows: 5, bytes: 100))],
             failures: [.init(step: "sink other", message: "unreachable"), .init(step: "purge", message: "busy")]
@@ -39,7 +39,7 @@ import Testing
             ]
         )
         snapshot.record(
-            ExportDaemon.Pass(startedAt: Self.passEnd.addingTimeInterval(-0.25), duration: .milliseconds(250),
+            PassLoop.Pass(startedAt: Self.passEnd.addingTimeInterval(-0.25), duration: .milliseconds(250),
                               result: .success(summary)),
             status: .success(status)
         )
@@ -65,7 +65,7 @@ import Testing
 
     @Test func countersAddUpOverPassesAndAFailedPassIsDown() {
         var snapshot = DaemonSnapshot()
-        let exported = ExportSummary(sinks: [.init(name: "main", outcome: .drained, pages: 1, rows: 2, bytes: 30)])
+        let exported = PassSummary(sinks: [.init(name: "main", outcome: .drained, pages: 1, rows: 2, bytes: 30)])
         for _ in 0..<2 {
             snapshot.record(.init(startedAt: Self.passEnd, duration: .seconds(1), result: .success(exported)), status: nil)
         }
@@ -84,7 +84,7 @@ import Testing
     @Test func escapesLabelValues() {
         var snapshot = DaemonSnapshot()
         let name = "a\"b\\c\nd"
-        let summary = ExportSummary(sinks: [.init(name: name, outcome: .drained, pages: 1, rows: 1, bytes: 1)])
+        let summary = PassSummary(sinks: [.init(name: name, outcome: .drained, pages: 1, rows: 1, bytes: 1)])
         snapshot.record(.init(startedAt: Self.passEnd, duration: .zero, result: .success(summary)), status: nil)
         #expect(MetricsRenderer.render(snapshot).contains(#"auditlog_export_rows_total{sink="a\"b\\c\nd"} 1"# + "\n"))
     }

@@ -23,7 +23,7 @@ struct S3ExportTests {
                 .singleRow(of: "auditlog.record")[0, as: String.self]
         }
         let environment = MotoBucket.environment(endpoint: MotoBucket.endpoint!)
-        let runner = ExportRunner(retain: "100 years", maxRows: 2, sinks: [name]) {
+        let runner = PassRunner(retain: "100 years", maxRows: 2, sinks: [name]) {
             try StorageURL.storage(for: $0, environment: environment)
         }
 

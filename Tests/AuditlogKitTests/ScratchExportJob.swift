@@ -24,8 +24,8 @@ struct ScratchExportJob {
         maxRows: Int,
         url: String? = nil,
         openStorage: @escaping @Sendable (String) throws -> any ObjectStorage = { try StorageURL.storage(for: $0) }
-    ) -> ExportRunner {
-        ExportRunner(retain: "100 years", maxRows: maxRows, sinks: [], exportURL: url ?? self.url,
+    ) -> PassRunner {
+        PassRunner(retain: "100 years", maxRows: maxRows, sinks: [], exportURL: url ?? self.url,
                      openStorage: openStorage)
     }
 

@@ -25,8 +25,8 @@ struct ScratchSink {
     }
 
     /// A runner that drains only this sink and drops no partitions.
-    func runner(maxRows: Int = 2) -> ExportRunner {
-        ExportRunner(retain: "100 years", maxRows: maxRows, sinks: [name])
+    func runner(maxRows: Int = 2) -> PassRunner {
+        PassRunner(retain: "100 years", maxRows: maxRows, sinks: [name])
     }
 
     /// Records `count` entries for this sink and returns their ids.

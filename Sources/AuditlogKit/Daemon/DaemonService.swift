@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 import ServiceLifecycle
 
-/// `auditlogctl daemon`: an ``ExportDaemon``'s passes, logged, kept in a
+/// `auditlogctl daemon`: a ``PassLoop``'s passes, logged, kept in a
 /// ``DaemonSnapshotStore``, and served by a ``StatusServer`` when an address
 /// is given.
 ///
@@ -11,11 +11,11 @@ import ServiceLifecycle
 /// that the endpoints never query the database. The pass loop and the
 /// server run as services of one service group (swift-service-lifecycle,
 /// which Hummingbird builds on): a graceful shutdown stops the pass loop as
-/// ``ExportDaemon`` describes, then the server; a server that fails stops
+/// ``PassLoop`` describes, then the server; a server that fails stops
 /// the pass loop.
 public struct DaemonService: Sendable {
     /// The pass loop.
-    public var daemon: ExportDaemon
+    public var loop: PassLoop
     /// Where to serve the endpoints; `nil` for no server.
     public var listen: ListenAddress?
     /// Where the snapshot after each pass goes.
@@ -25,12 +25,12 @@ public struct DaemonService: Sendable {
 
     /// Creates a service.
     public init(
-        daemon: ExportDaemon,
+        loop: PassLoop,
         listen: ListenAddress?,
         snapshots: DaemonSnapshotStore = DaemonSnapshotStore(),
         logger: Logger
     ) {
-        self.daemon = daemon
+        self.loop = loop
         self.listen = listen
         self.snapshots = snapshots
         self.logger = logger
@@ -59,13 +59,13 @@ public struct DaemonService: Sendable {
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Int {
         logger.info("daemon started", metadata: [
-            "interval": "\(Self.seconds(daemon.interval))",
+            "interval": "\(Self.seconds(loop.interval))",
             "listen": "\(listen?.description ?? "off")",
         ])
         let passCount = PassCount()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen {
-            let server = StatusServer(address: listen, snapshots: snapshots, interval: daemon.interval, logger: logger)
+            let server = StatusServer(address: listen, snapshots: snapshots, interval: loop.interval, logger: logger)
             services.append(.init(service: server.service(onListening: onListening), serviceName: "status server"))
         }
         // After the server, so that a graceful shutdown, which goes in
@@ -98,14 +98,14 @@ public struct DaemonService: Sendable {
 
     private func runPasses() async -> Int {
         var statusConnection: PostgresConnection?
-        return await daemon.run(observe: { pass in
+        return await loop.run(observe: { pass in
             log(pass)
             var status: Result<StatusReport, any Error>?
             // After a pass that could not reach the database, trying again
             // at once would only repeat its error.
             if listen != nil, case .success = pass.result {
                 status = Result {
-                    let connection = try statusConnection ?? daemon.connect()
+                    let connection = try statusConnection ?? loop.connect()
                     statusConnection = connection
                     return try StatusReport.fetch(from: connection)
                 }
@@ -118,7 +118,7 @@ public struct DaemonService: Sendable {
         })
     }
 
-    private func log(_ pass: ExportDaemon.Pass) {
+    private func log(_ pass: PassLoop.Pass) {
         switch pass.result {
         case .success(let summary) where summary.isIdle:
             logger.debug("pass: nothing to do", metadata: ["duration": "\(Self.seconds(pass.duration))"])

@@ -66,7 +66,7 @@ public struct DaemonSnapshot: Sendable, Equatable {
 
     /// Adds a pass that ended, and the status report read after it (or why
     /// that failed; `nil` when it was not attempted).
-    public mutating func record(_ pass: ExportDaemon.Pass, status: Result<StatusReport, any Error>?) {
+    public mutating func record(_ pass: PassLoop.Pass, status: Result<StatusReport, any Error>?) {
         passes += 1
         let endedAt = pass.startedAt.addingTimeInterval(pass.duration.seconds)
         switch pass.result {

@@ -8,7 +8,7 @@ public actor DaemonSnapshotStore {
     public init() {}
 
     /// Adds a pass and the status report read after it.
-    public func record(_ pass: ExportDaemon.Pass, status: Result<StatusReport, any Error>?) {
+    public func record(_ pass: PassLoop.Pass, status: Result<StatusReport, any Error>?) {
         snapshot.record(pass, status: status)
     }
 }

@@ -23,6 +23,10 @@ public struct PostgresError: Error, Sendable, Equatable, CustomStringConvertible
     public var message: String
     /// The five-character SQLSTATE code of a server error, such as `22012`.
     public var sqlState: String?
+    /// ``sqlState`` as a ``Code``, to compare with the named ones.
+    public var code: Code? {
+        sqlState.map(Code.init(rawValue:))
+    }
     /// The server's optional detail message.
     public var detail: String?
     /// The server's optional hint.
@@ -35,6 +39,23 @@ public struct PostgresError: Error, Sendable, Equatable, CustomStringConvertible
         self.sqlState = sqlState
         self.detail = detail
         self.hint = hint
+    }
+
+    /// A SQLSTATE. The codes this library acts on are named here, and only
+    /// here.
+    public struct Code: RawRepresentable, Hashable, Sendable {
+        /// The five characters, such as `55P03`.
+        public var rawValue: String
+
+        /// Creates a code.
+        public init(rawValue: String) {
+            self.rawValue = rawValue
+        }
+
+        /// `55P03`, lock_not_available: what the fenced functions of export
+        /// jobs raise for a worker whose lease was taken over or whose job
+        /// was cancelled.
+        public static let lockNotAvailable = Code(rawValue: "55P03")
     }
 
     public var description: String {

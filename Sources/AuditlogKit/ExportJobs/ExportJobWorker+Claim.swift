@@ -36,6 +36,12 @@ extension ExportJobWorker {
             )
         }
 
+        /// The job's id and fencing token: the first two arguments of every
+        /// function that works on a claimed job.
+        var fence: [String?] {
+            [String(id), token]
+        }
+
         /// `exports/job-<id>`: everything of this job lives below it.
         var folder: String {
             "exports/job-\(id)"

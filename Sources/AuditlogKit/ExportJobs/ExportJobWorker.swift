@@ -19,10 +19,10 @@ import Foundation
 /// Every step can be redone: a worker taking a job over after a crash is
 /// handed the pinned page again, stores it again under the same key, and
 /// composes the final object from scratch. A worker whose lease was taken
-/// over or whose job was cancelled (SQLSTATE 55P03 from any fenced call)
-/// stops working on the job and leaves it alone; any other error is
-/// reported with `auditlog.fail_export`, which retries the job later up to
-/// its attempt limit.
+/// over or whose job was cancelled (``PostgresError/Code/lockNotAvailable``
+/// from any fenced call) stops working on the job and leaves it alone; any
+/// other error is reported with `auditlog.fail_export`, which retries the
+/// job later up to its attempt limit.
 public struct ExportJobWorker: Sendable {
     /// Where finished exports go: `file:///absolute/path` or
     /// `s3://bucket/prefix`.
@@ -70,8 +70,8 @@ public struct ExportJobWorker: Sendable {
     ///   when the connection is lost.
     public func run(
         on connection: PostgresConnection,
-        failures: inout [ExportSummary.Failure]
-    ) async throws -> [ExportSummary.JobResult] {
+        failures: inout [PassSummary.Failure]
+    ) async throws -> [PassSummary.JobResult] {
         let storage: any ObjectStorage
         do {
             storage = try openStorage(url)
@@ -79,7 +79,7 @@ public struct ExportJobWorker: Sendable {
             failures.append(.init(step: "export jobs", message: "\(error)"))
             return []
         }
-        var results: [ExportSummary.JobResult] = []
+        var results: [PassSummary.JobResult] = []
         while !Task.isCancelled {
             let claimed: Claim?
             do {
@@ -99,62 +99,25 @@ public struct ExportJobWorker: Sendable {
         return results
     }
 
-    /// Exports one claimed job, recording what happened.
+    /// Exports one claimed job: stores its pages, assembles them into the
+    /// final object and finishes the job, or reports it failed.
     private func export(
         _ claim: Claim,
         to storage: any ObjectStorage,
         on connection: PostgresConnection,
-        failures: inout [ExportSummary.Failure]
-    ) async throws -> ExportSummary.JobResult {
-        var result = ExportSummary.JobResult(id: claim.id, outcome: .finished)
-        let fenced: [String?] = [String(claim.id), claim.token]
+        failures: inout [PassSummary.Failure]
+    ) async throws -> PassSummary.JobResult {
+        var result = PassSummary.JobResult(id: claim.id, outcome: .finished)
         do {
-            while true {
-                guard !Task.isCancelled else {
-                    result.outcome = .interrupted
-                    return result
-                }
-                let page = try connection.query("""
-                    SELECT page_id, part_number, rows, final, body, object_key
-                    FROM auditlog.export_next_page($1::int8, $2::uuid, $3::int4)
-                    """, fenced + [String(maxRows)]).singleRow(of: "auditlog.export_next_page")
-                let pageID = try page[0, as: String.self]
-                let part = try page[1, as: Int.self]
-                let rows = try page[2, as: Int.self]
-                let body = Array(try page[4, as: String.self].utf8)
-                // A page past the last entries (the job was taken over after
-                // its last page was acknowledged) adds nothing to the object.
-                if Self.isStored(part: part, rows: rows) {
-                    let object = claim.format == "csv" ? body : try Gzip.compress(body)
-                    try await storage.put(key: try page[5, as: String.self], data: object)
-                    result.bytes += object.count
-                }
-                try connection.query("SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid)", fenced + [pageID])
-                result.parts += 1
-                result.rows += rows
-                try heartbeat(fenced, on: connection)
-                if try page[3, as: Bool.self] { break }
+            guard try await storePages(of: claim, to: storage, on: connection, result: &result) else {
+                result.outcome = .interrupted
+                return result
             }
-
-            let parts = try connection.query("""
-                SELECT part_number, object_key, rows FROM auditlog.page
-                WHERE job_id = $1::int8 AND acked_at IS NOT NULL ORDER BY part_number
-                """, [String(claim.id)]).rows.compactMap { row -> String? in
-                let part = try row[0, as: Int.self]
-                guard Self.isStored(part: part, rows: try row[2, as: Int.self]) else { return nil }
-                return try row[1, as: String.self]
-            }
+            let parts = try storedParts(of: claim, on: connection)
             let object = try await storage.concatenate(parts, into: claim.objectKey) {
-                try heartbeat(fenced, on: connection)
+                try heartbeat(claim, on: connection)
             }
-            let objectURL = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/" + claim.objectKey
-            let now = Date()
-            let link = try storage.downloadLink(key: claim.objectKey, expires: linkExpiry, date: now)
-            let expiresAt = link.map { _ in now.addingTimeInterval(TimeInterval(linkExpiry)) }
-            try connection.query(
-                "SELECT auditlog.finish_export($1::int8, $2::uuid, $3, $4::int8, $5, $6, $7::timestamptz)",
-                fenced + [objectURL, String(object.bytes), object.sha256, link ?? objectURL,
-                          expiresAt.map { $0.formatted(.iso8601) }])
+            try finish(claim, object: object, in: storage, on: connection)
             result.bytes = object.bytes
             // Only now that the job is done is nobody else using the parts.
             do {
@@ -167,31 +130,111 @@ public struct ExportJobWorker: Sendable {
             }
         } catch let error as PostgresError where error.kind == .connection {
             throw error
-        } catch let error as PostgresError where error.sqlState == "55P03" {
+        } catch let error as PostgresError where error.code == .lockNotAvailable {
             result.outcome = .abandoned
         } catch {
-            let message = "\(error)"
-            do {
-                let status = try connection.query("SELECT auditlog.fail_export($1::int8, $2::uuid, $3)",
-                                                  fenced + [message]).singleRow(of: "auditlog.fail_export")[0]
-                result.outcome = .failed(willRetry: status == "pending")
-                failures.append(.init(step: "export job \(claim.id)", message: message))
-            } catch let error as PostgresError where error.sqlState == "55P03" {
-                result.outcome = .abandoned
-            } catch let failure as PostgresError where failure.kind != .connection {
-                // The job is retried anyway once its lease expires, while
-                // it has attempts left.
-                result.outcome = .failed(willRetry: true)
-                failures.append(.init(step: "export job \(claim.id)",
-                                      message: "\(message); reporting it failed too: \(failure)"))
-            }
+            result.outcome = try fail(claim, error, on: connection, failures: &failures)
         }
         return result
     }
 
+    /// Stores the job's pages in order, acknowledging each once stored and
+    /// extending the lease after it, up to the final page.
+    ///
+    /// - Returns: `false` when the task was cancelled first.
+    private func storePages(
+        of claim: Claim,
+        to storage: any ObjectStorage,
+        on connection: PostgresConnection,
+        result: inout PassSummary.JobResult
+    ) async throws -> Bool {
+        while !Task.isCancelled {
+            let page = try connection.query("""
+                SELECT page_id, part_number, rows, final, body, object_key
+                FROM auditlog.export_next_page($1::int8, $2::uuid, $3::int4)
+                """, claim.fence + [String(maxRows)]).singleRow(of: "auditlog.export_next_page")
+            let pageID = try page[0, as: String.self]
+            let part = try page[1, as: Int.self]
+            let rows = try page[2, as: Int.self]
+            let body = Array(try page[4, as: String.self].utf8)
+            // A page past the last entries (the job was taken over after
+            // its last page was acknowledged) adds nothing to the object.
+            if Self.isStored(part: part, rows: rows) {
+                let object = claim.format == "csv" ? body : try Gzip.compress(body)
+                try await storage.put(key: try page[5, as: String.self], data: object)
+                result.bytes += object.count
+            }
+            try connection.query("SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid)",
+                                 claim.fence + [pageID])
+            result.parts += 1
+            result.rows += rows
+            try heartbeat(claim, on: connection)
+            if try page[3, as: Bool.self] { return true }
+        }
+        return false
+    }
+
+    /// The staging keys of the job's acknowledged parts that hold
+    /// something, in part order: what the final object is made of.
+    private func storedParts(of claim: Claim, on connection: PostgresConnection) throws -> [String] {
+        try connection.query("""
+            SELECT part_number, object_key, rows FROM auditlog.page
+            WHERE job_id = $1::int8 AND acked_at IS NOT NULL ORDER BY part_number
+            """, [String(claim.id)]).rows.compactMap { row -> String? in
+            let part = try row[0, as: Int.self]
+            guard Self.isStored(part: part, rows: try row[2, as: Int.self]) else { return nil }
+            return try row[1, as: String.self]
+        }
+    }
+
+    /// Marks the job done with the final object's URL, size, SHA-256 and
+    /// download link.
+    private func finish(
+        _ claim: Claim,
+        object: ObjectDigest,
+        in storage: any ObjectStorage,
+        on connection: PostgresConnection
+    ) throws {
+        let objectURL = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/" + claim.objectKey
+        let now = Date()
+        let link = try storage.downloadLink(key: claim.objectKey, expires: linkExpiry, date: now)
+        let expiresAt = link.map { _ in now.addingTimeInterval(TimeInterval(linkExpiry)) }
+        try connection.query(
+            "SELECT auditlog.finish_export($1::int8, $2::uuid, $3, $4::int8, $5, $6, $7::timestamptz)",
+            claim.fence + [objectURL, String(object.bytes), object.sha256, link ?? objectURL,
+                           expiresAt.map { $0.formatted(.iso8601) }])
+    }
+
+    /// Reports the job failed with `auditlog.fail_export`, which makes it
+    /// pending again while it has attempts left.
+    ///
+    /// - Returns: How working on the job ended.
+    private func fail(
+        _ claim: Claim,
+        _ error: any Error,
+        on connection: PostgresConnection,
+        failures: inout [PassSummary.Failure]
+    ) throws -> PassSummary.JobResult.Outcome {
+        let message = "\(error)"
+        do {
+            let status = try connection.query("SELECT auditlog.fail_export($1::int8, $2::uuid, $3)",
+                                              claim.fence + [message]).singleRow(of: "auditlog.fail_export")[0]
+            failures.append(.init(step: "export job \(claim.id)", message: message))
+            return .failed(willRetry: status == "pending")
+        } catch let failure as PostgresError where failure.code == .lockNotAvailable {
+            return .abandoned
+        } catch let failure as PostgresError where failure.kind != .connection {
+            // The job is retried anyway once its lease expires, while it has
+            // attempts left.
+            failures.append(.init(step: "export job \(claim.id)",
+                                  message: "\(message); reporting it failed too: \(failure)"))
+            return .failed(willRetry: true)
+        }
+    }
+
     /// Extends the job's lease.
-    private func heartbeat(_ fenced: [String?], on connection: PostgresConnection) throws {
-        try connection.query("SELECT auditlog.heartbeat_export($1::int8, $2::uuid, $3::interval)", fenced + [lease])
+    private func heartbeat(_ claim: Claim, on connection: PostgresConnection) throws {
+        try connection.query("SELECT auditlog.heartbeat_export($1::int8, $2::uuid, $3::interval)", claim.fence + [lease])
     }
 
     /// Whether part `part` with `rows` entries is staged and composed: every

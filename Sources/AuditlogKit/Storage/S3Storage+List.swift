@@ -60,34 +60,16 @@ extension S3Storage {
 
     /// The parts of a `ListBucketResult` that listing needs.
     struct ListPage {
-        var keys: [String] = []
-        var isTruncated = false
+        var keys: [String]
+        var isTruncated: Bool
         var nextContinuationToken: String?
 
-        /// Reads `xml`, a `ListBucketResult`. Its elements are flat text, so
-        /// a scan for the few that matter is enough.
+        /// Reads `xml`, a `ListBucketResult`.
         init(xml: String) {
-            var rest = xml[...]
-            while let start = rest.range(of: "<Key>"), let end = rest.range(of: "</Key>", range: start.upperBound..<rest.endIndex) {
-                keys.append(Self.unescaped(rest[start.upperBound..<end.lowerBound]))
-                rest = rest[end.upperBound...]
-            }
-            isTruncated = Self.element("IsTruncated", in: xml) == "true"
-            nextContinuationToken = Self.element("NextContinuationToken", in: xml)
-        }
-
-        private static func element(_ name: String, in xml: String) -> String? {
-            guard let start = xml.range(of: "<\(name)>"),
-                  let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex) else { return nil }
-            return unescaped(xml[start.upperBound..<end.lowerBound])
-        }
-
-        /// `text` with XML's predefined entities replaced.
-        private static func unescaped(_ text: Substring) -> String {
-            guard text.contains("&") else { return String(text) }
-            return text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-                .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
-                .replacingOccurrences(of: "&amp;", with: "&")
+            let result = S3XML(xml)
+            keys = result.elements("Key")
+            isTruncated = result.element("IsTruncated") == "true"
+            nextContinuationToken = result.element("NextContinuationToken")
         }
     }
 }

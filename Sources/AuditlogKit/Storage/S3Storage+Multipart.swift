@@ -71,7 +71,7 @@ extension S3Storage {
         let response = try await send("POST", key: key, query: [("uploads", "")],
                                       contentType: Self.contentType(of: key), accept: [200],
                                       operation: "start a multipart upload of")
-        guard let id = Self.element("UploadId", in: response.body) else {
+        guard let id = S3XML(response.body).element("UploadId") else {
             throw StorageError.s3(operation: "start a multipart upload of", url: displayURL(of: key),
                                   status: response.status, reason: "the response has no UploadId", attempts: 1)
         }
@@ -88,7 +88,7 @@ extension S3Storage {
         let response = try await send("POST", key: upload.key, query: [("uploadId", upload.id)],
                                       body: Array(body.utf8), contentType: "application/xml", accept: [200],
                                       operation: "complete the multipart upload of")
-        if Self.element("Error", in: response.body) != nil {
+        if S3XML(response.body).element("Error") != nil {
             throw StorageError.s3(operation: "complete the multipart upload of", url: displayURL(of: upload.key),
                                   status: response.status,
                                   reason: Self.reason(status: response.status, body: Data(response.body)), attempts: 1)
@@ -99,14 +99,6 @@ extension S3Storage {
     func abort(_ upload: MultipartUpload) async throws {
         _ = try await send("DELETE", key: upload.key, query: [("uploadId", upload.id)], accept: [200, 204, 404],
                            operation: "abort the multipart upload of")
-    }
-
-    /// The text of the first element `name` of an XML response.
-    private static func element(_ name: String, in body: [UInt8]) -> String? {
-        let text = String(decoding: body, as: UTF8.self)
-        guard let start = text.range(of: "<\(name)>"),
-              let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex) else { return nil }
-        return String(text[start.upperBound..<end.lowerBound])
     }
 
     private static func escaped(_ text: String) -> String {

@@ -220,13 +220,8 @@ public struct S3Storage: ObjectStorage {
     /// The error code and message of an S3 error response, or the status's
     /// name when the body is not one.
     static func reason(status: Int, body: Data) -> String {
-        let text = String(decoding: body, as: UTF8.self)
-        func element(_ name: String) -> String? {
-            guard let start = text.range(of: "<\(name)>"),
-                  let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex) else { return nil }
-            return String(text[start.upperBound..<end.lowerBound])
-        }
-        switch (element("Code"), element("Message")) {
+        let error = S3XML(body)
+        switch (error.element("Code"), error.element("Message")) {
         case let (code?, message?): return "\(code): \(message)"
         case let (code?, nil): return code
         default: return HTTPURLResponse.localizedString(forStatusCode: status)

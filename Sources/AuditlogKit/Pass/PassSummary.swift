@@ -1,5 +1,5 @@
-/// What one export pass did: the report of ``ExportRunner/run(on:)``.
-public struct ExportSummary: Sendable, Equatable {
+/// What one export pass did: the report of ``PassRunner/run(on:)``.
+public struct PassSummary: Sendable, Equatable {
     /// Pending entries that `timeout_pending` closed with result `timeout`.
     public var timedOutEntries: Int
     /// Day partitions that `ensure_partitions` created.
@@ -57,7 +57,7 @@ public struct ExportSummary: Sendable, Equatable {
             /// Another runner was draining the sink, so this pass left it alone.
             case skipped
             /// A page could not be read, uploaded or acknowledged; the
-            /// failure is in ``ExportSummary/failures``. The page is handed
+            /// failure is in ``PassSummary/failures``. The page is handed
             /// out again on the next pass.
             case failed
         }
@@ -108,7 +108,7 @@ public struct ExportSummary: Sendable, Equatable {
             /// The object is complete and the job done, with its link.
             case finished
             /// Storing or composing failed; the failure is in
-            /// ``ExportSummary/failures``. The job is pending again when it
+            /// ``PassSummary/failures``. The job is pending again when it
             /// has attempts left, else failed for good.
             case failed(willRetry: Bool)
             /// The job was cancelled, or its lease expired and another

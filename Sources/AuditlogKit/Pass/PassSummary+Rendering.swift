@@ -1,4 +1,4 @@
-extension ExportSummary {
+extension PassSummary {
     /// The summary for a terminal or a scheduler's log: one line of
     /// maintenance counts, then one line per sink, such as
     /// `sink main: 3 pages, 25000 entries, 1048576 bytes`, then one per

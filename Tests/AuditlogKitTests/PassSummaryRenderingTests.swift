@@ -2,9 +2,9 @@ import AuditlogKit
 import Foundation
 import Testing
 
-@Suite struct ExportSummaryRenderingTests {
+@Suite struct PassSummaryRenderingTests {
     @Test func oneLineOfMaintenanceThenOneLinePerSinkAndBackfill() {
-        let summary = ExportSummary(
+        let summary = PassSummary(
             timedOutEntries: 2,
             partitionsCreated: 1,
             partitionsDropped: 3,
@@ -37,15 +37,15 @@ import Testing
     }
 
     @Test func aPassWithoutSinksSucceeds() {
-        let summary = ExportSummary()
+        let summary = PassSummary()
         #expect(summary.succeeded)
         #expect(summary.renderText() == "timed out: 0 entries; partitions: 0 created, 0 dropped")
     }
 }
 
-@Suite struct ExportSummaryJobRenderingTests {
+@Suite struct PassSummaryJobRenderingTests {
     @Test func oneLinePerExportJobAfterTheSinks() {
-        let summary = ExportSummary(
+        let summary = PassSummary(
             sinks: [.init(name: "main", outcome: .drained, pages: 1, rows: 2, bytes: 300)],
             jobs: [
                 .init(id: 7, outcome: .finished, parts: 3, rows: 25_000, bytes: 1_048_576),
@@ -66,7 +66,7 @@ import Testing
             export job 11: 0 parts, 0 entries, 0 bytes, interrupted; another pass takes it over when its lease expires
             """)
         #expect(!summary.isIdle)
-        #expect(ExportSummary().isIdle)
+        #expect(PassSummary().isIdle)
     }
 }
 

@@ -17,7 +17,7 @@
 ///
 /// Pages are handled one at a time, so memory use does not grow with the
 /// number of entries to export.
-public struct ExportRunner: Sendable {
+public struct PassRunner: Sendable {
     /// How long entries are kept, as a PostgreSQL interval such as
     /// `90 days`: `purge` drops partitions that ended longer ago, unless a
     /// sink still has to export them.
@@ -55,14 +55,14 @@ public struct ExportRunner: Sendable {
     /// Runs one pass.
     ///
     /// A step or sink that fails is recorded in the summary's
-    /// ``ExportSummary/failures`` and the pass goes on with the next one.
+    /// ``PassSummary/failures`` and the pass goes on with the next one.
     ///
     /// - Parameter connection: A connection outside any transaction block;
     ///   pages are read and acknowledged in statements of their own.
     /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/connection``
     ///   when the connection is lost, which ends the pass.
-    public func run(on connection: PostgresConnection) async throws -> ExportSummary {
-        var summary = ExportSummary()
+    public func run(on connection: PostgresConnection) async throws -> PassSummary {
+        var summary = PassSummary()
         _ = try step("tick", &summary) { try connection.query("SELECT auditlog.tick()") }
         summary.timedOutEntries = try count("timeout_pending", &summary) {
             try connection.query("SELECT auditlog.timeout_pending()")
@@ -112,8 +112,8 @@ public struct ExportRunner: Sendable {
         _ name: String,
         url: String,
         on connection: PostgresConnection,
-        failures: inout [ExportSummary.Failure]
-    ) async throws -> ExportSummary.SinkResult {
+        failures: inout [PassSummary.Failure]
+    ) async throws -> PassSummary.SinkResult {
         try await export(name, step: "sink \(name)", lock: "auditlog.sink:\(name)", url: url, on: connection,
                          failures: &failures) {
             try Page.next("SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
@@ -132,8 +132,8 @@ public struct ExportRunner: Sendable {
         sink: String,
         url: String,
         on connection: PostgresConnection,
-        failures: inout [ExportSummary.Failure]
-    ) async throws -> ExportSummary.BackfillResult {
+        failures: inout [PassSummary.Failure]
+    ) async throws -> PassSummary.BackfillResult {
         let result = try await export(sink, step: "backfill \(id)", lock: "auditlog.backfill:\(id)", url: url,
                                       on: connection, failures: &failures) {
             try Page.next("SELECT page_id, object_key, rows, body FROM auditlog.backfill_next_page($1::int8, $2::int4)",
@@ -155,11 +155,11 @@ public struct ExportRunner: Sendable {
         lock: String,
         url: String,
         on connection: PostgresConnection,
-        failures: inout [ExportSummary.Failure],
+        failures: inout [PassSummary.Failure],
         next: () throws -> Page?,
         acknowledge: (Page) throws -> Void
-    ) async throws -> ExportSummary.SinkResult {
-        var result = ExportSummary.SinkResult(name: name, outcome: .drained)
+    ) async throws -> PassSummary.SinkResult {
+        var result = PassSummary.SinkResult(name: name, outcome: .drained)
         do {
             let locked = try connection.query("SELECT pg_try_advisory_lock(hashtext($1))", [lock])
                 .singleRow(of: "pg_try_advisory_lock")[0, as: Bool.self]
@@ -193,7 +193,7 @@ public struct ExportRunner: Sendable {
     /// as zero.
     private func count(
         _ name: String,
-        _ summary: inout ExportSummary,
+        _ summary: inout PassSummary,
         _ body: () throws -> QueryResult
     ) throws -> Int {
         try step(name, &summary) { try body().singleRow(of: name)[0, as: Int.self] } ?? 0
@@ -203,7 +203,7 @@ public struct ExportRunner: Sendable {
     /// instead, unless the connection is lost.
     private func step<Value>(
         _ name: String,
-        _ summary: inout ExportSummary,
+        _ summary: inout PassSummary,
         _ body: () throws -> Value
     ) throws -> Value? {
         do {

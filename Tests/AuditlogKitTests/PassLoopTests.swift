@@ -21,7 +21,7 @@ import Testing
 }
 
 @Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
-struct ExportDaemonTests {
+struct PassLoopTests {
     /// Passes run on the interval and export what is written between them;
     /// cancelling the task stops the loop.
     @Test func runsPassesUntilCancelled() async throws {
@@ -30,7 +30,7 @@ struct ExportDaemonTests {
         let db = try database.connect()
         let sink = try ScratchSink(on: db)
         defer { sink.remove() }
-        let daemon = ExportDaemon(runner: sink.runner(maxRows: 10), interval: .milliseconds(50)) {
+        let daemon = PassLoop(runner: sink.runner(maxRows: 10), interval: .milliseconds(50)) {
             try database.connect()
         }
         let exported = Counter()

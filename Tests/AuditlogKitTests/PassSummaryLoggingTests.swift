@@ -1,10 +1,10 @@
 import AuditlogKit
 import Testing
 
-@Suite struct ExportSummaryLoggingTests {
+@Suite struct PassSummaryLoggingTests {
     @Test func logsThePassEachSinkThatExportedAndEachFailure() {
         let recorder = LineRecorder()
-        let summary = ExportSummary(
+        let summary = PassSummary(
             timedOutEntries: 1,
             sinks: [
                 .init(name: "main", outcome: .drained, pages: 2, rows: 30, bytes: 900),

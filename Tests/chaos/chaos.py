@@ -21,7 +21,7 @@ every committed begin() is in the log exactly once, what writers committed
 is there and what they rolled back is not, and `auditlogctl verify` passes.
 One summary line a run, then `N passed, M failed`.
 
-tests/chaos/run.sh starts the cluster and moto and calls this; run it with
+Tests/chaos/run.sh starts the cluster and moto and calls this; run it with
 --help for the options.
 """
 import argparse

@@ -3,13 +3,13 @@ import Foundation
 /// Export passes on an interval until stopped: what `auditlogctl daemon`
 /// does.
 ///
-/// Each pass is an ``ExportRunner`` pass. A pass that fails is reported and
+/// Each pass is a ``PassRunner`` pass. A pass that fails is reported and
 /// the next one runs on time; a lost connection is opened again for the next
 /// pass. Stopping (cancelling the task) lets the pass in progress finish the
 /// page it is on, takes no new page, and ends the loop: nothing is
 /// acknowledged that was not stored.
-public struct ExportDaemon: Sendable {
-    /// One pass as the daemon saw it: when it started, how long it took and
+public struct PassLoop: Sendable {
+    /// One pass as the loop saw it: when it started, how long it took and
     /// how it ended.
     public struct Pass: Sendable {
         /// When the pass started.
@@ -18,10 +18,10 @@ public struct ExportDaemon: Sendable {
         public var duration: Duration
         /// Its summary, or the error that ended it: the connection could not
         /// be opened or was lost.
-        public var result: Result<ExportSummary, any Error>
+        public var result: Result<PassSummary, any Error>
 
         /// Creates a pass.
-        public init(startedAt: Date, duration: Duration, result: Result<ExportSummary, any Error>) {
+        public init(startedAt: Date, duration: Duration, result: Result<PassSummary, any Error>) {
             self.startedAt = startedAt
             self.duration = duration
             self.result = result
@@ -29,14 +29,14 @@ public struct ExportDaemon: Sendable {
     }
 
     /// What each pass does.
-    public var runner: ExportRunner
+    public var runner: PassRunner
     /// The time from the end of one pass to the start of the next.
     public var interval: Duration
     /// Opens a connection for the passes.
     public var connect: @Sendable () throws -> PostgresConnection
 
-    /// Creates a daemon.
-    public init(runner: ExportRunner, interval: Duration, connect: @escaping @Sendable () throws -> PostgresConnection) {
+    /// Creates a pass loop.
+    public init(runner: PassRunner, interval: Duration, connect: @escaping @Sendable () throws -> PostgresConnection) {
         self.runner = runner
         self.interval = interval
         self.connect = connect
@@ -47,7 +47,7 @@ public struct ExportDaemon: Sendable {
     ///
     /// - Returns: How many passes ran.
     @discardableResult
-    public func run(report: (Result<ExportSummary, any Error>) -> Void) async -> Int {
+    public func run(report: (Result<PassSummary, any Error>) -> Void) async -> Int {
         await run(observe: { pass in report(pass.result) })
     }
 
@@ -63,7 +63,7 @@ public struct ExportDaemon: Sendable {
         while !Task.isCancelled {
             let startedAt = Date()
             let start = clock.now
-            let result: Result<ExportSummary, any Error>
+            let result: Result<PassSummary, any Error>
             do {
                 let open = try connection ?? connect()
                 connection = open

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The chaos suite (tests/chaos/chaos.py) on a Postgres cluster and an S3
+# The chaos suite (Tests/chaos/chaos.py) on a Postgres cluster and an S3
 # server (moto) of its own, both on loopback, stopped when it ends: the suite
 # restarts Postgres with pg_ctl -m immediate, which no other test may share.
 # Options go to chaos.py: --runs N, --seconds S, --long S, --help.
 #
-#   tests/chaos/run.sh --runs 20 --seconds 30     # what the closing note reports
-#   tests/chaos/run.sh --long 3600                # an hour of runs
-#   AUDITLOGCTL=/usr/local/bin/auditlogctl tests/chaos/run.sh   # that build
+#   Tests/chaos/run.sh --runs 20 --seconds 30     # what the closing note reports
+#   Tests/chaos/run.sh --long 3600                # an hour of runs
+#   AUDITLOGCTL=/usr/local/bin/auditlogctl Tests/chaos/run.sh   # that build
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$ROOT"
@@ -31,5 +31,5 @@ start_moto "$cluster/moto.log"
 trap 'kill $MOTO_PID 2>/dev/null; stop_cluster "$cluster"; [ "${KEEP:-}" = 1 ] || rm -rf "$cluster"' EXIT
 
 log "chaos: writers, killed exporters, storage faults, a Postgres crash"
-"$PYTHON" tests/chaos/chaos.py --port "$PGPORT" --pgdata "$cluster/data" --moto "http://127.0.0.1:$S3_PORT" \
+"$PYTHON" Tests/chaos/chaos.py --port "$PGPORT" --pgdata "$cluster/data" --moto "http://127.0.0.1:$S3_PORT" \
   --auditlogctl "$auditlogctl" --workdir "$cluster" "$@"

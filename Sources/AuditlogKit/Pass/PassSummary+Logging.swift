@@ -1,6 +1,6 @@
 public import Logging
 
-extension ExportSummary {
+extension PassSummary {
     /// Logs the summary as a daemon reports a pass: at level `info`, one
     /// record for the pass with its maintenance counts and one per sink or
     /// backfill that exported pages; at level `error`, one record per

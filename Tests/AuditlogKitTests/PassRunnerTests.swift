@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 @Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
-struct ExportRunnerTests {
+struct PassRunnerTests {
     @Test func exportsEachEntryOnceAndThenNothing() async throws {
         let database = try ScratchDatabase()
         defer { database.drop() }
@@ -114,7 +114,7 @@ struct ExportRunnerTests {
         defer { sink.remove() }
         let ids = try sink.record(60, on: db)
         let uploads = UploadLog()
-        let runner = ExportRunner(retain: "100 years", maxRows: 3, sinks: [sink.name]) { url in
+        let runner = PassRunner(retain: "100 years", maxRows: 3, sinks: [sink.name]) { url in
             InterceptingStorage(base: try StorageURL.storage(for: url)) { await uploads.append($0) }
         }
 
@@ -167,7 +167,7 @@ struct ExportRunnerTests {
         let brokenIDs = try broken.record(2, on: db)
         let workingIDs = try working.record(2, on: db)
         let brokenURL = broken.url
-        let runner = ExportRunner(retain: "100 years", sinks: [broken.name, working.name, "swift-test-missing"]) { url in
+        let runner = PassRunner(retain: "100 years", sinks: [broken.name, working.name, "swift-test-missing"]) { url in
             guard url != brokenURL else { throw StorageError.schemeNotSupportedYet("broken") }
             return try StorageURL.storage(for: url)
         }
