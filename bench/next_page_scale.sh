@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: the time of next_page() for a 10,000-row page on a log of 5 and
 # then 20 million entries over 60 daily partitions, against the steady-state
-# query of the design in ../shared/reference/000_*.txt (a timestamp floor plus
-# an unindexable age(xmin) filter), written out on the same data, with the two
-# floors that design used: its bounded 7-day window, and no floor at all (the
-# epoch sentinel of a first run, the incident it describes). Prints all three,
+# query of a common design for exporting "new rows" (a timestamp floor plus an
+# unindexable age(xmin) filter), written out on the same data, with the two
+# floors such a design uses: a bounded 7-day window, and no floor at all (the
+# epoch sentinel of a first run, which scans everything). Prints all three,
 # the ratios, and how next_page grows from 5M to 20M.
 #
 #   bench/next_page_scale.sh                          # 5M then 20M entries
