@@ -47,6 +47,24 @@ COMMENT ON TABLE auditlog.backfill IS
 ALTER TABLE auditlog.page ADD CONSTRAINT page_backfill_id_fkey
   FOREIGN KEY (backfill_id) REFERENCES auditlog.backfill ON DELETE CASCADE;
 
+CREATE FUNCTION auditlog_internal.locked_backfill(backfill_id bigint)
+RETURNS auditlog.backfill
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b auditlog.backfill;
+BEGIN
+  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = locked_backfill.backfill_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'backfill % does not exist', backfill_id
+      USING ERRCODE = 'undefined_object', HINT = 'auditlog.backfill_status lists the backfills.';
+  END IF;
+  RETURN b;
+END
+$$;
+COMMENT ON FUNCTION auditlog_internal.locked_backfill IS 'Internal: the backfill''s row, locked for update; an error if there is none.';
+
 CREATE FUNCTION auditlog.start_backfill(sink text, "from" timestamptz, "to" timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
@@ -87,10 +105,7 @@ BEGIN
   PERFORM auditlog_internal.refuse_transaction_block('auditlog.backfill_next_page()');
   PERFORM auditlog_internal.check_max_rows(max_rows);
   PERFORM set_config('synchronous_commit', 'on', true);
-  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = backfill_next_page.backfill_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
-  END IF;
+  b := auditlog_internal.locked_backfill(backfill_id);
   s := (SELECT sk FROM auditlog.sink sk WHERE sk.name = b.sink);
   SELECT * INTO pinned FROM auditlog.page p WHERE p.backfill_id = b.backfill_id AND p.acked_at IS NULL;
   IF FOUND THEN
@@ -201,10 +216,7 @@ DECLARE
 BEGIN
   PERFORM auditlog_internal.refuse_transaction_block('auditlog.backfill_ack()');
   PERFORM set_config('synchronous_commit', 'on', true);
-  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = backfill_ack.backfill_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
-  END IF;
+  b := auditlog_internal.locked_backfill(backfill_id);
   p := auditlog_internal.ack_page(page_id, NULL, b.backfill_id, NULL, b.last_sha256);
   IF p IS NULL THEN
     RETURN false;
@@ -280,10 +292,7 @@ AS $$
 DECLARE
   b auditlog.backfill;
 BEGIN
-  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = cancel_backfill.backfill_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
-  END IF;
+  b := auditlog_internal.locked_backfill(backfill_id);
   IF b.status <> 'running' THEN
     RETURN false;
   END IF;

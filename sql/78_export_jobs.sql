@@ -157,8 +157,7 @@ $$;
 COMMENT ON FUNCTION auditlog.claim_export IS
   'Claims the oldest pending export job, or one whose worker''s lease expired, for worker; returns it with a fresh fencing token, or no row. Concurrent claims never get the same job (FOR UPDATE SKIP LOCKED).';
 
--- The job, locked, if token is its current fencing token; an error otherwise.
-CREATE FUNCTION auditlog_internal.fenced_job(job_id bigint, token uuid)
+CREATE FUNCTION auditlog_internal.locked_job(job_id bigint)
 RETURNS auditlog.export_job
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -166,10 +165,25 @@ AS $$
 DECLARE
   job auditlog.export_job;
 BEGIN
-  SELECT * INTO job FROM auditlog.export_job j WHERE j.job_id = fenced_job.job_id FOR UPDATE;
+  SELECT * INTO job FROM auditlog.export_job j WHERE j.job_id = locked_job.job_id FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'export job % does not exist', job_id USING ERRCODE = 'undefined_object';
+    RAISE EXCEPTION 'export job % does not exist', job_id
+      USING ERRCODE = 'undefined_object', HINT = 'auditlog.export_status lists the export jobs.';
   END IF;
+  RETURN job;
+END
+$$;
+COMMENT ON FUNCTION auditlog_internal.locked_job IS 'Internal: the export job''s row, locked for update; an error if there is none.';
+
+-- The job, locked, if token is its current fencing token; an error otherwise.
+CREATE FUNCTION auditlog_internal.fenced_job(job_id bigint, token uuid)
+RETURNS auditlog.export_job
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job auditlog.export_job := auditlog_internal.locked_job(job_id);
+BEGIN
   IF job.status <> 'running' OR job.lease_token IS DISTINCT FROM token THEN
     RAISE EXCEPTION 'export job % is not leased with this token', job_id
       USING ERRCODE = 'lock_not_available',
@@ -332,9 +346,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF NOT EXISTS (SELECT FROM auditlog.export_job j WHERE j.job_id = cancel_export.job_id) THEN
-    RAISE EXCEPTION 'export job % does not exist', job_id USING ERRCODE = 'undefined_object';
-  END IF;
+  PERFORM auditlog_internal.locked_job(job_id);
   UPDATE auditlog.export_job j SET status = 'cancelled', lease_token = NULL, finished_at = now()
   WHERE j.job_id = cancel_export.job_id AND j.status IN ('pending', 'running');
   RETURN FOUND;

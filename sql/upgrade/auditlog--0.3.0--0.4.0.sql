@@ -1405,6 +1405,25 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION auditlog_internal.locked_backfill(backfill_id bigint)
+RETURNS auditlog.backfill
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b auditlog.backfill;
+BEGIN
+  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = locked_backfill.backfill_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'backfill % does not exist', backfill_id
+      USING ERRCODE = 'undefined_object', HINT = 'auditlog.backfill_status lists the backfills.';
+  END IF;
+  RETURN b;
+END
+$$;
+
+COMMENT ON FUNCTION auditlog_internal.locked_backfill IS 'Internal: the backfill''s row, locked for update; an error if there is none.';
+
 CREATE OR REPLACE FUNCTION auditlog.start_backfill(sink text, "from" timestamptz, "to" timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1443,10 +1462,7 @@ BEGIN
   PERFORM auditlog_internal.refuse_transaction_block('auditlog.backfill_next_page()');
   PERFORM auditlog_internal.check_max_rows(max_rows);
   PERFORM set_config('synchronous_commit', 'on', true);
-  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = backfill_next_page.backfill_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
-  END IF;
+  b := auditlog_internal.locked_backfill(backfill_id);
   s := (SELECT sk FROM auditlog.sink sk WHERE sk.name = b.sink);
   SELECT * INTO pinned FROM auditlog.page p WHERE p.backfill_id = b.backfill_id AND p.acked_at IS NULL;
   IF FOUND THEN
@@ -1555,10 +1571,7 @@ DECLARE
 BEGIN
   PERFORM auditlog_internal.refuse_transaction_block('auditlog.backfill_ack()');
   PERFORM set_config('synchronous_commit', 'on', true);
-  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = backfill_ack.backfill_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
-  END IF;
+  b := auditlog_internal.locked_backfill(backfill_id);
   p := auditlog_internal.ack_page(page_id, NULL, b.backfill_id, NULL, b.last_sha256);
   IF p IS NULL THEN
     RETURN false;
@@ -1631,10 +1644,7 @@ AS $$
 DECLARE
   b auditlog.backfill;
 BEGIN
-  SELECT * INTO b FROM auditlog.backfill bf WHERE bf.backfill_id = cancel_backfill.backfill_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'backfill % does not exist', backfill_id USING ERRCODE = 'undefined_object';
-  END IF;
+  b := auditlog_internal.locked_backfill(backfill_id);
   IF b.status <> 'running' THEN
     RETURN false;
   END IF;
@@ -1743,7 +1753,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION auditlog_internal.fenced_job(job_id bigint, token uuid)
+CREATE OR REPLACE FUNCTION auditlog_internal.locked_job(job_id bigint)
 RETURNS auditlog.export_job
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1751,10 +1761,25 @@ AS $$
 DECLARE
   job auditlog.export_job;
 BEGIN
-  SELECT * INTO job FROM auditlog.export_job j WHERE j.job_id = fenced_job.job_id FOR UPDATE;
+  SELECT * INTO job FROM auditlog.export_job j WHERE j.job_id = locked_job.job_id FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'export job % does not exist', job_id USING ERRCODE = 'undefined_object';
+    RAISE EXCEPTION 'export job % does not exist', job_id
+      USING ERRCODE = 'undefined_object', HINT = 'auditlog.export_status lists the export jobs.';
   END IF;
+  RETURN job;
+END
+$$;
+
+COMMENT ON FUNCTION auditlog_internal.locked_job IS 'Internal: the export job''s row, locked for update; an error if there is none.';
+
+CREATE OR REPLACE FUNCTION auditlog_internal.fenced_job(job_id bigint, token uuid)
+RETURNS auditlog.export_job
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job auditlog.export_job := auditlog_internal.locked_job(job_id);
+BEGIN
   IF job.status <> 'running' OR job.lease_token IS DISTINCT FROM token THEN
     RAISE EXCEPTION 'export job % is not leased with this token', job_id
       USING ERRCODE = 'lock_not_available',
@@ -1894,6 +1919,19 @@ BEGIN
       finished_at = CASE WHEN next_status = 'failed' THEN now() END
   WHERE j.job_id = job.job_id;
   RETURN next_status;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auditlog.cancel_export(job_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM auditlog_internal.locked_job(job_id);
+  UPDATE auditlog.export_job j SET status = 'cancelled', lease_token = NULL, finished_at = now()
+  WHERE j.job_id = cancel_export.job_id AND j.status IN ('pending', 'running');
+  RETURN FOUND;
 END
 $$;
 
