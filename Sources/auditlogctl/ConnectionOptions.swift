@@ -24,7 +24,7 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Opens a connection with these options, logging the server's notices
     /// to `logger` when one is given.
-    func connect(logger: Logger? = nil) throws -> PostgresConnection {
-        try PostgresConnection(conninfo: database ?? "", statementTimeout: statementTimeout, logger: logger)
+    func connect(logger: Logger? = nil) async throws -> PostgresConnection {
+        try await PostgresConnection(conninfo: database ?? "", statementTimeout: statementTimeout, logger: logger)
     }
 }

@@ -62,7 +62,7 @@ struct Daemon: AsyncParsableCommand {
             loop: PassLoop(
                 runner: pass.runner(),
                 interval: Duration(parsing: interval) ?? .seconds(30),
-                connect: { try connection.connect(logger: logger) }
+                connect: { try await connection.connect(logger: logger) }
             ),
             listen: listen.flatMap(ListenAddress.init(parsing:)),
             logger: logger

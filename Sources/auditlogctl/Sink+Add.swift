@@ -3,7 +3,7 @@ import AuditlogKit
 
 extension Sink {
     /// `auditlogctl sink add`: creates a sink.
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a sink.",
             discussion: """
@@ -33,8 +33,8 @@ extension Sink {
         @Flag(help: "Create the sink disabled; 'sink enable' starts it.")
         var disabled = false
 
-        func run() throws {
-            try reportingErrors {
+        func run() async throws {
+            try await reportingErrors {
                 let sink = SinkDefinition(
                     name: name,
                     url: url,
@@ -43,7 +43,7 @@ extension Sink {
                     operationPrefix: operationPrefix,
                     enabled: !disabled
                 )
-                try sink.create(on: connection.connect())
+                try await sink.create(on: connection.connect())
                 print("created sink \(name) (\(disabled ? "disabled" : "enabled")), exporting to \(url)")
             }
         }

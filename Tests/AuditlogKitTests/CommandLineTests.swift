@@ -29,10 +29,10 @@ import Testing
     /// made. Names and URLs with quotes and semicolons are refused, never
     /// run.
     @Test(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
-    func badInputIsRefusedOnOneLineAndChangesNothing() throws {
-        let database = try ScratchDatabase()
+    func badInputIsRefusedOnOneLineAndChangesNothing() async throws {
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let name = "bad", asker = "bad-input"
         let cases: [(arguments: [String], status: Int32)] = [
             (["sink", "add", "\(name)'; DROP TABLE auditlog.entry; --", "file:///tmp/x"], 1),
@@ -63,7 +63,7 @@ import Testing
             #expect(outcome.errorLines.count == 1, "\(arguments): \(outcome.stderr)")
             #expect(outcome.stderr.hasPrefix("auditlogctl: "), "\(arguments)")
         }
-        let made = try db.query("SELECT (SELECT count(*) FROM auditlog.sink) + (SELECT count(*) FROM auditlog.export_job)")
+        let made = try await db.query("SELECT (SELECT count(*) FROM auditlog.sink) + (SELECT count(*) FROM auditlog.export_job)")
             .singleRow(of: "made")[0, as: Int.self]
         #expect(made == 0)
     }
@@ -124,12 +124,12 @@ import Testing
     /// `status` needs only `auditlog_reader`: every view it reads, and
     /// every function those views call, is granted to readers.
     @Test(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
-    func statusNeedsOnlyTheReaderRole() throws {
-        let database = try ScratchDatabase()
+    func statusNeedsOnlyTheReaderRole() async throws {
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
-        let sink = try ScratchSink(on: db)
-        let reader = try ScratchRole(in: "auditlog_reader", for: database)
+        let db = try await database.connect()
+        let sink = try await ScratchSink(on: db)
+        let reader = try await ScratchRole(in: "auditlog_reader", for: database)
         defer {
             sink.remove()
             reader.remove()
@@ -144,17 +144,17 @@ import Testing
     /// `run`, `backfill` and `verify` need only `auditlog_admin`, not a
     /// superuser: every table they read is granted.
     @Test(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
-    func runAndVerifyNeedOnlyTheAdminRole() throws {
-        let database = try ScratchDatabase()
+    func runAndVerifyNeedOnlyTheAdminRole() async throws {
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
-        let sink = try ScratchSink(on: db)
-        let admin = try ScratchRole(in: "auditlog_admin", for: database)
+        let db = try await database.connect()
+        let sink = try await ScratchSink(on: db)
+        let admin = try await ScratchRole(in: "auditlog_admin", for: database)
         defer {
             sink.remove()
             admin.remove()
         }
-        let ids = try sink.record(3, on: db)
+        let ids = try await sink.record(3, on: db)
 
         let run = try AuditlogCtlProcess.run(["run", "--database", admin.conninfo, "--sink", sink.name, "--retain", "100 years"])
         let verify = try AuditlogCtlProcess.run(["verify", sink.name, "--database", admin.conninfo])

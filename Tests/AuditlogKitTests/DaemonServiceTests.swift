@@ -11,15 +11,15 @@ struct DaemonServiceTests {
     /// metrics count the exported entries, the health check passes, the
     /// status names the sink; stopping ends the passes and the server.
     @Test func servesMetricsHealthAndStatusUntilCancelled() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
-        let sink = try ScratchSink(on: db)
+        let db = try await database.connect()
+        let sink = try await ScratchSink(on: db)
         defer { sink.remove() }
         let recorder = LineRecorder()
         let service = DaemonService(
             loop: PassLoop(runner: sink.runner(maxRows: 10), interval: .milliseconds(100)) {
-                try database.connect()
+                try await database.connect()
             },
             listen: ListenAddress(host: "127.0.0.1", port: 0),
             logger: recorder.textLogger(level: .info)
@@ -32,7 +32,7 @@ struct DaemonServiceTests {
         defer { running.cancel() }
 
         let port = try await eventually { listening.port }
-        let ids = try sink.record(3, on: db)
+        let ids = try await sink.record(3, on: db)
         _ = try await eventually { await service.snapshots.snapshot.exported[sink.name]?.rows == 3 ? true : nil }
         let base = "http://127.0.0.1:\(port)"
 
@@ -66,11 +66,11 @@ struct DaemonServiceTests {
     /// A server that cannot listen ends the service with its error, and the
     /// pass loop with it.
     @Test func anAddressInUseStopsTheService() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
         let first = DaemonService(
             loop: PassLoop(runner: PassRunner(retain: "100 years", sinks: []), interval: .seconds(60)) {
-                try database.connect()
+                try await database.connect()
             },
             listen: ListenAddress(host: "127.0.0.1", port: 0),
             logger: LineRecorder().textLogger()

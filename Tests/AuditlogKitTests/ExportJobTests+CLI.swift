@@ -3,8 +3,8 @@ import Foundation
 import Testing
 
 extension ExportJobTests {
-    @Test func exportRequestRefusesAnEmptyWindowOnOneLine() throws {
-        let database = try ScratchDatabase()
+    @Test func exportRequestRefusesAnEmptyWindowOnOneLine() async throws {
+        let database = try await ScratchDatabase()
         defer { database.drop() }
 
         let run = try Auditlogctl.run(["export", "request", "--stream", "audit", "--from", "2026-03-01",
@@ -14,10 +14,10 @@ extension ExportJobTests {
         #expect(run.stderr == "auditlogctl: the window needs \"from\" before \"to\" (SQLSTATE 22023)\n")
     }
 
-    @Test func exportRequestRefusesAnUnknownFormatOnOneLine() throws {
-        let database = try ScratchDatabase()
+    @Test func exportRequestRefusesAnUnknownFormatOnOneLine() async throws {
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let window = try Self.settledWindow(on: database.connect())
+        let window = try await Self.settledWindow(on: database.connect())
 
         let run = try Auditlogctl.run(["export", "request", "--stream", "audit", "--from", window.from,
                                        "--to", window.to, "--requested-by", "alice", "--format", "xml"], on: database)
@@ -26,12 +26,12 @@ extension ExportJobTests {
         #expect(run.stderr == "auditlogctl: unsupported export format 'xml' (SQLSTATE 22023); hint: Use ndjson.gz or csv.\n")
     }
 
-    @Test func exportRequestStatusAndCancel() throws {
-        let database = try ScratchDatabase()
+    @Test func exportRequestStatusAndCancel() async throws {
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let stream = "cli"
-        let window = try Self.settledWindow(on: db)
+        let window = try await Self.settledWindow(on: db)
 
         let requested = try Auditlogctl.run(["export", "request", "--stream", stream, "--from", window.from,
                                              "--to", window.to, "--tenant", "acme", "--requested-by", "alice",
@@ -55,7 +55,7 @@ extension ExportJobTests {
         let again = try Auditlogctl.run(["export", "cancel", String(id)], on: database)
 
         #expect(cancelled.stdout == "cancelled export job \(id)\n" && again.stdout == "export job \(id) had ended already\n")
-        #expect(try ExportJobStatus.fetch(id, from: db).status == "cancelled")
+        #expect(try await ExportJobStatus.fetch(id, from: db).status == "cancelled")
         let missing = try Auditlogctl.run(["export", "status", "999999999"], on: database)
         #expect(missing.status == 1 && missing.stderr == "auditlogctl: export job 999999999 does not exist\n")
     }
@@ -70,9 +70,9 @@ extension ExportJobTests {
 
     /// A window that request_export accepts: from the oldest partition to
     /// the settled horizon.
-    private static func settledWindow(on db: PostgresConnection) throws -> (from: String, to: String) {
-        try db.query("SELECT auditlog.tick()")
-        let row = try db.query("SELECT (SELECT min(range_start) FROM auditlog.partitions)::text, auditlog.settled_horizon()::text")
+    private static func settledWindow(on db: PostgresConnection) async throws -> (from: String, to: String) {
+        try await db.query("SELECT auditlog.tick()")
+        let row = try await db.query("SELECT (SELECT min(range_start) FROM auditlog.partitions)::text, auditlog.settled_horizon()::text")
             .singleRow(of: "window")
         return (try row[0, as: String.self], try row[1, as: String.self])
     }

@@ -11,9 +11,9 @@ extension ExportJobTests {
     @Test(.enabled(if: s3Endpoint != nil, "set AUDITLOG_TEST_S3_ENDPOINT to run"))
     func exportsAJobToS3WithAMultipartUploadAndAPresignedLink() async throws {
         let endpoint = try #require(s3Endpoint)
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let scratch = try ScratchExportJob()
         defer { scratch.remove() }
         let bucket = "auditlog-jobs-\(UUID().uuidString.prefix(8).lowercased())"
@@ -21,7 +21,7 @@ extension ExportJobTests {
         let (id, ids) = try await scratch.requestJob(on: db) {
             // 400 entries of 60 KB random hex (entries hold at most 64 KB):
             // about 12 MiB once gzipped.
-            try db.query("""
+            try await db.query("""
                 SELECT auditlog.record(operation => 'exportjob.big', stream => $1,
                        details => jsonb_build_object('blob', (SELECT string_agg(md5(random()::text || n || i), '')
                                                               FROM generate_series(1, 1875) AS i)))
@@ -42,7 +42,7 @@ extension ExportJobTests {
 
         #expect(summary.failures == [])
         #expect(summary.jobs.map(\.id) == [id] && summary.jobs.first?.outcome == .finished)
-        let status = try ExportJobStatus.fetch(id, from: db)
+        let status = try await ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "done" && status.rowsExported == 400)
         let objectURL = try #require(status.objectURL)
         let prefix = "s3://\(bucket)/"

@@ -11,16 +11,17 @@ import Testing
 ))
 struct S3ExportTests {
     @Test func aPassExportsEachEntryOnceToS3() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let bucket = MotoBucket()
         let name = "swift-s3"
-        try SinkDefinition(name: name, url: "s3://\(bucket.name)/audit-log").create(on: db)
+        try await SinkDefinition(name: name, url: "s3://\(bucket.name)/audit-log").create(on: db)
         try bucket.create()
-        let ids = try (0..<5).map { index in
-            try db.query("SELECT auditlog.record(operation => $1)", ["s3test.\(index)"])
-                .singleRow(of: "auditlog.record")[0, as: String.self]
+        var ids: [String] = []
+        for index in 0..<5 {
+            ids.append(try await db.query("SELECT auditlog.record(operation => $1)", ["s3test.\(index)"])
+                .singleRow(of: "auditlog.record")[0, as: String.self])
         }
         let environment = MotoBucket.environment(endpoint: MotoBucket.endpoint!)
         let runner = PassRunner(retain: "100 years", maxRows: 2, sinks: [name]) {
@@ -31,7 +32,7 @@ struct S3ExportTests {
 
         #expect(summary.failures == [])
         #expect(summary.sinks.first?.rows == 5 && summary.sinks.first?.pages == 3)
-        let keys = try db.query(
+        let keys = try await db.query(
             "SELECT 'audit-log/' || object_key FROM auditlog.page WHERE sink = $1 AND acked_at IS NOT NULL ORDER BY 1", [name]
         ).rows.map { try $0[0, as: String.self] }
         let listed = try bucket.exportedIDs()

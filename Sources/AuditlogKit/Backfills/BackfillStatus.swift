@@ -57,22 +57,22 @@ extension BackfillStatus {
     /// - Returns: The backfill's id.
     /// - Throws: ``PostgresError`` for an unknown sink or a window that is
     ///   empty, not settled yet or older than the oldest partition.
-    public static func start(sink: String, from: String, to: String, on connection: PostgresConnection) throws -> Int64 {
-        try connection.query("SELECT auditlog.start_backfill($1, $2::timestamptz, $3::timestamptz)", [sink, from, to])
+    public static func start(sink: String, from: String, to: String, on connection: PostgresConnection) async throws -> Int64 {
+        try await connection.query("SELECT auditlog.start_backfill($1, $2::timestamptz, $3::timestamptz)", [sink, from, to])
             .singleRow(of: "auditlog.start_backfill")[0, as: Int64.self]
     }
 
     /// Cancels the backfill `id`.
     ///
     /// - Returns: `false` if it had ended already.
-    public static func cancel(_ id: Int64, on connection: PostgresConnection) throws -> Bool {
-        try connection.query("SELECT auditlog.cancel_backfill($1::int8)", [String(id)])
+    public static func cancel(_ id: Int64, on connection: PostgresConnection) async throws -> Bool {
+        try await connection.query("SELECT auditlog.cancel_backfill($1::int8)", [String(id)])
             .singleRow(of: "auditlog.cancel_backfill")[0, as: Bool.self]
     }
 
     /// Reads every backfill's status, newest first.
-    public static func fetchAll(from connection: PostgresConnection) throws -> [BackfillStatus] {
-        try connection.query("""
+    public static func fetchAll(from connection: PostgresConnection) async throws -> [BackfillStatus] {
+        try await connection.query("""
             SELECT backfill_id, sink, status, percent::float8, rows_exported, pages_exported,
                    extract(epoch FROM range_start), extract(epoch FROM range_end)
             FROM auditlog.backfill_status

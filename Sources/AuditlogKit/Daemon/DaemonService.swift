@@ -104,13 +104,13 @@ public struct DaemonService: Sendable {
             // After a pass that could not reach the database, trying again
             // at once would only repeat its error.
             if listen != nil, case .success = pass.result {
-                status = Result {
-                    let connection = try statusConnection ?? loop.connect()
+                do {
+                    let connection = try await loop.connection(reusing: statusConnection)
                     statusConnection = connection
-                    return try StatusReport.fetch(from: connection)
-                }
-                if case .failure(let error) = status {
+                    status = .success(try await StatusReport.fetch(from: connection))
+                } catch {
                     statusConnection = nil
+                    status = .failure(error)
                     logger.warning("could not read the status after the pass: \(error)", metadata: ["step": "status"])
                 }
             }

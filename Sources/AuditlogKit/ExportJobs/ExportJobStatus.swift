@@ -138,8 +138,8 @@ extension ExportJobStatus {
     public static func request(
         stream: String, from: String, to: String, tenantID: String?, requestedBy: String, format: String,
         on connection: PostgresConnection
-    ) throws -> Int64 {
-        try connection.query(
+    ) async throws -> Int64 {
+        try await connection.query(
             "SELECT auditlog.request_export($1, $2::timestamptz, $3::timestamptz, $4, $5, $6)",
             [stream, from, to, tenantID, requestedBy, format]
         ).singleRow(of: "auditlog.request_export")[0, as: Int64.self]
@@ -148,25 +148,25 @@ extension ExportJobStatus {
     /// Cancels the job `id`; its worker is fenced off.
     ///
     /// - Returns: `false` if it had ended already.
-    public static func cancel(_ id: Int64, on connection: PostgresConnection) throws -> Bool {
-        try connection.query("SELECT auditlog.cancel_export($1::int8)", [String(id)])
+    public static func cancel(_ id: Int64, on connection: PostgresConnection) async throws -> Bool {
+        try await connection.query("SELECT auditlog.cancel_export($1::int8)", [String(id)])
             .singleRow(of: "auditlog.cancel_export")[0, as: Bool.self]
     }
 
     /// Reads the job `id`.
     ///
     /// - Throws: ``AuditlogError/exportJobNotFound(_:)`` when there is none.
-    public static func fetch(_ id: Int64, from connection: PostgresConnection) throws -> ExportJobStatus {
-        guard let job = try connection.query("SELECT \(columns) FROM auditlog.export_status WHERE job_id = $1::int8",
-                                             [String(id)]).rows.first
+    public static func fetch(_ id: Int64, from connection: PostgresConnection) async throws -> ExportJobStatus {
+        guard let job = try await connection.query("SELECT \(columns) FROM auditlog.export_status WHERE job_id = $1::int8",
+                                                   [String(id)]).rows.first
         else { throw AuditlogError.exportJobNotFound(id) }
         return try decode(job)
     }
 
     /// Reads the most recent export jobs, newest first.
-    public static func fetchRecent(from connection: PostgresConnection, limit: Int = 20) throws -> [ExportJobStatus] {
-        try connection.query("SELECT \(columns) FROM auditlog.export_status ORDER BY job_id DESC LIMIT $1::int",
-                             [String(limit)]).rows.map(decode)
+    public static func fetchRecent(from connection: PostgresConnection, limit: Int = 20) async throws -> [ExportJobStatus] {
+        try await connection.query("SELECT \(columns) FROM auditlog.export_status ORDER BY job_id DESC LIMIT $1::int",
+                                   [String(limit)]).rows.map(decode)
     }
 
     private static let columns = """

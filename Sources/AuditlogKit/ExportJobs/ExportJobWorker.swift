@@ -83,7 +83,7 @@ public struct ExportJobWorker: Sendable {
         while !Task.isCancelled {
             let claimed: Claim?
             do {
-                claimed = try Claim.next(worker: name, lease: lease, on: connection)
+                claimed = try await Claim.next(worker: name, lease: lease, on: connection)
             } catch let error as PostgresError where error.kind != .connection {
                 failures.append(.init(step: "export jobs", message: "\(error)"))
                 break
@@ -113,11 +113,11 @@ public struct ExportJobWorker: Sendable {
                 result.outcome = .interrupted
                 return result
             }
-            let parts = try storedParts(of: claim, on: connection)
+            let parts = try await storedParts(of: claim, on: connection)
             let object = try await storage.concatenate(parts, into: claim.objectKey) {
-                try heartbeat(claim, on: connection)
+                try await heartbeat(claim, on: connection)
             }
-            try finish(claim, object: object, in: storage, on: connection)
+            try await finish(claim, object: object, in: storage, on: connection)
             result.bytes = object.bytes
             // Only now that the job is done is nobody else using the parts.
             do {
@@ -133,7 +133,7 @@ public struct ExportJobWorker: Sendable {
         } catch let error as PostgresError where error.code == .lockNotAvailable {
             result.outcome = .abandoned
         } catch {
-            result.outcome = try fail(claim, error, on: connection, failures: &failures)
+            result.outcome = try await fail(claim, error, on: connection, failures: &failures)
         }
         return result
     }
@@ -149,7 +149,7 @@ public struct ExportJobWorker: Sendable {
         result: inout PassSummary.JobResult
     ) async throws -> Bool {
         while !Task.isCancelled {
-            let page = try connection.query("""
+            let page = try await connection.query("""
                 SELECT page_id, part_number, rows, final, body FROM auditlog.export_next_page($1::int8, $2::uuid, $3::int4)
                 """, claim.fence + [String(maxRows)]).singleRow(of: "auditlog.export_next_page")
             let pageID = try page[0, as: String.self]
@@ -163,11 +163,11 @@ public struct ExportJobWorker: Sendable {
                 try await storage.put(key: claim.stagingKey(part: part, pageID: pageID), data: object)
                 result.bytes += object.count
             }
-            try connection.query("SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid)",
-                                 claim.fence + [pageID])
+            try await connection.query("SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid)",
+                                       claim.fence + [pageID])
             result.parts += 1
             result.rows += rows
-            try heartbeat(claim, on: connection)
+            try await heartbeat(claim, on: connection)
             if try page[3, as: Bool.self] { return true }
         }
         return false
@@ -175,8 +175,8 @@ public struct ExportJobWorker: Sendable {
 
     /// The staging keys of the job's acknowledged parts that hold
     /// something, in part order: what the final object is made of.
-    private func storedParts(of claim: Claim, on connection: PostgresConnection) throws -> [String] {
-        try connection.query("""
+    private func storedParts(of claim: Claim, on connection: PostgresConnection) async throws -> [String] {
+        try await connection.query("""
             SELECT part_number, page_id, rows FROM auditlog.export_part WHERE job_id = $1::int8 ORDER BY part_number
             """, [String(claim.id)]).rows.compactMap { row -> String? in
             let part = try row[0, as: Int.self]
@@ -192,12 +192,12 @@ public struct ExportJobWorker: Sendable {
         object: ObjectDigest,
         in storage: any ObjectStorage,
         on connection: PostgresConnection
-    ) throws {
+    ) async throws {
         let objectURL = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/" + claim.objectKey
         let now = Date()
         let link = try storage.downloadLink(key: claim.objectKey, expires: linkExpiry, date: now)
         let expiresAt = link.map { _ in now.addingTimeInterval(TimeInterval(linkExpiry)) }
-        try connection.query(
+        try await connection.query(
             "SELECT auditlog.finish_export($1::int8, $2::uuid, $3, $4::int8, $5, $6, $7::timestamptz)",
             claim.fence + [objectURL, String(object.bytes), object.sha256, link ?? objectURL,
                            expiresAt.map { $0.formatted(.iso8601) }])
@@ -212,11 +212,11 @@ public struct ExportJobWorker: Sendable {
         _ error: any Error,
         on connection: PostgresConnection,
         failures: inout [PassSummary.Failure]
-    ) throws -> PassSummary.JobResult.Outcome {
+    ) async throws -> PassSummary.JobResult.Outcome {
         let message = "\(error)"
         do {
-            let status = try connection.query("SELECT auditlog.fail_export($1::int8, $2::uuid, $3)",
-                                              claim.fence + [message]).singleRow(of: "auditlog.fail_export")[0]
+            let status = try await connection.query("SELECT auditlog.fail_export($1::int8, $2::uuid, $3)",
+                                                    claim.fence + [message]).singleRow(of: "auditlog.fail_export")[0]
             failures.append(.init(step: "export job \(claim.id)", message: message))
             return .failed(willRetry: status == "pending")
         } catch let failure as PostgresError where failure.code == .lockNotAvailable {
@@ -231,8 +231,8 @@ public struct ExportJobWorker: Sendable {
     }
 
     /// Extends the job's lease.
-    private func heartbeat(_ claim: Claim, on connection: PostgresConnection) throws {
-        try connection.query("SELECT auditlog.heartbeat_export($1::int8, $2::uuid, $3::interval)", claim.fence + [lease])
+    private func heartbeat(_ claim: Claim, on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT auditlog.heartbeat_export($1::int8, $2::uuid, $3::interval)", claim.fence + [lease])
     }
 
     /// Whether part `part` with `rows` entries is staged and composed: every

@@ -63,18 +63,18 @@ public struct PassRunner: Sendable {
     ///   when the connection is lost, which ends the pass.
     public func run(on connection: PostgresConnection) async throws -> PassSummary {
         var summary = PassSummary()
-        _ = try step("tick", &summary) { try connection.query("SELECT auditlog.tick()") }
-        summary.timedOutEntries = try count("timeout_pending", &summary) {
-            try connection.query("SELECT auditlog.timeout_pending()")
+        _ = try await step("tick", &summary) { try await connection.query("SELECT auditlog.tick()") }
+        summary.timedOutEntries = try await count("timeout_pending", &summary) {
+            try await connection.query("SELECT auditlog.timeout_pending()")
         }
-        summary.partitionsCreated = try count("ensure_partitions", &summary) {
-            try connection.query("SELECT auditlog.ensure_partitions()")
+        summary.partitionsCreated = try await count("ensure_partitions", &summary) {
+            try await connection.query("SELECT auditlog.ensure_partitions()")
         }
-        summary.partitionsDropped = try count("purge", &summary) {
-            try connection.query("SELECT auditlog.purge($1::interval)", [retain])
+        summary.partitionsDropped = try await count("purge", &summary) {
+            try await connection.query("SELECT auditlog.purge($1::interval)", [retain])
         }
-        guard let enabled = try step("list sinks", &summary, {
-            try connection.query("SELECT name, url FROM auditlog.sink WHERE enabled ORDER BY name").rows.map {
+        guard let enabled = try await step("list sinks", &summary, {
+            try await connection.query("SELECT name, url FROM auditlog.sink WHERE enabled ORDER BY name").rows.map {
                 (name: try $0[0, as: String.self], url: try $0[1, as: String.self])
             }
         }) else { return summary }
@@ -85,8 +85,8 @@ public struct PassRunner: Sendable {
         for sink in enabled where sinks?.contains(sink.name) ?? true {
             summary.sinks.append(try await drain(sink.name, url: sink.url, on: connection, failures: &summary.failures))
         }
-        guard let running = try step("list backfills", &summary, {
-            try connection.query(
+        guard let running = try await step("list backfills", &summary, {
+            try await connection.query(
                 "SELECT b.backfill_id, b.sink, s.url FROM auditlog.backfill_status b JOIN auditlog.sink s ON s.name = b.sink"
                     + " WHERE b.status = 'running' ORDER BY b.backfill_id"
             ).rows.map {
@@ -116,12 +116,12 @@ public struct PassRunner: Sendable {
     ) async throws -> PassSummary.SinkResult {
         try await export(name, step: "sink \(name)", lock: "auditlog.sink:\(name)", url: url, on: connection,
                          failures: &failures) {
-            try Page.next("SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
-                          [name, String(maxRows)], on: connection)
+            try await Page.next("SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
+                                [name, String(maxRows)], on: connection)
         } acknowledge: { page in
             // false means another runner acknowledged this very page first,
             // after uploading the same bytes under the same key.
-            try connection.query("SELECT auditlog.ack($1, $2::uuid)", [name, page.id])
+            try await connection.query("SELECT auditlog.ack($1, $2::uuid)", [name, page.id])
         }
     }
 
@@ -136,12 +136,12 @@ public struct PassRunner: Sendable {
     ) async throws -> PassSummary.BackfillResult {
         let result = try await export(sink, step: "backfill \(id)", lock: "auditlog.backfill:\(id)", url: url,
                                       on: connection, failures: &failures) {
-            try Page.next("SELECT page_id, object_key, rows, body FROM auditlog.backfill_next_page($1::int8, $2::int4)",
-                          [String(id), String(maxRows)], on: connection)
+            try await Page.next("SELECT page_id, object_key, rows, body FROM auditlog.backfill_next_page($1::int8, $2::int4)",
+                                [String(id), String(maxRows)], on: connection)
         } acknowledge: { page in
-            try connection.query("SELECT auditlog.backfill_ack($1::int8, $2::uuid)", [String(id), page.id])
+            try await connection.query("SELECT auditlog.backfill_ack($1::int8, $2::uuid)", [String(id), page.id])
         }
-        let status = try connection.query("SELECT status FROM auditlog.backfill_status WHERE backfill_id = $1::int8", [String(id)])
+        let status = try await connection.query("SELECT status FROM auditlog.backfill_status WHERE backfill_id = $1::int8", [String(id)])
             .rows.first?[0]
         return .init(id: id, export: result, finished: status == "done")
     }
@@ -156,30 +156,36 @@ public struct PassRunner: Sendable {
         url: String,
         on connection: PostgresConnection,
         failures: inout [PassSummary.Failure],
-        next: () throws -> Page?,
-        acknowledge: (Page) throws -> Void
+        next: () async throws -> Page?,
+        acknowledge: (Page) async throws -> Void
     ) async throws -> PassSummary.SinkResult {
         var result = PassSummary.SinkResult(name: name, outcome: .drained)
         do {
-            let locked = try connection.query("SELECT pg_try_advisory_lock(hashtext($1))", [lock])
+            let locked = try await connection.query("SELECT pg_try_advisory_lock(hashtext($1))", [lock])
                 .singleRow(of: "pg_try_advisory_lock")[0, as: Bool.self]
             guard locked else {
                 result.outcome = .skipped
                 return result
             }
-            defer { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext($1))", [lock]) }
-
-            let storage = try openStorage(url)
-            // A cancelled pass (a daemon told to stop) takes no new page; a
-            // page stored but not acknowledged is simply handed out again.
-            while !Task.isCancelled, let page = try next() {
-                let object = try Gzip.compress(Array(page.body.utf8))
-                try await storage.put(key: page.objectKey, data: object)
-                try acknowledge(page)
-                result.pages += 1
-                result.rows += page.rows
-                result.bytes += object.count
+            let unlock = { _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext($1))", [lock]) }
+            do {
+                let storage = try openStorage(url)
+                // A cancelled pass (a daemon told to stop) takes no new page;
+                // a page stored but not acknowledged is simply handed out
+                // again.
+                while !Task.isCancelled, let page = try await next() {
+                    let object = try Gzip.compress(Array(page.body.utf8))
+                    try await storage.put(key: page.objectKey, data: object)
+                    try await acknowledge(page)
+                    result.pages += 1
+                    result.rows += page.rows
+                    result.bytes += object.count
+                }
+            } catch {
+                await unlock()
+                throw error
             }
+            await unlock()
         } catch let error as PostgresError where error.kind == .connection {
             throw error
         } catch {
@@ -194,9 +200,9 @@ public struct PassRunner: Sendable {
     private func count(
         _ name: String,
         _ summary: inout PassSummary,
-        _ body: () throws -> QueryResult
-    ) throws -> Int {
-        try step(name, &summary) { try body().singleRow(of: name)[0, as: Int.self] } ?? 0
+        _ body: () async throws -> QueryResult
+    ) async throws -> Int {
+        try await step(name, &summary) { try await body().singleRow(of: name)[0, as: Int.self] } ?? 0
     }
 
     /// Runs `body`, recording its failure under `name` and returning `nil`
@@ -204,10 +210,10 @@ public struct PassRunner: Sendable {
     private func step<Value>(
         _ name: String,
         _ summary: inout PassSummary,
-        _ body: () throws -> Value
-    ) throws -> Value? {
+        _ body: () async throws -> Value
+    ) async throws -> Value? {
         do {
-            return try body()
+            return try await body()
         } catch let error as PostgresError where error.kind == .connection {
             throw error
         } catch {
@@ -226,8 +232,8 @@ public struct PassRunner: Sendable {
 
         /// The next page `query` hands out, the same one again until it is
         /// acknowledged, or `nil` when there is none.
-        static func next(_ query: String, _ parameters: [String?], on connection: PostgresConnection) throws -> Page? {
-            let result = try connection.query(query, parameters)
+        static func next(_ query: String, _ parameters: [String?], on connection: PostgresConnection) async throws -> Page? {
+            let result = try await connection.query(query, parameters)
             guard let row = result.rows.first else { return nil }
             return Page(
                 id: try row[0, as: String.self],

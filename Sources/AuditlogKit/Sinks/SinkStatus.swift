@@ -61,8 +61,8 @@ public struct SinkStatus: Codable, Sendable, Equatable {
 
 extension SinkStatus {
     /// Reads every sink's status, ordered by name.
-    public static func fetchAll(from connection: PostgresConnection) throws -> [SinkStatus] {
-        try connection.query("""
+    public static func fetchAll(from connection: PostgresConnection) async throws -> [SinkStatus] {
+        try await connection.query("""
             SELECT sink, enabled, url, lag_seconds, coalesce(lag_rows, 0),
                    coalesce(pages_acked, 0), coalesce(rows_acked, 0)
             FROM auditlog.sink_status

@@ -171,17 +171,17 @@ extension StatusReport {
     ///
     /// - Throws: ``AuditlogError/extensionNotInstalled`` when the database has
     ///   no auditlog extension, and ``PostgresError`` when a query fails.
-    public static func fetch(from connection: PostgresConnection) throws -> StatusReport {
-        guard let version = try Auditlog.installedExtensionVersion(on: connection) else {
+    public static func fetch(from connection: PostgresConnection) async throws -> StatusReport {
+        guard let version = try await Auditlog.installedExtensionVersion(on: connection) else {
             throw AuditlogError.extensionNotInstalled
         }
         return StatusReport(
             extensionVersion: version,
-            health: try Health.fetch(from: connection),
-            partitions: try Partition.fetchAll(from: connection),
-            sinks: try SinkStatus.fetchAll(from: connection),
-            backfills: try BackfillStatus.fetchAll(from: connection),
-            exportJobs: try ExportJobStatus.fetchRecent(from: connection)
+            health: try await Health.fetch(from: connection),
+            partitions: try await Partition.fetchAll(from: connection),
+            sinks: try await SinkStatus.fetchAll(from: connection),
+            backfills: try await BackfillStatus.fetchAll(from: connection),
+            exportJobs: try await ExportJobStatus.fetchRecent(from: connection)
         )
     }
 }
@@ -190,8 +190,8 @@ extension StatusReport {
 // on the session's TimeZone or DateStyle.
 
 extension StatusReport.Health {
-    static func fetch(from connection: PostgresConnection) throws -> Self {
-        let row = try connection.query("""
+    static func fetch(from connection: PostgresConnection) async throws -> Self {
+        let row = try await connection.query("""
             SELECT pending_count,
                    extract(epoch FROM oldest_pending),
                    partition_count,
@@ -224,8 +224,8 @@ extension StatusReport.Health {
 }
 
 extension StatusReport.Partition {
-    static func fetchAll(from connection: PostgresConnection) throws -> [Self] {
-        try connection.query("""
+    static func fetchAll(from connection: PostgresConnection) async throws -> [Self] {
+        try await connection.query("""
             SELECT partition_name,
                    extract(epoch FROM range_start),
                    extract(epoch FROM range_end),

@@ -65,7 +65,7 @@ public struct SinkVerifier: Sendable {
     ///   read or listed. A missing, damaged or unexpected object is a
     ///   finding, not an error.
     public func verify(on connection: PostgresConnection) async throws -> VerifyReport {
-        guard let definition = try connection.query(
+        guard let definition = try await connection.query(
             """
             SELECT s.url, s.stream, st.anchored_at, st.anchor_reason,
                    (SELECT p.object_key FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL)
@@ -81,7 +81,7 @@ public struct SinkVerifier: Sendable {
         )
         // Every stream the sink ever paged, so that the folders of days
         // without an acknowledged page in range are listed too.
-        walk.streams = Set(try connection.query("SELECT DISTINCT stream FROM auditlog.page WHERE sink = $1", [sink])
+        walk.streams = Set(try await connection.query("SELECT DISTINCT stream FROM auditlog.page WHERE sink = $1", [sink])
             .rows.map { try $0[0, as: String.self] })
         if let stream = try definition[1, as: String?.self] {
             walk.streams.insert(stream)
@@ -89,7 +89,7 @@ public struct SinkVerifier: Sendable {
 
         var after: (ackedAt: String, pageID: String)?
         while true {
-            let pages = try connection.query(Self.pagesQuery, [
+            let pages = try await connection.query(Self.pagesQuery, [
                 sink, after?.ackedAt, after?.pageID, from?.description, to?.description, String(batchSize),
             ]).rows.map(Page.init)
             for page in pages {
