@@ -33,7 +33,9 @@ import Testing
             #expect(try row[1, as: String?.self] == nil)
             #expect(try row[2, as: Int.self] == tricky.unicodeScalars.count)
             #expect(try row[3, as: Int64.self] == Int64.max)
-            #expect(row.string(column: "echoed") == tricky)
+            #expect(try row.decode(String.self, "echoed") == tricky)
+            #expect(try row.decode(String?.self, "missing") == nil)
+            #expect(try row.decode(Int64.self, "big") == Int64.max)
         }
 
         @Test func nullIsAnErrorForANonOptionalType() async throws {
@@ -41,6 +43,15 @@ import Testing
             let error = #expect(throws: PostgresError.self) { try row[0, as: Int64.self] }
             #expect(error?.kind == .client)
             #expect(error?.description == #"column "n" is NULL"#)
+        }
+
+        @Test func decodingByNameNamesAMissingOrInvalidColumn() async throws {
+            let row = try await TestDatabase.connect().query("SELECT 'x' AS word").singleRow(of: "word")
+            let missing = #expect(throws: PostgresError.self) { try row.decode(String.self, "nope") }
+            #expect(missing?.kind == .client)
+            #expect(missing?.description == #"the result has no column "nope""#)
+            let invalid = #expect(throws: PostgresError.self) { try row.decode(Int.self, "word") }
+            #expect(invalid?.description == #"column "word" is not a valid Int: x"#)
         }
 
         @Test func serverErrorCarriesSQLStateAndConnectionStaysUsable() async throws {
@@ -132,10 +143,10 @@ import Testing
 
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for sleeper in sleepers {
-                    group.addTask { try await sleeper.query("SELECT pg_sleep(5)") }
+                    group.addTask { try await sleeper.query("SELECT pg_sleep(8)") }
                 }
                 var waited = 0
-                while try await sleeping() < sleepers.count, waited < 200 {
+                while try await sleeping() < sleepers.count, waited < 400 {
                     try await Task.sleep(for: .milliseconds(10))
                     waited += 1
                 }

@@ -73,20 +73,20 @@ extension BackfillStatus {
     /// Reads every backfill's status, newest first.
     public static func fetchAll(from connection: PostgresConnection) async throws -> [BackfillStatus] {
         try await connection.query("""
-            SELECT backfill_id, sink, status, percent::float8, rows_exported, pages_exported,
-                   extract(epoch FROM range_start), extract(epoch FROM range_end)
+            SELECT backfill_id, sink, status, percent::float8 AS percent, rows_exported, pages_exported,
+                   extract(epoch FROM range_start) AS range_start, extract(epoch FROM range_end) AS range_end
             FROM auditlog.backfill_status
             ORDER BY backfill_id DESC
             """).rows.map { row in
             BackfillStatus(
-                id: try row[0, as: Int64.self],
-                sink: try row[1, as: String.self],
-                status: try row[2, as: String.self],
-                percent: try row[3, as: Double.self],
-                rowsExported: try row[4, as: Int64.self],
-                pagesExported: try row[5, as: Int64.self],
-                rangeStart: Date(timeIntervalSince1970: try row[6, as: Double.self]),
-                rangeEnd: Date(timeIntervalSince1970: try row[7, as: Double.self])
+                id: try row.decode(Int64.self, "backfill_id"),
+                sink: try row.decode(String.self, "sink"),
+                status: try row.decode(String.self, "status"),
+                percent: try row.decode(Double.self, "percent"),
+                rowsExported: try row.decode(Int64.self, "rows_exported"),
+                pagesExported: try row.decode(Int64.self, "pages_exported"),
+                rangeStart: try row.decode(Date.self, "range_start"),
+                rangeEnd: try row.decode(Date.self, "range_end")
             )
         }
     }

@@ -152,10 +152,10 @@ public struct ExportJobWorker: Sendable {
             let page = try await connection.query("""
                 SELECT page_id, part_number, rows, final, body FROM auditlog.export_next_page($1::int8, $2::uuid, $3::int4)
                 """, claim.fence + [String(maxRows)]).singleRow(of: "auditlog.export_next_page")
-            let pageID = try page[0, as: String.self]
-            let part = try page[1, as: Int.self]
-            let rows = try page[2, as: Int.self]
-            let body = Array(try page[4, as: String.self].utf8)
+            let pageID = try page.decode(String.self, "page_id")
+            let part = try page.decode(Int.self, "part_number")
+            let rows = try page.decode(Int.self, "rows")
+            let body = Array(try page.decode(String.self, "body").utf8)
             // A page past the last entries (the job was taken over after
             // its last page was acknowledged) adds nothing to the object.
             if Self.isStored(part: part, rows: rows) {
@@ -168,7 +168,7 @@ public struct ExportJobWorker: Sendable {
             result.parts += 1
             result.rows += rows
             try await heartbeat(claim, on: connection)
-            if try page[3, as: Bool.self] { return true }
+            if try page.decode(Bool.self, "final") { return true }
         }
         return false
     }
@@ -179,9 +179,9 @@ public struct ExportJobWorker: Sendable {
         try await connection.query("""
             SELECT part_number, page_id, rows FROM auditlog.export_part WHERE job_id = $1::int8 ORDER BY part_number
             """, [String(claim.id)]).rows.compactMap { row -> String? in
-            let part = try row[0, as: Int.self]
-            guard Self.isStored(part: part, rows: try row[2, as: Int.self]) else { return nil }
-            return claim.stagingKey(part: part, pageID: try row[1, as: String.self])
+            let part = try row.decode(Int.self, "part_number")
+            guard Self.isStored(part: part, rows: try row.decode(Int.self, "rows")) else { return nil }
+            return claim.stagingKey(part: part, pageID: try row.decode(String.self, "page_id"))
         }
     }
 

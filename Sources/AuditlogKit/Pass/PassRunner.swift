@@ -75,7 +75,7 @@ public struct PassRunner: Sendable {
         }
         guard let enabled = try await step("list sinks", &summary, {
             try await connection.query("SELECT name, url FROM auditlog.sink WHERE enabled ORDER BY name").rows.map {
-                (name: try $0[0, as: String.self], url: try $0[1, as: String.self])
+                (name: try $0.decode(String.self, "name"), url: try $0.decode(String.self, "url"))
             }
         }) else { return summary }
 
@@ -90,7 +90,8 @@ public struct PassRunner: Sendable {
                 "SELECT b.backfill_id, b.sink, s.url FROM auditlog.backfill_status b JOIN auditlog.sink s ON s.name = b.sink"
                     + " WHERE b.status = 'running' ORDER BY b.backfill_id"
             ).rows.map {
-                (id: try $0[0, as: Int64.self], sink: try $0[1, as: String.self], url: try $0[2, as: String.self])
+                (id: try $0.decode(Int64.self, "backfill_id"), sink: try $0.decode(String.self, "sink"),
+                 url: try $0.decode(String.self, "url"))
             }
         }) else { return summary }
         for backfill in running where sinks?.contains(backfill.sink) ?? true {
@@ -236,10 +237,10 @@ public struct PassRunner: Sendable {
             let result = try await connection.query(query, parameters)
             guard let row = result.rows.first else { return nil }
             return Page(
-                id: try row[0, as: String.self],
-                objectKey: try row[1, as: String.self],
-                rows: try row[2, as: Int.self],
-                body: try row[3, as: String.self]
+                id: try row.decode(String.self, "page_id"),
+                objectKey: try row.decode(String.self, "object_key"),
+                rows: try row.decode(Int.self, "rows"),
+                body: try row.decode(String.self, "body")
             )
         }
     }
