@@ -20,7 +20,7 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
         let expected = contents[1] + contents[0]
         #expect(try directory.contents(of: "job/all.bin") == expected)
         #expect(digest == ObjectDigest(bytes: expected.count, sha256: SigV4.hexSHA256(expected)))
-        #expect(try await storage.downloadLink(key: "job/all.bin", expires: 60, date: Date()) == nil)
+        #expect(try storage.downloadLink(key: "job/all.bin", expires: 60, date: Date()) == nil)
 
         for key in parts { try await storage.delete(key: key) }
         try await storage.delete(key: parts[0])
