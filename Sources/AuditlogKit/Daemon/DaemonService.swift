@@ -87,7 +87,7 @@ public struct DaemonService: Sendable {
         )
         do {
             try await ServiceGroup(configuration: configuration).run()
-        } catch where Task.isCancelled {
+        } catch _ where Task.isCancelled {
             // Stopping by cancellation is not a failure, whatever a service
             // threw on its way out.
         }

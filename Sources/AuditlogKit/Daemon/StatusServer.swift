@@ -80,7 +80,7 @@ public struct StatusServer: Sendable {
         return ClosureService {
             do {
                 try await application.run()
-            } catch where !Task.isCancelled {
+            } catch let error where !Task.isCancelled {
                 throw Failure(address: address, reason: "\(error)")
             }
         }
