@@ -25,7 +25,8 @@ struct Backfill: ParsableCommand {
         @Argument(help: "The sink's name.")
         var sink: String
 
-        @Option(help: ArgumentHelp("The window's start, e.g. '2026-03-01' or '2026-03-01 00:00+00'.", valueName: "time"))
+        @Option(
+            help: ArgumentHelp("The window's start, e.g. '2026-03-01' or '2026-03-01 00:00+00'.", valueName: "time"))
         var from: String
 
         @Option(help: ArgumentHelp("The window's end, no later than the settled horizon.", valueName: "time"))
@@ -41,7 +42,8 @@ struct Backfill: ParsableCommand {
 
     /// `auditlogctl backfill status`.
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show every backfill, newest first, with its progress.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show every backfill, newest first, with its progress.")
 
         @OptionGroup var connection: ConnectionOptions
 

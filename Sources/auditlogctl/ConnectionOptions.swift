@@ -8,7 +8,8 @@ struct ConnectionOptions: ParsableArguments {
         name: [.customShort("d"), .long],
         help: ArgumentHelp(
             "A libpq connection string or postgresql:// URI.",
-            discussion: "Without it, libpq's defaults apply: the PG* environment variables, service files and ~/.pgpass.",
+            discussion:
+                "Without it, libpq's defaults apply: the PG* environment variables, service files and ~/.pgpass.",
             valueName: "conninfo"
         )
     )

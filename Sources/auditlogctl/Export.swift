@@ -34,7 +34,8 @@ struct Export: ParsableCommand {
         @Option(help: ArgumentHelp("The stream to export.", valueName: "stream"))
         var stream = "audit"
 
-        @Option(help: ArgumentHelp("The window's start, e.g. '2026-03-01' or '2026-03-01 00:00+00'.", valueName: "time"))
+        @Option(
+            help: ArgumentHelp("The window's start, e.g. '2026-03-01' or '2026-03-01 00:00+00'.", valueName: "time"))
         var from: String
 
         @Option(help: ArgumentHelp("The window's end, no later than the settled horizon.", valueName: "time"))
@@ -51,8 +52,9 @@ struct Export: ParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let id = try await ExportJobStatus.request(stream: stream, from: from, to: to, tenantID: tenant,
-                                                           requestedBy: requestedBy, format: format, on: connection.connect())
+                let id = try await ExportJobStatus.request(
+                    stream: stream, from: from, to: to, tenantID: tenant,
+                    requestedBy: requestedBy, format: format, on: connection.connect())
                 print("requested export job \(id); 'auditlogctl run --export-url <url>' exports it")
             }
         }

@@ -18,7 +18,10 @@ extension Sink {
         @Argument(help: "The sink's name: up to 63 of a-z, 0-9, '_' and '-'. It becomes part of object keys.")
         var name: String
 
-        @Argument(help: "Where objects go: file:///absolute/path or s3://bucket/prefix (gs:// is accepted; this build cannot upload to it yet).")
+        @Argument(
+            help:
+                "Where objects go: file:///absolute/path or s3://bucket/prefix (gs:// is accepted; this build cannot upload to it yet)."
+        )
         var url: String
 
         @Option(help: ArgumentHelp("Export only entries of this stream.", valueName: "stream"))

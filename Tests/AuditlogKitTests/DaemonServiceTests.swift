@@ -1,8 +1,9 @@
 import AuditlogKit
 import Foundation
 import Testing
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
@@ -58,8 +59,12 @@ struct DaemonServiceTests {
         #expect(try sink.exportedIDs().sorted() == ids.sorted())
         let refused = await #expect(throws: URLError.self) { try await Self.get("\(base)/healthz") }
         #expect(refused?.code == .cannotConnectToHost)
-        #expect(recorder.lines.contains { $0.hasPrefix("auditlogctl: info: daemon started") && $0.contains("listen=127.0.0.1:0") })
-        #expect(recorder.lines.contains { $0.hasPrefix("auditlogctl: info: exported") && $0.contains("sink=\(sink.name)") })
+        #expect(
+            recorder.lines.contains {
+                $0.hasPrefix("auditlogctl: info: daemon started") && $0.contains("listen=127.0.0.1:0")
+            })
+        #expect(
+            recorder.lines.contains { $0.hasPrefix("auditlogctl: info: exported") && $0.contains("sink=\(sink.name)") })
         #expect(recorder.lines.last == "auditlogctl: info: daemon stopped passes=\(passes)\n")
     }
 

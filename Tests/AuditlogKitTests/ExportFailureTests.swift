@@ -6,10 +6,11 @@ import Testing
 /// answering 500, a runner killed in the middle of an upload. Each time the
 /// failure is one line and a non-zero exit, nothing is acknowledged that was
 /// not stored, and the next run exports every entry exactly once.
-@Suite(.enabled(
-    if: MotoBucket.endpoint != nil && TestDatabase.plain != nil,
-    "set AUDITLOG_TEST_S3_ENDPOINT and AUDITLOG_TEST_DATABASE to run"
-))
+@Suite(
+    .enabled(
+        if: MotoBucket.endpoint != nil && TestDatabase.plain != nil,
+        "set AUDITLOG_TEST_S3_ENDPOINT and AUDITLOG_TEST_DATABASE to run"
+    ))
 struct ExportFailureTests {
     /// A database of its own with a sink to `s3://<bucket>/log`, its
     /// entries and its pages.
@@ -27,8 +28,9 @@ struct ExportFailureTests {
                 try await SinkDefinition(name: name, url: "s3://\(bucket.name)/log").create(on: db)
                 var recorded: [String] = []
                 for index in 0..<entries {
-                    recorded.append(try await db.query("SELECT auditlog.record(operation => $1)", ["failtest.\(index)"])
-                        .singleRow(of: "auditlog.record")[0, as: String.self])
+                    recorded.append(
+                        try await db.query("SELECT auditlog.record(operation => $1)", ["failtest.\(index)"])
+                            .singleRow(of: "auditlog.record")[0, as: String.self])
                 }
                 ids = recorded
             } catch {
@@ -39,16 +41,21 @@ struct ExportFailureTests {
 
         /// The arguments of `auditlogctl run` for this sink alone.
         func run(maxRows: Int = 2) -> [String] {
-            ["run", "--database", database.conninfo, "--sink", name, "--retain", "100 years", "--max-rows", String(maxRows)]
+            [
+                "run", "--database", database.conninfo, "--sink", name, "--retain", "100 years", "--max-rows",
+                String(maxRows),
+            ]
         }
 
         /// How many of the sink's pages are acknowledged, and whether one is
         /// in flight.
         func pages() async throws -> (acked: Int, inFlight: Bool) {
-            let row = try await db.query("""
+            let row = try await db.query(
+                """
                 SELECT count(*) FILTER (WHERE acked_at IS NOT NULL), count(*) FILTER (WHERE acked_at IS NULL) > 0
                 FROM auditlog.page WHERE sink = $1
-                """, [name]).singleRow(of: "pages")
+                """, [name]
+            ).singleRow(of: "pages")
             return (try row[0, as: Int.self], try row[1, as: Bool.self])
         }
 
@@ -137,7 +144,8 @@ struct ExportFailureTests {
         await #expect(try sink.pages() == (2, true))
         #expect(try sink.bucket.exportedIDs().count == 2)
 
-        let rerun = try AuditlogCtlProcess.run(sink.run(), environment: MotoBucket.environment(endpoint: MotoBucket.endpoint!))
+        let rerun = try AuditlogCtlProcess.run(
+            sink.run(), environment: MotoBucket.environment(endpoint: MotoBucket.endpoint!))
 
         #expect(rerun.status == 0, "\(rerun.stderr)")
         await #expect(try sink.pages().inFlight == false)

@@ -26,7 +26,9 @@ struct ExportJobTests {
         let status = try await ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "done" && status.rowsExported == 7 && status.partsExported == 4)
         let file = try scratch.relativePath(of: status.objectURL)
-        #expect(file.wholeMatch(of: /exports\/job-\d+\/t[0-9a-f]{8}_\d{4}-\d\d-\d\dT\d{6}Z_\d{4}-\d\d-\d\dT\d{6}Z\.ndjson\.gz/) != nil)
+        #expect(
+            file.wholeMatch(
+                of: /exports\/job-\d+\/t[0-9a-f]{8}_\d{4}-\d\d-\d\dT\d{6}Z_\d{4}-\d\d-\d\dT\d{6}Z\.ndjson\.gz/) != nil)
         // The staging parts are gone: the object is the only file.
         #expect(try scratch.directory.files() == [file])
         let contents = try scratch.directory.contents(of: file)
@@ -83,7 +85,8 @@ struct ExportJobTests {
         #expect(file.hasSuffix("_ac-me.csv"))
         #expect(try scratch.directory.files() == [file])
         let header = try await db.query("SELECT auditlog.csv_header()").singleRow(of: "csv_header")[0, as: String.self]
-        let rows = try Python.run("""
+        let rows = try Python.run(
+            """
             import csv, json, sys
             print(json.dumps(list(csv.reader(open(sys.stdin.read(), newline='')))))
             """, input: scratch.directory.path + "/" + file)
@@ -92,7 +95,8 @@ struct ExportJobTests {
         #expect(table.count == 1 + actors.count)
         #expect(table.dropFirst().map(\.[0]) == ids)
         let actorColumn = try #require(table.first?.firstIndex(of: "actor_id"))
-        #expect(table.dropFirst().map(\.[actorColumn]) == ["'=1+2", "'+cmd", "'-2", "'@SUM(A1)", "plain, \"quoted\"", ""])
+        #expect(
+            table.dropFirst().map(\.[actorColumn]) == ["'=1+2", "'+cmd", "'-2", "'@SUM(A1)", "plain, \"quoted\"", ""])
         #expect(status.sha256 == SigV4.hexSHA256(try scratch.directory.contents(of: file)))
     }
 
@@ -111,7 +115,9 @@ struct ExportJobTests {
         let puts = CallCounter()
         let failing = scratch.runner(maxRows: 1) { url in
             InterceptingStorage(base: try StorageURL.storage(for: url)) { _ in
-                if await puts.next() >= 3 { throw StorageError.fileSystem(operation: "write", path: "part", reason: "disk full") }
+                if await puts.next() >= 3 {
+                    throw StorageError.fileSystem(operation: "write", path: "part", reason: "disk full")
+                }
             }
         }
 
@@ -128,8 +134,12 @@ struct ExportJobTests {
         let retried = try await scratch.runner(maxRows: 1).run(on: db)
 
         #expect(retried.failures == [])
-        #expect(retried.jobs == [.init(id: id, outcome: .finished, parts: 3, rows: 3,
-                                       bytes: Int(try await #require(ExportJobStatus.fetch(id, from: db).bytes)))])
+        #expect(
+            retried.jobs == [
+                .init(
+                    id: id, outcome: .finished, parts: 3, rows: 3,
+                    bytes: Int(try await #require(ExportJobStatus.fetch(id, from: db).bytes)))
+            ])
         status = try await ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "done" && status.attempts == 2 && status.rowsExported == 5 && status.error == nil)
         let file = try scratch.relativePath(of: status.objectURL)
@@ -156,8 +166,9 @@ struct ExportJobTests {
                 guard await puts.next() == 2 else { return }
                 let other = try await database.connect()
                 if takenOver {
-                    try await other.query("UPDATE auditlog.export_job SET lease_expires_at = now() - interval '1 second' WHERE job_id = $1::int8",
-                                          [String(id)])
+                    try await other.query(
+                        "UPDATE auditlog.export_job SET lease_expires_at = now() - interval '1 second' WHERE job_id = $1::int8",
+                        [String(id)])
                     let thief = try await other.query("SELECT job_id FROM auditlog.claim_export('swift-test-thief')")
                     #expect(thief.rows.first?[0] == String(id))
                 } else {
@@ -169,7 +180,10 @@ struct ExportJobTests {
         let summary = try await runner.run(on: db)
 
         #expect(summary.failures == [])
-        #expect(summary.jobs == [.init(id: id, outcome: .abandoned, parts: 1, rows: 1, bytes: summary.jobs.first?.bytes ?? -1)])
+        #expect(
+            summary.jobs == [
+                .init(id: id, outcome: .abandoned, parts: 1, rows: 1, bytes: summary.jobs.first?.bytes ?? -1)
+            ])
         #expect(await puts.count == 2)
         let status = try await ExportJobStatus.fetch(id, from: db)
         #expect(status.status == (takenOver ? "running" : "cancelled"))
@@ -192,10 +206,12 @@ struct ExportJobTests {
             try await scratch.record(actorIDs: (0..<3).map { "frank-\($0)" }, on: db)
         }
         let runner = scratch.runner(maxRows: 1) { url in
-            InterceptingStorage(base: try StorageURL.storage(for: url), beforeConcatenate: { () async throws in
-                let cancelled = try await ExportJobStatus.cancel(id, on: database.connect())
-                #expect(cancelled)
-            }, beforePut: { _ in })
+            InterceptingStorage(
+                base: try StorageURL.storage(for: url),
+                beforeConcatenate: { () async throws in
+                    let cancelled = try await ExportJobStatus.cancel(id, on: database.connect())
+                    #expect(cancelled)
+                }, beforePut: { _ in })
         }
 
         let summary = try await runner.run(on: db)

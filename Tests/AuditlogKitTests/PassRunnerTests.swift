@@ -24,7 +24,9 @@ struct PassRunnerTests {
         #expect(try sink.directory.files() == keys)
         #expect(result.bytes == (try keys.map { try sink.directory.contents(of: $0).count }.reduce(0, +)))
         for key in keys {
-            #expect(key.wholeMatch(of: /audit\/dt=\d{4}-\d{2}-\d{2}\/swift-test-[0-9a-f]{8}-[0-9a-f-]{36}\.ndjson\.gz/) != nil)
+            #expect(
+                key.wholeMatch(of: /audit\/dt=\d{4}-\d{2}-\d{2}\/swift-test-[0-9a-f]{8}-[0-9a-f-]{36}\.ndjson\.gz/)
+                    != nil)
         }
         #expect(try sink.exportedIDs().sorted() == ids.sorted())
 
@@ -45,7 +47,8 @@ struct PassRunnerTests {
         let sink = try await ScratchSink(on: db)
         defer { sink.remove() }
         try await db.query("SELECT auditlog.ensure_partitions()")
-        let from = try await db.query("SELECT clock_timestamp()::text").singleRow(of: "clock_timestamp")[0, as: String.self]
+        let from = try await db.query("SELECT clock_timestamp()::text").singleRow(of: "clock_timestamp")[
+            0, as: String.self]
         let ids = try await sink.record(3, on: db)
         // Other tests' open transactions, in any database of the cluster,
         // hold the settled horizon back: tick until it has passed these
@@ -53,10 +56,12 @@ struct PassRunnerTests {
         var to = ""
         for _ in 0..<100 {
             try await db.query("SELECT auditlog.tick()")
-            let horizon = try await db.query("""
+            let horizon = try await db.query(
+                """
                 SELECT auditlog.settled_horizon()::text,
                        auditlog.settled_horizon() > (SELECT max(logged_at) FROM auditlog.entry WHERE id = ANY ($1::uuid[]))
-                """, ["{\(ids.joined(separator: ","))}"]).singleRow(of: "settled_horizon")
+                """, ["{\(ids.joined(separator: ","))}"]
+            ).singleRow(of: "settled_horizon")
             to = try horizon[0, as: String.self]
             if try horizon[1, as: Bool.self] { break }
             try await Task.sleep(for: .milliseconds(50))
@@ -175,7 +180,10 @@ struct PassRunnerTests {
         let summary = try await runner.run(on: db)
 
         #expect(Set(summary.failures.map(\.step)) == ["sink \(broken.name)", "sink swift-test-missing"])
-        #expect(summary.failures.contains { $0.message == "broken:// storage is not supported yet by this build of auditlogctl" })
+        #expect(
+            summary.failures.contains {
+                $0.message == "broken:// storage is not supported yet by this build of auditlogctl"
+            })
         #expect(summary.sinks.first { $0.name == broken.name }?.outcome == .failed)
         #expect(summary.sinks.first { $0.name == working.name }?.outcome == .drained)
         #expect(try working.exportedIDs().sorted() == workingIDs.sorted())

@@ -110,12 +110,14 @@ import Testing
         /// the server's when none is given.
         @Test func keepalivesAreSetOnBothSides() async throws {
             let db = try await TestDatabase.connect()
-            let row = try await db.query("""
+            let row = try await db.query(
+                """
                 SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'),
                        current_setting('tcp_keepalives_count'), inet_client_addr() IS NOT NULL,
                        current_setting('statement_timeout') = reset_val
                 FROM pg_settings WHERE name = 'statement_timeout'
-                """).singleRow(of: "settings")
+                """
+            ).singleRow(of: "settings")
             try #require(row[3] == "t", "AUDITLOG_TEST_DATABASE must connect over TCP")
             #expect(row[0] == "30" && row[1] == "10" && row[2] == "3")
             #expect(row[4] == "t")
@@ -135,10 +137,12 @@ import Testing
             }
             let watcher = try await TestDatabase.connect()
             func sleeping() async throws -> Int {
-                try await watcher.query("""
+                try await watcher.query(
+                    """
                     SELECT count(*) FROM pg_stat_activity
                     WHERE pid = ANY ($1::int[]) AND state = 'active' AND query LIKE 'SELECT pg_sleep%'
-                    """, ["{\(pids.joined(separator: ","))}"]).singleRow(of: "pg_stat_activity")[0, as: Int.self]
+                    """, ["{\(pids.joined(separator: ","))}"]
+                ).singleRow(of: "pg_stat_activity")[0, as: Int.self]
             }
 
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -165,7 +169,9 @@ import Testing
         }
 
         @Test func invalidStatementTimeoutIsAServerError() async {
-            let error = await #expect(throws: PostgresError.self) { try await TestDatabase.connect(statementTimeout: "soon") }
+            let error = await #expect(throws: PostgresError.self) {
+                try await TestDatabase.connect(statementTimeout: "soon")
+            }
             #expect(error?.sqlState == "22023")
         }
     }

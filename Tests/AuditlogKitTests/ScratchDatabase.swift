@@ -68,10 +68,12 @@ struct ScratchDatabase: Sendable {
         try await TestDatabase.connect().query("CREATE DATABASE \(templateName)")
         atexit {
             waitUntilDone {
-                _ = try? await TestDatabase.connect().query("DROP DATABASE IF EXISTS \(ScratchDatabase.templateName) WITH (FORCE)")
+                _ = try? await TestDatabase.connect().query(
+                    "DROP DATABASE IF EXISTS \(ScratchDatabase.templateName) WITH (FORCE)")
             }
         }
-        let db = try await PostgresConnection(conninfo: conninfo(#require(TestDatabase.plain), setting: "dbname", to: templateName))
+        let db = try await PostgresConnection(
+            conninfo: conninfo(#require(TestDatabase.plain), setting: "dbname", to: templateName))
         try await db.query("CREATE EXTENSION auditlog")
         try await db.query("SELECT auditlog.ensure_partitions()")
         return templateName

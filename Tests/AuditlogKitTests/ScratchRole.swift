@@ -12,7 +12,8 @@ struct ScratchRole {
     /// to log in to `database`; call ``remove()`` when done (roles belong to
     /// the cluster, not to the database).
     init(in group: String, for database: ScratchDatabase) async throws {
-        name = "swift_\(group.replacingOccurrences(of: "auditlog_", with: ""))_\(UUID().uuidString.prefix(8).lowercased())"
+        name =
+            "swift_\(group.replacingOccurrences(of: "auditlog_", with: ""))_\(UUID().uuidString.prefix(8).lowercased())"
         conninfo = ScratchDatabase.conninfo(database.conninfo, setting: "user", to: name)
         try await TestDatabase.connect().query("CREATE ROLE \(name) LOGIN IN ROLE \(group)")
     }

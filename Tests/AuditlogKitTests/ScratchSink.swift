@@ -33,8 +33,9 @@ struct ScratchSink {
     func record(_ count: Int, on db: PostgresConnection) async throws -> [String] {
         var ids: [String] = []
         for index in 0..<count {
-            ids.append(try await db.query("SELECT auditlog.record(operation => $1)", ["\(operationPrefix)\(index)"])
-                .singleRow(of: "auditlog.record")[0, as: String.self])
+            ids.append(
+                try await db.query("SELECT auditlog.record(operation => $1)", ["\(operationPrefix)\(index)"])
+                    .singleRow(of: "auditlog.record")[0, as: String.self])
         }
         return ids
     }

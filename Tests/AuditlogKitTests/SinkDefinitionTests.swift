@@ -9,7 +9,8 @@ struct SinkDefinitionTests {
         defer { database.drop() }
         let db = try await database.connect()
         let name = "swift-test"
-        let sink = SinkDefinition(name: name, url: "file:///tmp/\(name)", stream: "scim", tenantID: "t1", enabled: false)
+        let sink = SinkDefinition(
+            name: name, url: "file:///tmp/\(name)", stream: "scim", tenantID: "t1", enabled: false)
         try await sink.create(on: db)
 
         let row = try await db.query(

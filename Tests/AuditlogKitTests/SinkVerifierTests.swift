@@ -1,6 +1,7 @@
-@testable import AuditlogKit
 import Foundation
 import Testing
+
+@testable import AuditlogKit
 
 @Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
 struct SinkVerifierTests {
@@ -17,8 +18,10 @@ struct SinkVerifierTests {
     func verify(_ sink: ScratchSink, on db: PostgresConnection, from: String? = nil, to: String? = nil)
         async throws -> VerifyReport
     {
-        try await SinkVerifier(sink: sink.name, from: from.flatMap(UTCDay.init), to: to.flatMap(UTCDay.init),
-                               batchSize: 2).verify(on: db)
+        try await SinkVerifier(
+            sink: sink.name, from: from.flatMap(UTCDay.init), to: to.flatMap(UTCDay.init),
+            batchSize: 2
+        ).verify(on: db)
     }
 
     /// Replaces the body of the object under `key`.
@@ -42,8 +45,11 @@ struct SinkVerifierTests {
         #expect(pages.count == 4)
         #expect(report.findings == [])
         #expect(report.succeeded)
-        #expect(report.totals == .init(databasePages: pages.count, databaseEntries: 7, storedPages: pages.count,
-                                       storedEntries: 7))
+        #expect(
+            report.totals
+                == .init(
+                    databasePages: pages.count, databaseEntries: 7, storedPages: pages.count,
+                    storedEntries: 7))
         #expect(report.days.map(\.date) == Array(Set(pages.map(\.day))).sorted())
         // Nothing of a day without pages.
         let none = try await verify(sink, on: db, from: "2001-01-01", to: "2001-01-02")
@@ -64,7 +70,9 @@ struct SinkVerifierTests {
         let page = pages[1]
         // The edit keeps every line a valid entry of its day and stream:
         // only the SHA-256 can tell.
-        _ = try await rewrite(sink, page.key) { $0.replacingOccurrences(of: sink.operationPrefix, with: "swifttest.XXXXXXXX.") }
+        _ = try await rewrite(sink, page.key) {
+            $0.replacingOccurrences(of: sink.operationPrefix, with: "swifttest.XXXXXXXX.")
+        }
 
         let report = try await verify(sink, on: db)
 
@@ -97,8 +105,10 @@ struct SinkVerifierTests {
         let copy = "audit/dt=\(pages[0].day)/\(sink.name)-\(UUID().uuidString.lowercased()).ndjson.gz"
         try await FileStorage(root: sink.directory.path).put(key: copy, data: sink.directory.contents(of: pages[0].key))
         // Not the sink's: another sink's name, and no page id.
-        try await FileStorage(root: sink.directory.path).put(key: "audit/dt=\(pages[0].day)/\(sink.name)x-\(UUID()).ndjson.gz", data: [1])
-        try await FileStorage(root: sink.directory.path).put(key: "audit/dt=\(pages[0].day)/\(sink.name)-notes.ndjson.gz", data: [1])
+        try await FileStorage(root: sink.directory.path).put(
+            key: "audit/dt=\(pages[0].day)/\(sink.name)x-\(UUID()).ndjson.gz", data: [1])
+        try await FileStorage(root: sink.directory.path).put(
+            key: "audit/dt=\(pages[0].day)/\(sink.name)-notes.ndjson.gz", data: [1])
 
         let report = try await verify(sink, on: db)
 
@@ -116,9 +126,12 @@ struct SinkVerifierTests {
         let last = try #require(pages.last)
         // The last page, so that no later page's chain link names its hash:
         // record the edited body's hash, and only the day is wrong.
-        let edited = try await rewrite(sink, last.key) { $0.replacingOccurrences(of: "\"\(last.day)T", with: "\"2001-02-03T") }
-        try await db.query("UPDATE auditlog.page SET sha256 = $2 WHERE page_id = $1::uuid",
-                           [last.id, SigV4.hexSHA256(Array(edited.utf8))])
+        let edited = try await rewrite(sink, last.key) {
+            $0.replacingOccurrences(of: "\"\(last.day)T", with: "\"2001-02-03T")
+        }
+        try await db.query(
+            "UPDATE auditlog.page SET sha256 = $2 WHERE page_id = $1::uuid",
+            [last.id, SigV4.hexSHA256(Array(edited.utf8))])
 
         let report = try await verify(sink, on: db)
 
@@ -137,8 +150,9 @@ struct SinkVerifierTests {
         let first = String(decoding: try Gzip.decompress(sink.directory.contents(of: pages[0].key)), as: UTF8.self)
         let firstLine = String(first.split(separator: "\n")[0])
         let edited = try await rewrite(sink, last.key) { $0 + firstLine + "\n" }
-        try await db.query("UPDATE auditlog.page SET sha256 = $2, rows = rows + 1 WHERE page_id = $1::uuid",
-                           [last.id, SigV4.hexSHA256(Array(edited.utf8))])
+        try await db.query(
+            "UPDATE auditlog.page SET sha256 = $2, rows = rows + 1 WHERE page_id = $1::uuid",
+            [last.id, SigV4.hexSHA256(Array(edited.utf8))])
 
         let report = try await verify(sink, on: db)
 
@@ -237,12 +251,15 @@ struct AckedPage {
 
     /// The sink's acknowledged pages in chain order.
     static func all(of sink: ScratchSink, on db: PostgresConnection) async throws -> [AckedPage] {
-        try await db.query("""
+        try await db.query(
+            """
             SELECT page_id, object_key, to_char(first_logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), rows
             FROM auditlog.page WHERE sink = $1 AND acked_at IS NOT NULL ORDER BY acked_at, page_id
-            """, [sink.name]).rows.map {
-            AckedPage(id: try $0[0, as: String.self], key: try $0[1, as: String.self], day: try $0[2, as: String.self],
-                      rows: try $0[3, as: Int.self])
+            """, [sink.name]
+        ).rows.map {
+            AckedPage(
+                id: try $0[0, as: String.self], key: try $0[1, as: String.self], day: try $0[2, as: String.self],
+                rows: try $0[3, as: Int.self])
         }
     }
 }

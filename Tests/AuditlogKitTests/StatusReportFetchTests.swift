@@ -1,6 +1,7 @@
-@testable import AuditlogKit
 import Foundation
 import Testing
+
+@testable import AuditlogKit
 
 @Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
 struct StatusReportFetchTests {
@@ -25,7 +26,8 @@ struct StatusReportFetchTests {
         defer { waitUntilDone { _ = try? await db.query("ROLLBACK") } }
         try await db.query("SET LOCAL TIME ZONE 'Pacific/Kiritimati'")
         try await db.query("CREATE SCHEMA auditlog")
-        try await db.query("""
+        try await db.query(
+            """
             CREATE VIEW auditlog.health AS SELECT
                 42::bigint AS pending_count,
                 timestamptz '2024-05-01 10:00:00.25+00' AS oldest_pending,
@@ -40,36 +42,42 @@ struct StatusReportFetchTests {
                 timestamptz '2024-04-30 00:00:00+00' AS oldest_open_import_start,
                 true AS open_import_abandoned
             """)
-        try await db.query("""
+        try await db.query(
+            """
             CREATE VIEW auditlog.partitions (partition_name, range_start, range_end, total_bytes) AS VALUES
                 ('entries_20240502', timestamptz '2024-05-02+00', timestamptz '2024-05-03+00', 16384::bigint),
                 ('entries_20240501', timestamptz '2024-05-01+00', timestamptz '2024-05-02+00', 8192::bigint)
             """)
 
         let may1 = Date(timeIntervalSince1970: 1_714_521_600)
-        #expect(try await StatusReport.Health.fetch(from: db) == .init(
-            pendingCount: 42,
-            oldestPending: may1.addingTimeInterval(36_000.25),
-            partitionCount: 2,
-            oldestPartitionStart: may1,
-            newestPartitionEnd: nil,
-            defaultPartitionRows: 7,
-            lastTickAt: may1.addingTimeInterval(36_030),
-            settledHorizon: may1.addingTimeInterval(36_000),
-            oldestTransaction: "pid 7 (app) in a transaction since 2024-05-01 09:00:00+00",
-            openImports: 2,
-            oldestOpenImportStart: may1.addingTimeInterval(-86_400),
-            openImportAbandoned: true
-        ))
-        #expect(try await StatusReport.Partition.fetchAll(from: db) == [
-            .init(name: "entries_20240501", rangeStart: may1, rangeEnd: may1.addingTimeInterval(86_400), totalBytes: 8192),
-            .init(
-                name: "entries_20240502",
-                rangeStart: may1.addingTimeInterval(86_400),
-                rangeEnd: may1.addingTimeInterval(172_800),
-                totalBytes: 16384
-            ),
-        ])
+        #expect(
+            try await StatusReport.Health.fetch(from: db)
+                == .init(
+                    pendingCount: 42,
+                    oldestPending: may1.addingTimeInterval(36_000.25),
+                    partitionCount: 2,
+                    oldestPartitionStart: may1,
+                    newestPartitionEnd: nil,
+                    defaultPartitionRows: 7,
+                    lastTickAt: may1.addingTimeInterval(36_030),
+                    settledHorizon: may1.addingTimeInterval(36_000),
+                    oldestTransaction: "pid 7 (app) in a transaction since 2024-05-01 09:00:00+00",
+                    openImports: 2,
+                    oldestOpenImportStart: may1.addingTimeInterval(-86_400),
+                    openImportAbandoned: true
+                ))
+        #expect(
+            try await StatusReport.Partition.fetchAll(from: db) == [
+                .init(
+                    name: "entries_20240501", rangeStart: may1, rangeEnd: may1.addingTimeInterval(86_400),
+                    totalBytes: 8192),
+                .init(
+                    name: "entries_20240502",
+                    rangeStart: may1.addingTimeInterval(86_400),
+                    rangeEnd: may1.addingTimeInterval(172_800),
+                    totalBytes: 16384
+                ),
+            ])
     }
 }
 
@@ -94,11 +102,13 @@ struct StatusReportWithExtensionTests {
         let pending = try await db.query("SELECT count(*) FROM auditlog.pending").singleRow(of: "auditlog.pending")
         #expect(report.health.pendingCount == 2)
         #expect(report.health.pendingCount == (try pending[0, as: Int64.self]))
-        let partitions = try await db.query("""
+        let partitions = try await db.query(
+            """
             SELECT partition_name, extract(epoch FROM range_start), extract(epoch FROM range_end), total_bytes
             FROM auditlog.partitions
             ORDER BY range_start
-            """).rows.map { row in
+            """
+        ).rows.map { row in
             StatusReport.Partition(
                 name: try row[0, as: String.self],
                 rangeStart: Date(timeIntervalSince1970: try row[1, as: Double.self]),
@@ -107,7 +117,9 @@ struct StatusReportWithExtensionTests {
             )
         }
         #expect(report.partitions == partitions)
-        let sinks = try await db.query("SELECT sink FROM auditlog.sink_status ORDER BY sink").rows.map { try $0[0, as: String.self] }
+        let sinks = try await db.query("SELECT sink FROM auditlog.sink_status ORDER BY sink").rows.map {
+            try $0[0, as: String.self]
+        }
         #expect(report.sinks.map(\.name) == sinks && sinks == [sink.name])
         #expect(report.backfills == [] && report.exportJobs == [])
     }

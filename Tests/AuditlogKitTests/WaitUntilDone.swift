@@ -1,5 +1,6 @@
-@testable import AuditlogKit
 import Dispatch
+
+@testable import AuditlogKit
 
 /// Runs `work` to its end from synchronous code that cannot await, such as
 /// a `defer` block or an `atexit` handler.

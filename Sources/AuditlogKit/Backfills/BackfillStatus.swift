@@ -57,9 +57,13 @@ extension BackfillStatus {
     /// - Returns: The backfill's id.
     /// - Throws: ``PostgresError`` for an unknown sink or a window that is
     ///   empty, not settled yet or older than the oldest partition.
-    public static func start(sink: String, from: String, to: String, on connection: PostgresConnection) async throws -> Int64 {
-        try await connection.query("SELECT auditlog.start_backfill($1, $2::timestamptz, $3::timestamptz)", [sink, from, to])
-            .singleRow(of: "auditlog.start_backfill")[0, as: Int64.self]
+    public static func start(sink: String, from: String, to: String, on connection: PostgresConnection) async throws
+        -> Int64
+    {
+        try await connection.query(
+            "SELECT auditlog.start_backfill($1, $2::timestamptz, $3::timestamptz)", [sink, from, to]
+        )
+        .singleRow(of: "auditlog.start_backfill")[0, as: Int64.self]
     }
 
     /// Cancels the backfill `id`.
@@ -72,12 +76,14 @@ extension BackfillStatus {
 
     /// Reads every backfill's status, newest first.
     public static func fetchAll(from connection: PostgresConnection) async throws -> [BackfillStatus] {
-        try await connection.query("""
+        try await connection.query(
+            """
             SELECT backfill_id, sink, status, percent::float8 AS percent, rows_exported, pages_exported,
                    extract(epoch FROM range_start) AS range_start, extract(epoch FROM range_end) AS range_end
             FROM auditlog.backfill_status
             ORDER BY backfill_id DESC
-            """).rows.map { row in
+            """
+        ).rows.map { row in
             BackfillStatus(
                 id: try row.decode(Int64.self, "backfill_id"),
                 sink: try row.decode(String.self, "sink"),

@@ -58,10 +58,12 @@ public struct DaemonService: Sendable {
         stop: (@Sendable () async -> Void)? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Int {
-        logger.info("daemon started", metadata: [
-            "interval": "\(Self.seconds(loop.interval))",
-            "listen": "\(listen?.description ?? "off")",
-        ])
+        logger.info(
+            "daemon started",
+            metadata: [
+                "interval": "\(Self.seconds(loop.interval))",
+                "listen": "\(listen?.description ?? "off")",
+            ])
         let passCount = PassCount()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen {
@@ -71,14 +73,18 @@ public struct DaemonService: Sendable {
         // After the server, so that a graceful shutdown, which goes in
         // reverse order, stops the passes first and the server answers
         // until the last one has ended.
-        services.append(.init(service: ClosureService {
-            let passes = await cancelWhenGracefulShutdown { await runPasses() }
-            await passCount.set(passes)
-        }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "export passes"))
+        services.append(
+            .init(
+                service: ClosureService {
+                    let passes = await cancelWhenGracefulShutdown { await runPasses() }
+                    await passCount.set(passes)
+                }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "export passes"))
         if let stop {
-            services.append(.init(service: ClosureService {
-                await cancelWhenGracefulShutdown { await stop() }
-            }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "stop"))
+            services.append(
+                .init(
+                    service: ClosureService {
+                        await cancelWhenGracefulShutdown { await stop() }
+                    }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "stop"))
         }
         let configuration = ServiceGroupConfiguration(
             services: services,

@@ -36,7 +36,9 @@ public struct PassLoop: Sendable {
     public var connect: @Sendable () async throws -> PostgresConnection
 
     /// Creates a pass loop.
-    public init(runner: PassRunner, interval: Duration, connect: @escaping @Sendable () async throws -> PostgresConnection) {
+    public init(
+        runner: PassRunner, interval: Duration, connect: @escaping @Sendable () async throws -> PostgresConnection
+    ) {
         self.runner = runner
         self.interval = interval
         self.connect = connect

@@ -56,12 +56,15 @@ public actor PostgresConnection {
         self.thread = thread
         noticeLogger = logger.map(NoticeLogger.init)
         if let noticeLogger {
-            PQsetNoticeReceiver(handle.pointer, { context, notice in
-                guard let context, let notice else { return }
-                Unmanaged<NoticeLogger>.fromOpaque(context).takeUnretainedValue().log(notice)
-            }, Unmanaged.passUnretained(noticeLogger).toOpaque())
+            PQsetNoticeReceiver(
+                handle.pointer,
+                { context, notice in
+                    guard let context, let notice else { return }
+                    Unmanaged<NoticeLogger>.fromOpaque(context).takeUnretainedValue().log(notice)
+                }, Unmanaged.passUnretained(noticeLogger).toOpaque())
         }
-        try query("""
+        try query(
+            """
             SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false),
                    set_config('tcp_keepalives_count', '3', false),
                    CASE WHEN $1::text IS NOT NULL THEN set_config('statement_timeout', $1, false) END
@@ -85,8 +88,10 @@ public actor PostgresConnection {
         // otherwise), and the server ends the session, releasing the
         // advisory lock by which a runner holds a sink, so that another
         // replica takes the sink over.
-        let keywords = ["fallback_application_name", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                        "dbname", "client_encoding", nil]
+        let keywords = [
+            "fallback_application_name", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            "dbname", "client_encoding", nil,
+        ]
         let values = ["auditlogctl", "30", "10", "3", conninfo, "UTF8", nil]
         let connection = withCStringArray(keywords) { keywords in
             withCStringArray(values) { values in
@@ -210,16 +215,18 @@ private final class NoticeLogger {
         func field(_ code: Int32) -> String? {
             PQresultErrorField(notice, code).map { String(cString: $0) }
         }
-        let level: Logger.Level = switch field(CLIBPQ_DIAG_SEVERITY_NONLOCALIZED) {
-        case "WARNING": .warning
-        case "DEBUG": .debug
-        default: .notice
-        }
+        let level: Logger.Level =
+            switch field(CLIBPQ_DIAG_SEVERITY_NONLOCALIZED) {
+            case "WARNING": .warning
+            case "DEBUG": .debug
+            default: .notice
+            }
         var metadata: Logger.Metadata = [:]
         metadata["sqlstate"] = field(CLIBPQ_DIAG_SQLSTATE).map { .string($0) }
         metadata["detail"] = field(CLIBPQ_DIAG_MESSAGE_DETAIL).map { .string($0) }
         metadata["hint"] = field(CLIBPQ_DIAG_MESSAGE_HINT).map { .string($0) }
-        let message = field(CLIBPQ_DIAG_MESSAGE_PRIMARY)
+        let message =
+            field(CLIBPQ_DIAG_MESSAGE_PRIMARY)
             ?? String(cString: PQresultErrorMessage(notice)).split(whereSeparator: \.isNewline).joined(separator: " ")
         logger.log(level: level, "\(message)", metadata: metadata)
     }

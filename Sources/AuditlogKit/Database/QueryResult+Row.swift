@@ -32,7 +32,8 @@ extension QueryResult {
             get throws {
                 guard let text = values[index] else { return nil }
                 guard let value = T(postgresText: text) else {
-                    throw PostgresError(kind: .client, message: "column \"\(columns[index])\" is not a valid \(T.self): \(text)")
+                    throw PostgresError(
+                        kind: .client, message: "column \"\(columns[index])\" is not a valid \(T.self): \(text)")
                 }
                 return value
             }

@@ -157,16 +157,23 @@ extension ExportJobStatus {
     ///
     /// - Throws: ``AuditlogError/exportJobNotFound(_:)`` when there is none.
     public static func fetch(_ id: Int64, from connection: PostgresConnection) async throws -> ExportJobStatus {
-        guard let job = try await connection.query("SELECT \(columns) FROM auditlog.export_status WHERE job_id = $1::int8",
-                                                   [String(id)]).rows.first
+        guard
+            let job = try await connection.query(
+                "SELECT \(columns) FROM auditlog.export_status WHERE job_id = $1::int8",
+                [String(id)]
+            ).rows.first
         else { throw AuditlogError.exportJobNotFound(id) }
         return try decode(job)
     }
 
     /// Reads the most recent export jobs, newest first.
-    public static func fetchRecent(from connection: PostgresConnection, limit: Int = 20) async throws -> [ExportJobStatus] {
-        try await connection.query("SELECT \(columns) FROM auditlog.export_status ORDER BY job_id DESC LIMIT $1::int",
-                                   [String(limit)]).rows.map(decode)
+    public static func fetchRecent(from connection: PostgresConnection, limit: Int = 20) async throws
+        -> [ExportJobStatus]
+    {
+        try await connection.query(
+            "SELECT \(columns) FROM auditlog.export_status ORDER BY job_id DESC LIMIT $1::int",
+            [String(limit)]
+        ).rows.map(decode)
     }
 
     // Times are selected as seconds since the Unix epoch (see `Date`'s

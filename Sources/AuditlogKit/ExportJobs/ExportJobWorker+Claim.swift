@@ -16,7 +16,8 @@ extension ExportJobWorker {
         /// Claims the oldest claimable job, or returns `nil` when there is none.
         static func next(worker: String, lease: String, on connection: PostgresConnection) async throws -> Claim? {
             let time = #"'YYYY-MM-DD"T"HH24MISS"Z"'"#
-            let result = try await connection.query("""
+            let result = try await connection.query(
+                """
                 SELECT c.job_id, c.lease_token, c.stream, to_char(c.range_start AT TIME ZONE 'UTC', \(time)) AS range_start,
                        to_char(c.range_end AT TIME ZONE 'UTC', \(time)) AS range_end, c.tenant_id, c.format
                 FROM auditlog.claim_export($1, $2::interval) c

@@ -125,8 +125,10 @@ public struct ExportJobWorker: Sendable {
                     try await storage.delete(key: part)
                 }
             } catch {
-                failures.append(.init(step: "export job \(claim.id)",
-                                      message: "finished, but its staging objects remain: \(error)"))
+                failures.append(
+                    .init(
+                        step: "export job \(claim.id)",
+                        message: "finished, but its staging objects remain: \(error)"))
             }
         } catch let error as PostgresError where error.kind == .connection {
             throw error
@@ -149,9 +151,11 @@ public struct ExportJobWorker: Sendable {
         result: inout PassSummary.JobResult
     ) async throws -> Bool {
         while !Task.isCancelled {
-            let page = try await connection.query("""
+            let page = try await connection.query(
+                """
                 SELECT page_id, part_number, rows, final, body FROM auditlog.export_next_page($1::int8, $2::uuid, $3::int4)
-                """, claim.fence + [String(maxRows)]).singleRow(of: "auditlog.export_next_page")
+                """, claim.fence + [String(maxRows)]
+            ).singleRow(of: "auditlog.export_next_page")
             let pageID = try page.decode(String.self, "page_id")
             let part = try page.decode(Int.self, "part_number")
             let rows = try page.decode(Int.self, "rows")
@@ -163,8 +167,9 @@ public struct ExportJobWorker: Sendable {
                 try await storage.put(key: claim.stagingKey(part: part, pageID: pageID), data: object)
                 result.bytes += object.count
             }
-            try await connection.query("SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid)",
-                                       claim.fence + [pageID])
+            try await connection.query(
+                "SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid)",
+                claim.fence + [pageID])
             result.parts += 1
             result.rows += rows
             try await heartbeat(claim, on: connection)
@@ -176,9 +181,11 @@ public struct ExportJobWorker: Sendable {
     /// The staging keys of the job's acknowledged parts that hold
     /// something, in part order: what the final object is made of.
     private func storedParts(of claim: Claim, on connection: PostgresConnection) async throws -> [String] {
-        try await connection.query("""
+        try await connection.query(
+            """
             SELECT part_number, page_id, rows FROM auditlog.export_part WHERE job_id = $1::int8 ORDER BY part_number
-            """, [String(claim.id)]).rows.compactMap { row -> String? in
+            """, [String(claim.id)]
+        ).rows.compactMap { row -> String? in
             let part = try row.decode(Int.self, "part_number")
             guard Self.isStored(part: part, rows: try row.decode(Int.self, "rows")) else { return nil }
             return claim.stagingKey(part: part, pageID: try row.decode(String.self, "page_id"))
@@ -199,8 +206,10 @@ public struct ExportJobWorker: Sendable {
         let expiresAt = link.map { _ in now.addingTimeInterval(TimeInterval(linkExpiry)) }
         try await connection.query(
             "SELECT auditlog.finish_export($1::int8, $2::uuid, $3, $4::int8, $5, $6, $7::timestamptz)",
-            claim.fence + [objectURL, String(object.bytes), object.sha256, link ?? objectURL,
-                           expiresAt.map { $0.formatted(.iso8601) }])
+            claim.fence + [
+                objectURL, String(object.bytes), object.sha256, link ?? objectURL,
+                expiresAt.map { $0.formatted(.iso8601) },
+            ])
     }
 
     /// Reports the job failed with `auditlog.fail_export`, which makes it
@@ -215,8 +224,10 @@ public struct ExportJobWorker: Sendable {
     ) async throws -> PassSummary.JobResult.Outcome {
         let message = "\(error)"
         do {
-            let status = try await connection.query("SELECT auditlog.fail_export($1::int8, $2::uuid, $3)",
-                                                    claim.fence + [message]).singleRow(of: "auditlog.fail_export")[0]
+            let status = try await connection.query(
+                "SELECT auditlog.fail_export($1::int8, $2::uuid, $3)",
+                claim.fence + [message]
+            ).singleRow(of: "auditlog.fail_export")[0]
             failures.append(.init(step: "export job \(claim.id)", message: message))
             return .failed(willRetry: status == "pending")
         } catch let failure as PostgresError where failure.code == .lockNotAvailable {
@@ -224,15 +235,18 @@ public struct ExportJobWorker: Sendable {
         } catch let failure as PostgresError where failure.kind != .connection {
             // The job is retried anyway once its lease expires, while it has
             // attempts left.
-            failures.append(.init(step: "export job \(claim.id)",
-                                  message: "\(message); reporting it failed too: \(failure)"))
+            failures.append(
+                .init(
+                    step: "export job \(claim.id)",
+                    message: "\(message); reporting it failed too: \(failure)"))
             return .failed(willRetry: true)
         }
     }
 
     /// Extends the job's lease.
     private func heartbeat(_ claim: Claim, on connection: PostgresConnection) async throws {
-        try await connection.query("SELECT auditlog.heartbeat_export($1::int8, $2::uuid, $3::interval)", claim.fence + [lease])
+        try await connection.query(
+            "SELECT auditlog.heartbeat_export($1::int8, $2::uuid, $3::interval)", claim.fence + [lease])
     }
 
     /// Whether part `part` with `rows` entries is staged and composed: every

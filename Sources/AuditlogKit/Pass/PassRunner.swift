@@ -73,11 +73,16 @@ public struct PassRunner: Sendable {
         summary.partitionsDropped = try await count("purge", &summary) {
             try await connection.query("SELECT auditlog.purge($1::interval)", [retain])
         }
-        guard let enabled = try await step("list sinks", &summary, {
-            try await connection.query("SELECT name, url FROM auditlog.sink WHERE enabled ORDER BY name").rows.map {
-                (name: try $0.decode(String.self, "name"), url: try $0.decode(String.self, "url"))
-            }
-        }) else { return summary }
+        guard
+            let enabled = try await step(
+                "list sinks", &summary,
+                {
+                    try await connection.query("SELECT name, url FROM auditlog.sink WHERE enabled ORDER BY name").rows
+                        .map {
+                            (name: try $0.decode(String.self, "name"), url: try $0.decode(String.self, "url"))
+                        }
+                })
+        else { return summary }
 
         for name in sinks ?? [] where !enabled.contains(where: { $0.name == name }) {
             summary.failures.append(.init(step: "sink \(name)", message: "there is no enabled sink of that name"))
@@ -85,24 +90,32 @@ public struct PassRunner: Sendable {
         for sink in enabled where sinks?.contains(sink.name) ?? true {
             summary.sinks.append(try await drain(sink.name, url: sink.url, on: connection, failures: &summary.failures))
         }
-        guard let running = try await step("list backfills", &summary, {
-            try await connection.query(
-                "SELECT b.backfill_id, b.sink, s.url FROM auditlog.backfill_status b JOIN auditlog.sink s ON s.name = b.sink"
-                    + " WHERE b.status = 'running' ORDER BY b.backfill_id"
-            ).rows.map {
-                (id: try $0.decode(Int64.self, "backfill_id"), sink: try $0.decode(String.self, "sink"),
-                 url: try $0.decode(String.self, "url"))
-            }
-        }) else { return summary }
+        guard
+            let running = try await step(
+                "list backfills", &summary,
+                {
+                    try await connection.query(
+                        "SELECT b.backfill_id, b.sink, s.url FROM auditlog.backfill_status b JOIN auditlog.sink s ON s.name = b.sink"
+                            + " WHERE b.status = 'running' ORDER BY b.backfill_id"
+                    ).rows.map {
+                        (
+                            id: try $0.decode(Int64.self, "backfill_id"), sink: try $0.decode(String.self, "sink"),
+                            url: try $0.decode(String.self, "url")
+                        )
+                    }
+                })
+        else { return summary }
         for backfill in running where sinks?.contains(backfill.sink) ?? true {
             summary.backfills.append(
-                try await advance(backfill.id, sink: backfill.sink, url: backfill.url, on: connection,
-                                  failures: &summary.failures)
+                try await advance(
+                    backfill.id, sink: backfill.sink, url: backfill.url, on: connection,
+                    failures: &summary.failures)
             )
         }
         if let exportURL {
-            let worker = ExportJobWorker(url: exportURL, maxRows: maxRows, linkExpiry: linkExpiry,
-                                         openStorage: openStorage)
+            let worker = ExportJobWorker(
+                url: exportURL, maxRows: maxRows, linkExpiry: linkExpiry,
+                openStorage: openStorage)
             summary.jobs = try await worker.run(on: connection, failures: &summary.failures)
         }
         return summary
@@ -115,10 +128,13 @@ public struct PassRunner: Sendable {
         on connection: PostgresConnection,
         failures: inout [PassSummary.Failure]
     ) async throws -> PassSummary.SinkResult {
-        try await export(name, step: "sink \(name)", lock: "auditlog.sink:\(name)", url: url, on: connection,
-                         failures: &failures) {
-            try await Page.next("SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
-                                [name, String(maxRows)], on: connection)
+        try await export(
+            name, step: "sink \(name)", lock: "auditlog.sink:\(name)", url: url, on: connection,
+            failures: &failures
+        ) {
+            try await Page.next(
+                "SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
+                [name, String(maxRows)], on: connection)
         } acknowledge: { page in
             // false means another runner acknowledged this very page first,
             // after uploading the same bytes under the same key.
@@ -135,15 +151,20 @@ public struct PassRunner: Sendable {
         on connection: PostgresConnection,
         failures: inout [PassSummary.Failure]
     ) async throws -> PassSummary.BackfillResult {
-        let result = try await export(sink, step: "backfill \(id)", lock: "auditlog.backfill:\(id)", url: url,
-                                      on: connection, failures: &failures) {
-            try await Page.next("SELECT page_id, object_key, rows, body FROM auditlog.backfill_next_page($1::int8, $2::int4)",
-                                [String(id), String(maxRows)], on: connection)
+        let result = try await export(
+            sink, step: "backfill \(id)", lock: "auditlog.backfill:\(id)", url: url,
+            on: connection, failures: &failures
+        ) {
+            try await Page.next(
+                "SELECT page_id, object_key, rows, body FROM auditlog.backfill_next_page($1::int8, $2::int4)",
+                [String(id), String(maxRows)], on: connection)
         } acknowledge: { page in
             try await connection.query("SELECT auditlog.backfill_ack($1::int8, $2::uuid)", [String(id), page.id])
         }
-        let status = try await connection.query("SELECT status FROM auditlog.backfill_status WHERE backfill_id = $1::int8", [String(id)])
-            .rows.first?[0]
+        let status = try await connection.query(
+            "SELECT status FROM auditlog.backfill_status WHERE backfill_id = $1::int8", [String(id)]
+        )
+        .rows.first?[0]
         return .init(id: id, export: result, finished: status == "done")
     }
 
@@ -233,7 +254,9 @@ public struct PassRunner: Sendable {
 
         /// The next page `query` hands out, the same one again until it is
         /// acknowledged, or `nil` when there is none.
-        static func next(_ query: String, _ parameters: [String?], on connection: PostgresConnection) async throws -> Page? {
+        static func next(_ query: String, _ parameters: [String?], on connection: PostgresConnection) async throws
+            -> Page?
+        {
             let result = try await connection.query(query, parameters)
             guard let row = result.rows.first else { return nil }
             return Page(

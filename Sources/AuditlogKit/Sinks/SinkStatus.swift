@@ -62,12 +62,14 @@ public struct SinkStatus: Codable, Sendable, Equatable {
 extension SinkStatus {
     /// Reads every sink's status, ordered by name.
     public static func fetchAll(from connection: PostgresConnection) async throws -> [SinkStatus] {
-        try await connection.query("""
+        try await connection.query(
+            """
             SELECT sink, enabled, url, lag_seconds, coalesce(lag_rows, 0) AS lag_rows,
                    coalesce(pages_acked, 0) AS pages_acked, coalesce(rows_acked, 0) AS rows_acked
             FROM auditlog.sink_status
             ORDER BY sink
-            """).rows.map { row in
+            """
+        ).rows.map { row in
             SinkStatus(
                 name: try row.decode(String.self, "sink"),
                 enabled: try row.decode(Bool.self, "enabled"),

@@ -191,7 +191,8 @@ extension StatusReport {
 
 extension StatusReport.Health {
     static func fetch(from connection: PostgresConnection) async throws -> Self {
-        let row = try await connection.query("""
+        let row = try await connection.query(
+            """
             SELECT pending_count,
                    extract(epoch FROM oldest_pending) AS oldest_pending,
                    partition_count,
@@ -205,7 +206,8 @@ extension StatusReport.Health {
                    extract(epoch FROM oldest_open_import_start) AS oldest_open_import_start,
                    open_import_abandoned
             FROM auditlog.health
-            """).singleRow(of: "auditlog.health")
+            """
+        ).singleRow(of: "auditlog.health")
         return Self(
             pendingCount: try row.decode(Int64.self, "pending_count"),
             oldestPending: try row.decode(Date?.self, "oldest_pending"),
@@ -225,14 +227,16 @@ extension StatusReport.Health {
 
 extension StatusReport.Partition {
     static func fetchAll(from connection: PostgresConnection) async throws -> [Self] {
-        try await connection.query("""
+        try await connection.query(
+            """
             SELECT partition_name,
                    extract(epoch FROM range_start) AS range_start,
                    extract(epoch FROM range_end) AS range_end,
                    total_bytes
             FROM auditlog.partitions
             ORDER BY range_start
-            """).rows.map { row in
+            """
+        ).rows.map { row in
             Self(
                 name: try row.decode(String.self, "partition_name"),
                 rangeStart: try row.decode(Date.self, "range_start"),

@@ -65,13 +65,15 @@ public struct SinkVerifier: Sendable {
     ///   read or listed. A missing, damaged or unexpected object is a
     ///   finding, not an error.
     public func verify(on connection: PostgresConnection) async throws -> VerifyReport {
-        guard let definition = try await connection.query(
-            """
-            SELECT s.url, s.stream, st.anchored_at, st.anchor_reason,
-                   (SELECT p.object_key FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL) AS in_flight
-            FROM auditlog.sink s LEFT JOIN auditlog.sink_state st ON st.sink = s.name
-            WHERE s.name = $1
-            """, [sink]).rows.first
+        guard
+            let definition = try await connection.query(
+                """
+                SELECT s.url, s.stream, st.anchored_at, st.anchor_reason,
+                       (SELECT p.object_key FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL) AS in_flight
+                FROM auditlog.sink s LEFT JOIN auditlog.sink_state st ON st.sink = s.name
+                WHERE s.name = $1
+                """, [sink]
+            ).rows.first
         else { throw AuditlogError.noSuchSink(sink) }
         let url = try definition.decode(String.self, "url")
         var walk = Walk(
@@ -83,17 +85,21 @@ public struct SinkVerifier: Sendable {
         )
         // Every stream the sink ever paged, so that the folders of days
         // without an acknowledged page in range are listed too.
-        walk.streams = Set(try await connection.query("SELECT DISTINCT stream FROM auditlog.page WHERE sink = $1", [sink])
-            .rows.map { try $0.decode(String.self, "stream") })
+        walk.streams = Set(
+            try await connection.query("SELECT DISTINCT stream FROM auditlog.page WHERE sink = $1", [sink])
+                .rows.map { try $0.decode(String.self, "stream") })
         if let stream = try definition.decode(String?.self, "stream") {
             walk.streams.insert(stream)
         }
 
         var after: (ackedAt: String, pageID: String)?
         while true {
-            let pages = try await connection.query(Self.pagesQuery, [
-                sink, after?.ackedAt, after?.pageID, from?.description, to?.description, String(batchSize),
-            ]).rows.map(Page.init)
+            let pages = try await connection.query(
+                Self.pagesQuery,
+                [
+                    sink, after?.ackedAt, after?.pageID, from?.description, to?.description, String(batchSize),
+                ]
+            ).rows.map(Page.init)
             for page in pages {
                 try await walk.check(page)
             }
