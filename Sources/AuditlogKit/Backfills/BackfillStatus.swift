@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A backfill: a sink's export of a past window on request, a row of the
 /// view `auditlog.backfill_status`.

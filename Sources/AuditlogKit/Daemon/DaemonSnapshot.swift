@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// What an export daemon knows after its latest pass, for `/metrics`,
 /// `/healthz` and `/status`: counts since it started, how the last pass

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Export passes on an interval until stopped: what `auditlogctl daemon`
 /// does.

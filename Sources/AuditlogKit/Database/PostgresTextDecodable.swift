@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A type that can be read from PostgreSQL's text output format.
 public protocol PostgresTextDecodable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// An on-demand export job, a row of the view `auditlog.export_status`.
 public struct ExportJobStatus: Codable, Sendable, Equatable {

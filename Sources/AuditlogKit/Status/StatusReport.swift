@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A snapshot of auditlog's state in one database: what `auditlogctl status` shows.
 ///

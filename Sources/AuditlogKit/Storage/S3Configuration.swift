@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where and as whom `s3://` storage connects, from the standard AWS
 /// environment variables.

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// Signs requests with AWS Signature Version 4, in headers or in a
 /// presigned URL.
