@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh Debian 12 machine (as root): installs what is
-# missing, builds the extension and auditlogctl, starts a throwaway Postgres 15
-# cluster, runs the extension's pg_regress and isolation tests (also each file
-# alone, in reverse order, and on servers whose clock starts at two fixed
-# instants), the pg_dump round trip, the upgrade test, the randomized export
-# test and `swift test`, then stops the cluster; last, the chaos suite at a
-# small size, on a cluster of its own. Python packages go into .tmp/venv.
+# Runs every test on a fresh Debian 12 machine (as root): checks the Swift
+# code's layout (swift format lint), installs what is missing, builds the
+# extension and auditlogctl, starts a throwaway Postgres 15 cluster, runs the
+# extension's pg_regress and isolation tests (also each file alone, in reverse
+# order, and on servers whose clock starts at two fixed instants), the pg_dump
+# round trip, the upgrade test, the randomized export test and `swift test`,
+# then stops the cluster; last, the chaos suite at a small size, on a cluster
+# of its own. Python packages go into .tmp/venv.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+
+# First, as it takes seconds: the Swift code is as swift-format lays it out
+# (.swift-format); `swift format -i -r --configuration .swift-format Sources
+# Tests Package.swift` fixes what it reports.
+log "auditlogctl: swift format lint"
+swift format lint --strict -r --configuration .swift-format Sources Tests Package.swift
 
 install_packages
 

@@ -5,8 +5,8 @@ public enum Auditlog {
 
     /// Returns the version of the auditlog extension installed in the
     /// connected database, or `nil` when it is not installed.
-    public static func installedExtensionVersion(on connection: PostgresConnection) throws -> String? {
-        let result = try connection.query("SELECT extversion FROM pg_extension WHERE extname = $1", ["auditlog"])
+    public static func installedExtensionVersion(on connection: PostgresConnection) async throws -> String? {
+        let result = try await connection.query("SELECT extversion FROM pg_extension WHERE extname = $1", ["auditlog"])
         return result.rows.first?[0]
     }
 }

@@ -32,7 +32,9 @@ struct AuditlogCtl: AsyncParsableCommand {
             Errors go to standard error as one line: auditlogctl: <message>
             """,
         version: Auditlog.toolVersion,
-        subcommands: [Run.self, Daemon.self, Sink.self, Backfill.self, Export.self, Status.self, Verify.self, Version.self]
+        subcommands: [
+            Run.self, Daemon.self, Sink.self, Backfill.self, Export.self, Status.self, Verify.self, Version.self,
+        ]
     )
 
     /// Parses the command line and runs the command. An invalid command line

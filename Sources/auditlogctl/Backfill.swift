@@ -17,7 +17,7 @@ struct Backfill: ParsableCommand {
     )
 
     /// `auditlogctl backfill start`.
-    struct Start: ParsableCommand {
+    struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a backfill of [from, to) for a sink.")
 
         @OptionGroup var connection: ConnectionOptions
@@ -25,35 +25,37 @@ struct Backfill: ParsableCommand {
         @Argument(help: "The sink's name.")
         var sink: String
 
-        @Option(help: ArgumentHelp("The window's start, e.g. '2026-03-01' or '2026-03-01 00:00+00'.", valueName: "time"))
+        @Option(
+            help: ArgumentHelp("The window's start, e.g. '2026-03-01' or '2026-03-01 00:00+00'.", valueName: "time"))
         var from: String
 
         @Option(help: ArgumentHelp("The window's end, no later than the settled horizon.", valueName: "time"))
         var to: String
 
-        func run() throws {
-            try reportingErrors {
-                let id = try BackfillStatus.start(sink: sink, from: from, to: to, on: connection.connect())
+        func run() async throws {
+            try await reportingErrors {
+                let id = try await BackfillStatus.start(sink: sink, from: from, to: to, on: connection.connect())
                 print("started backfill \(id) for sink \(sink); 'auditlogctl run' exports it")
             }
         }
     }
 
     /// `auditlogctl backfill status`.
-    struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show every backfill, newest first, with its progress.")
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show every backfill, newest first, with its progress.")
 
         @OptionGroup var connection: ConnectionOptions
 
-        func run() throws {
-            try reportingErrors {
-                print(BackfillStatus.renderText(try BackfillStatus.fetchAll(from: connection.connect())))
+        func run() async throws {
+            try await reportingErrors {
+                print(BackfillStatus.renderText(try await BackfillStatus.fetchAll(from: connection.connect())))
             }
         }
     }
 
     /// `auditlogctl backfill cancel`.
-    struct Cancel: ParsableCommand {
+    struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a running backfill.")
 
         @OptionGroup var connection: ConnectionOptions
@@ -61,9 +63,9 @@ struct Backfill: ParsableCommand {
         @Argument(help: "The backfill's id.")
         var id: Int64
 
-        func run() throws {
-            try reportingErrors {
-                let cancelled = try BackfillStatus.cancel(id, on: connection.connect())
+        func run() async throws {
+            try await reportingErrors {
+                let cancelled = try await BackfillStatus.cancel(id, on: connection.connect())
                 print(cancelled ? "cancelled backfill \(id)" : "backfill \(id) had ended already")
             }
         }

@@ -8,7 +8,8 @@ struct ConnectionOptions: ParsableArguments {
         name: [.customShort("d"), .long],
         help: ArgumentHelp(
             "A libpq connection string or postgresql:// URI.",
-            discussion: "Without it, libpq's defaults apply: the PG* environment variables, service files and ~/.pgpass.",
+            discussion:
+                "Without it, libpq's defaults apply: the PG* environment variables, service files and ~/.pgpass.",
             valueName: "conninfo"
         )
     )
@@ -24,7 +25,7 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Opens a connection with these options, logging the server's notices
     /// to `logger` when one is given.
-    func connect(logger: Logger? = nil) throws -> PostgresConnection {
-        try PostgresConnection(conninfo: database ?? "", statementTimeout: statementTimeout, logger: logger)
+    func connect(logger: Logger? = nil) async throws -> PostgresConnection {
+        try await PostgresConnection(conninfo: database ?? "", statementTimeout: statementTimeout, logger: logger)
     }
 }

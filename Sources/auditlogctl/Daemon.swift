@@ -48,7 +48,8 @@ struct Daemon: AsyncParsableCommand {
 
     func validate() throws {
         guard Duration(parsing: interval) != nil else {
-            throw ValidationError("--interval takes a positive duration such as 500ms, 30s, 5m or 1h, not '\(interval)'")
+            throw ValidationError(
+                "--interval takes a positive duration such as 500ms, 30s, 5m or 1h, not '\(interval)'")
         }
         if let listen, ListenAddress(parsing: listen) == nil {
             throw ValidationError("--listen takes host:port, such as 127.0.0.1:9187 or [::1]:9187, not '\(listen)'")
@@ -62,7 +63,7 @@ struct Daemon: AsyncParsableCommand {
             loop: PassLoop(
                 runner: pass.runner(),
                 interval: Duration(parsing: interval) ?? .seconds(30),
-                connect: { try connection.connect(logger: logger) }
+                connect: { try await connection.connect(logger: logger) }
             ),
             listen: listen.flatMap(ListenAddress.init(parsing:)),
             logger: logger

@@ -19,7 +19,7 @@ struct Export: ParsableCommand {
     )
 
     /// `auditlogctl export request`.
-    struct Request: ParsableCommand {
+    struct Request: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Request an export of [from, to) of a stream.",
             discussion: """
@@ -34,7 +34,8 @@ struct Export: ParsableCommand {
         @Option(help: ArgumentHelp("The stream to export.", valueName: "stream"))
         var stream = "audit"
 
-        @Option(help: ArgumentHelp("The window's start, e.g. '2026-03-01' or '2026-03-01 00:00+00'.", valueName: "time"))
+        @Option(
+            help: ArgumentHelp("The window's start, e.g. '2026-03-01' or '2026-03-01 00:00+00'.", valueName: "time"))
         var from: String
 
         @Option(help: ArgumentHelp("The window's end, no later than the settled horizon.", valueName: "time"))
@@ -49,17 +50,18 @@ struct Export: ParsableCommand {
         @Option(help: ArgumentHelp("ndjson.gz (gzip-compressed JSON lines) or csv.", valueName: "format"))
         var format = "ndjson.gz"
 
-        func run() throws {
-            try reportingErrors {
-                let id = try ExportJobStatus.request(stream: stream, from: from, to: to, tenantID: tenant,
-                                                     requestedBy: requestedBy, format: format, on: connection.connect())
+        func run() async throws {
+            try await reportingErrors {
+                let id = try await ExportJobStatus.request(
+                    stream: stream, from: from, to: to, tenantID: tenant,
+                    requestedBy: requestedBy, format: format, on: connection.connect())
                 print("requested export job \(id); 'auditlogctl run --export-url <url>' exports it")
             }
         }
     }
 
     /// `auditlogctl export status`.
-    struct Status: ParsableCommand {
+    struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show one export job in full, or the 20 most recent as a table.",
             discussion: "Times are in UTC. One job's download link is printed last, on a line of its own."
@@ -73,14 +75,14 @@ struct Export: ParsableCommand {
         @Flag(help: "Print JSON: the job as an object, or the jobs as an array.")
         var json = false
 
-        func run() throws {
-            try reportingErrors {
-                let connection = try connection.connect()
+        func run() async throws {
+            try await reportingErrors {
+                let connection = try await connection.connect()
                 if let id {
-                    let job = try ExportJobStatus.fetch(id, from: connection)
+                    let job = try await ExportJobStatus.fetch(id, from: connection)
                     print(json ? try job.renderJSON() : job.renderText())
                 } else {
-                    let jobs = try ExportJobStatus.fetchRecent(from: connection)
+                    let jobs = try await ExportJobStatus.fetchRecent(from: connection)
                     print(json ? try ExportJobStatus.renderJSON(jobs) : ExportJobStatus.renderText(jobs))
                 }
             }
@@ -88,7 +90,7 @@ struct Export: ParsableCommand {
     }
 
     /// `auditlogctl export cancel`.
-    struct Cancel: ParsableCommand {
+    struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Cancel a pending or running export job.",
             discussion: "A worker on it stops at its next step; what it stored stays where it is."
@@ -99,9 +101,9 @@ struct Export: ParsableCommand {
         @Argument(help: "The job's id.")
         var id: Int64
 
-        func run() throws {
-            try reportingErrors {
-                let cancelled = try ExportJobStatus.cancel(id, on: connection.connect())
+        func run() async throws {
+            try await reportingErrors {
+                let cancelled = try await ExportJobStatus.cancel(id, on: connection.connect())
                 print(cancelled ? "cancelled export job \(id)" : "export job \(id) had ended already")
             }
         }

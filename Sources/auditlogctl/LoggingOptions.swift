@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import AuditlogKit
 import Logging
 
@@ -34,10 +34,11 @@ struct LoggingOptions: ParsableArguments {
         let format = logFormat
         let level = logLevel
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = switch format {
-            case .text: TextLogHandler(label: label)
-            case .json: JSONLogHandler(label: label)
-            }
+            var handler: any LogHandler =
+                switch format {
+                case .text: TextLogHandler(label: label)
+                case .json: JSONLogHandler(label: label)
+                }
             handler.logLevel = level
             return handler
         }

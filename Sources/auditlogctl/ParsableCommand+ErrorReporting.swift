@@ -8,15 +8,6 @@ extension ParsableCommand {
     /// exiting with the code documented in the root command's help: 2 when
     /// the connection to the database failed or was lost, 1 otherwise. An
     /// ``ExitCode`` thrown by `body` passes through unreported.
-    func reportingErrors(_ body: () throws -> Void) throws {
-        do {
-            try body()
-        } catch {
-            throw exitCode(reporting: error, to: printError)
-        }
-    }
-
-    /// Runs `body` like the synchronous ``reportingErrors(_:)``.
     func reportingErrors(_ body: () async throws -> Void) async throws {
         do {
             try await body()

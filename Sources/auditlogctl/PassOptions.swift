@@ -35,15 +35,17 @@ struct PassOptions: ParsableArguments {
 
     func validate() throws {
         guard let expiry = Self.seconds(linkExpiry), (1...SigV4.maximumExpiry).contains(expiry) else {
-            throw ValidationError("--link-expiry takes a duration from 1s to 168h (7 days), such as 30m or 24h, not '\(linkExpiry)'")
+            throw ValidationError(
+                "--link-expiry takes a duration from 1s to 168h (7 days), such as 30m or 24h, not '\(linkExpiry)'")
         }
     }
 
     /// A runner for these options, draining the named sinks (all when `nil`).
     func runner(sinks: [String]? = nil) -> PassRunner {
         let environment = ProcessInfo.processInfo.environment["AUDITLOG_EXPORT_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        return PassRunner(retain: retain, maxRows: maxRows, sinks: sinks, exportURL: exportURL ?? environment,
-                            linkExpiry: Self.seconds(linkExpiry) ?? 86_400)
+        return PassRunner(
+            retain: retain, maxRows: maxRows, sinks: sinks, exportURL: exportURL ?? environment,
+            linkExpiry: Self.seconds(linkExpiry) ?? 86_400)
     }
 
     private static func seconds(_ text: String) -> Int? {

@@ -3,7 +3,7 @@ import AuditlogKit
 
 extension Sink {
     /// `auditlogctl sink add`: creates a sink.
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a sink.",
             discussion: """
@@ -18,7 +18,10 @@ extension Sink {
         @Argument(help: "The sink's name: up to 63 of a-z, 0-9, '_' and '-'. It becomes part of object keys.")
         var name: String
 
-        @Argument(help: "Where objects go: file:///absolute/path or s3://bucket/prefix (gs:// is accepted; this build cannot upload to it yet).")
+        @Argument(
+            help:
+                "Where objects go: file:///absolute/path or s3://bucket/prefix (gs:// is accepted; this build cannot upload to it yet)."
+        )
         var url: String
 
         @Option(help: ArgumentHelp("Export only entries of this stream.", valueName: "stream"))
@@ -33,8 +36,8 @@ extension Sink {
         @Flag(help: "Create the sink disabled; 'sink enable' starts it.")
         var disabled = false
 
-        func run() throws {
-            try reportingErrors {
+        func run() async throws {
+            try await reportingErrors {
                 let sink = SinkDefinition(
                     name: name,
                     url: url,
@@ -43,7 +46,7 @@ extension Sink {
                     operationPrefix: operationPrefix,
                     enabled: !disabled
                 )
-                try sink.create(on: connection.connect())
+                try await sink.create(on: connection.connect())
                 print("created sink \(name) (\(disabled ? "disabled" : "enabled")), exporting to \(url)")
             }
         }

@@ -3,7 +3,7 @@ import AuditlogKit
 
 extension Sink {
     /// `auditlogctl sink disable`: disables a sink.
-    struct Disable: ParsableCommand {
+    struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Disable a sink.",
             discussion: """
@@ -17,9 +17,9 @@ extension Sink {
         @Argument(help: "The sink's name.")
         var name: String
 
-        func run() throws {
-            try reportingErrors {
-                let changed = try SinkDefinition.disable(name, on: connection.connect())
+        func run() async throws {
+            try await reportingErrors {
+                let changed = try await SinkDefinition.disable(name, on: connection.connect())
                 print(changed ? "disabled sink \(name)" : "sink \(name) was already disabled")
             }
         }

@@ -3,7 +3,7 @@ import AuditlogKit
 
 extension Sink {
     /// `auditlogctl sink enable`: enables a sink.
-    struct Enable: ParsableCommand {
+    struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Enable a sink.",
             discussion: """
@@ -18,9 +18,9 @@ extension Sink {
         @Argument(help: "The sink's name.")
         var name: String
 
-        func run() throws {
-            try reportingErrors {
-                let changed = try SinkDefinition.enable(name, on: connection.connect())
+        func run() async throws {
+            try await reportingErrors {
+                let changed = try await SinkDefinition.enable(name, on: connection.connect())
                 print(changed ? "enabled sink \(name)" : "sink \(name) was already enabled")
             }
         }

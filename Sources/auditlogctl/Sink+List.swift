@@ -3,7 +3,7 @@ import AuditlogKit
 
 extension Sink {
     /// `auditlogctl sink list`: shows every sink and how far it has exported.
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the sinks with their lag and what they have exported.",
             discussion: """
@@ -15,9 +15,9 @@ extension Sink {
 
         @OptionGroup var connection: ConnectionOptions
 
-        func run() throws {
-            try reportingErrors {
-                print(SinkStatus.renderText(try SinkStatus.fetchAll(from: connection.connect())))
+        func run() async throws {
+            try await reportingErrors {
+                print(SinkStatus.renderText(try await SinkStatus.fetchAll(from: connection.connect())))
             }
         }
     }

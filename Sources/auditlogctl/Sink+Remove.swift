@@ -3,7 +3,7 @@ import AuditlogKit
 
 extension Sink {
     /// `auditlogctl sink remove`: removes a sink.
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove a sink and its export state.",
             discussion: "Objects already in storage stay where they are."
@@ -14,9 +14,9 @@ extension Sink {
         @Argument(help: "The sink's name.")
         var name: String
 
-        func run() throws {
-            try reportingErrors {
-                try SinkDefinition.remove(name, on: connection.connect())
+        func run() async throws {
+            try await reportingErrors {
+                try await SinkDefinition.remove(name, on: connection.connect())
                 print("removed sink \(name)")
             }
         }

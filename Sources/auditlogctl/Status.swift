@@ -2,7 +2,7 @@ import ArgumentParser
 import AuditlogKit
 
 /// `auditlogctl status`: shows the extension's health and partitions.
-struct Status: ParsableCommand {
+struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show pending entries and partitions.",
         discussion: """
@@ -17,9 +17,9 @@ struct Status: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
-    func run() throws {
-        try reportingErrors {
-            let report = try StatusReport.fetch(from: connection.connect())
+    func run() async throws {
+        try await reportingErrors {
+            let report = try await StatusReport.fetch(from: connection.connect())
             print(json ? try report.renderJSON() : report.renderText())
         }
     }

@@ -2,7 +2,7 @@ import ArgumentParser
 import AuditlogKit
 
 /// `auditlogctl version`: prints the tool's version and the extension's.
-struct Version: ParsableCommand {
+struct Version: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the versions of auditlogctl and of the auditlog extension.",
         discussion: """
@@ -15,10 +15,10 @@ struct Version: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    func run() throws {
+    func run() async throws {
         print("auditlogctl \(Auditlog.toolVersion)")
         do {
-            if let version = try Auditlog.installedExtensionVersion(on: connection.connect()) {
+            if let version = try await Auditlog.installedExtensionVersion(on: connection.connect()) {
                 print("extension \(version)")
             } else {
                 printError("note: \(AuditlogError.extensionNotInstalled)")

@@ -1,5 +1,6 @@
-@testable import AuditlogKit
 import Testing
+
+@testable import AuditlogKit
 
 @Suite struct BackfillStatusTests {
     @Test(arguments: [

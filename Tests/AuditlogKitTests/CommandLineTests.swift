@@ -29,11 +29,12 @@ import Testing
     /// made. Names and URLs with quotes and semicolons are refused, never
     /// run.
     @Test(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
-    func badInputIsRefusedOnOneLineAndChangesNothing() throws {
-        let database = try ScratchDatabase()
+    func badInputIsRefusedOnOneLineAndChangesNothing() async throws {
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
-        let name = "bad", asker = "bad-input"
+        let db = try await database.connect()
+        let name = "bad"
+        let asker = "bad-input"
         let cases: [(arguments: [String], status: Int32)] = [
             (["sink", "add", "\(name)'; DROP TABLE auditlog.entry; --", "file:///tmp/x"], 1),
             (["sink", "add", name, "http://example.com/"], 1),
@@ -46,9 +47,24 @@ import Testing
             (["backfill", "start", name, "--from", "2026-03-02", "--to", "2026-03-01"], 1),
             (["backfill", "start", name, "--from=-infinity", "--to=infinity"], 1),
             (["backfill", "start", name, "--from", "yesterday-ish", "--to", "now"], 1),
-            (["export", "request", "--stream", "audit", "--from=-infinity", "--to=infinity", "--requested-by", asker], 1),
-            (["export", "request", "--stream", "a;b", "--from", "2026-03-01", "--to", "2026-03-02", "--requested-by", asker], 1),
-            (["export", "request", "--stream", "audit", "--from", "2026-03-02", "--to", "2026-03-01", "--requested-by", asker], 1),
+            (
+                [
+                    "export", "request", "--stream", "audit", "--from=-infinity", "--to=infinity", "--requested-by",
+                    asker,
+                ], 1
+            ),
+            (
+                [
+                    "export", "request", "--stream", "a;b", "--from", "2026-03-01", "--to", "2026-03-02",
+                    "--requested-by", asker,
+                ], 1
+            ),
+            (
+                [
+                    "export", "request", "--stream", "audit", "--from", "2026-03-02", "--to", "2026-03-01",
+                    "--requested-by", asker,
+                ], 1
+            ),
             (["export", "status", "999999999"], 1),
             (["export", "cancel", "999999999"], 1),
             (["verify", name], 1),
@@ -63,8 +79,10 @@ import Testing
             #expect(outcome.errorLines.count == 1, "\(arguments): \(outcome.stderr)")
             #expect(outcome.stderr.hasPrefix("auditlogctl: "), "\(arguments)")
         }
-        let made = try db.query("SELECT (SELECT count(*) FROM auditlog.sink) + (SELECT count(*) FROM auditlog.export_job)")
-            .singleRow(of: "made")[0, as: Int.self]
+        let made = try await db.query(
+            "SELECT (SELECT count(*) FROM auditlog.sink) + (SELECT count(*) FROM auditlog.export_job)"
+        )
+        .singleRow(of: "made")[0, as: Int.self]
         #expect(made == 0)
     }
 
@@ -114,7 +132,9 @@ import Testing
 
     /// A password in a URI that libpq cannot parse is not echoed back.
     @Test func aMalformedURIWithAPasswordIsNotEchoed() throws {
-        let outcome = try AuditlogCtlProcess.run(["status", "--database", "postgresql://alice:s3cr3t-pw@host:notaport/db"])
+        let outcome = try AuditlogCtlProcess.run([
+            "status", "--database", "postgresql://alice:s3cr3t-pw@host:notaport/db",
+        ])
 
         #expect(outcome.status == 2)
         #expect(outcome.errorLines.count == 1)
@@ -124,12 +144,12 @@ import Testing
     /// `status` needs only `auditlog_reader`: every view it reads, and
     /// every function those views call, is granted to readers.
     @Test(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
-    func statusNeedsOnlyTheReaderRole() throws {
-        let database = try ScratchDatabase()
+    func statusNeedsOnlyTheReaderRole() async throws {
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
-        let sink = try ScratchSink(on: db)
-        let reader = try ScratchRole(in: "auditlog_reader", for: database)
+        let db = try await database.connect()
+        let sink = try await ScratchSink(on: db)
+        let reader = try await ScratchRole(in: "auditlog_reader", for: database)
         defer {
             sink.remove()
             reader.remove()
@@ -144,19 +164,21 @@ import Testing
     /// `run`, `backfill` and `verify` need only `auditlog_admin`, not a
     /// superuser: every table they read is granted.
     @Test(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
-    func runAndVerifyNeedOnlyTheAdminRole() throws {
-        let database = try ScratchDatabase()
+    func runAndVerifyNeedOnlyTheAdminRole() async throws {
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
-        let sink = try ScratchSink(on: db)
-        let admin = try ScratchRole(in: "auditlog_admin", for: database)
+        let db = try await database.connect()
+        let sink = try await ScratchSink(on: db)
+        let admin = try await ScratchRole(in: "auditlog_admin", for: database)
         defer {
             sink.remove()
             admin.remove()
         }
-        let ids = try sink.record(3, on: db)
+        let ids = try await sink.record(3, on: db)
 
-        let run = try AuditlogCtlProcess.run(["run", "--database", admin.conninfo, "--sink", sink.name, "--retain", "100 years"])
+        let run = try AuditlogCtlProcess.run([
+            "run", "--database", admin.conninfo, "--sink", sink.name, "--retain", "100 years",
+        ])
         let verify = try AuditlogCtlProcess.run(["verify", sink.name, "--database", admin.conninfo])
 
         #expect(run.status == 0, "\(run.stderr)")
@@ -166,10 +188,13 @@ import Testing
 
     /// A port nobody listens on: bound, then closed.
     private func closedPort() throws -> Int {
-        Int(try Python.run("""
-            import socket
-            s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()
-            """).trimmingCharacters(in: .whitespacesAndNewlines))!
+        Int(
+            try Python.run(
+                """
+                import socket
+                s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()
+                """
+            ).trimmingCharacters(in: .whitespacesAndNewlines))!
     }
 }
 

@@ -8,12 +8,14 @@ import Testing
 
     private static func snapshot(after result: Result<PassSummary, any Error>) -> DaemonSnapshot {
         var snapshot = DaemonSnapshot()
-        snapshot.record(.init(startedAt: end.addingTimeInterval(-2), duration: .seconds(2), result: result), status: nil)
+        snapshot.record(
+            .init(startedAt: end.addingTimeInterval(-2), duration: .seconds(2), result: result), status: nil)
         return snapshot
     }
 
     @Test func unhealthyBeforeTheFirstPass() {
-        #expect(DaemonSnapshot().health(at: Self.end, interval: Self.interval) == .unhealthy(reason: "no pass has run yet"))
+        #expect(
+            DaemonSnapshot().health(at: Self.end, interval: Self.interval) == .unhealthy(reason: "no pass has run yet"))
     }
 
     @Test func healthyAfterARecentPassThatSucceeded() {
@@ -23,14 +25,16 @@ import Testing
 
     @Test func unhealthyWhenTheLastPassIsOlderThanThreeIntervalsAndAMinute() {
         let snapshot = Self.snapshot(after: .success(PassSummary()))
-        #expect(snapshot.health(at: Self.end.addingTimeInterval(151), interval: Self.interval)
-            == .unhealthy(reason: "stale: the last pass ended 151s ago, more than 150s"))
+        #expect(
+            snapshot.health(at: Self.end.addingTimeInterval(151), interval: Self.interval)
+                == .unhealthy(reason: "stale: the last pass ended 151s ago, more than 150s"))
     }
 
     @Test func unhealthyWhenTheLastPassFailed() {
         let failed = PassSummary(failures: [.init(step: "sink main", message: "unreachable")])
-        #expect(Self.snapshot(after: .success(failed)).health(at: Self.end, interval: Self.interval)
-            == .unhealthy(reason: "last pass failed: sink main: unreachable"))
+        #expect(
+            Self.snapshot(after: .success(failed)).health(at: Self.end, interval: Self.interval)
+                == .unhealthy(reason: "last pass failed: sink main: unreachable"))
     }
 
     @Test func unhealthyWhenTheDatabaseIsUnreachable() {
@@ -38,8 +42,9 @@ import Testing
             var description: String { "connection refused\n\tIs the server running?" }
         }
         let refused = Refused()
-        #expect(Self.snapshot(after: .failure(refused)).health(at: Self.end, interval: Self.interval)
-            == .unhealthy(reason: "database unreachable: connection refused Is the server running?"))
+        #expect(
+            Self.snapshot(after: .failure(refused)).health(at: Self.end, interval: Self.interval)
+                == .unhealthy(reason: "database unreachable: connection refused Is the server running?"))
     }
 
     @Test func aSuccessAfterAFailureIsHealthyAgain() {

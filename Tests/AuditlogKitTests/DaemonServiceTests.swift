@@ -1,8 +1,9 @@
 import AuditlogKit
 import Foundation
 import Testing
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
@@ -11,15 +12,15 @@ struct DaemonServiceTests {
     /// metrics count the exported entries, the health check passes, the
     /// status names the sink; stopping ends the passes and the server.
     @Test func servesMetricsHealthAndStatusUntilCancelled() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
-        let sink = try ScratchSink(on: db)
+        let db = try await database.connect()
+        let sink = try await ScratchSink(on: db)
         defer { sink.remove() }
         let recorder = LineRecorder()
         let service = DaemonService(
             loop: PassLoop(runner: sink.runner(maxRows: 10), interval: .milliseconds(100)) {
-                try database.connect()
+                try await database.connect()
             },
             listen: ListenAddress(host: "127.0.0.1", port: 0),
             logger: recorder.textLogger(level: .info)
@@ -32,7 +33,7 @@ struct DaemonServiceTests {
         defer { running.cancel() }
 
         let port = try await eventually { listening.port }
-        let ids = try sink.record(3, on: db)
+        let ids = try await sink.record(3, on: db)
         _ = try await eventually { await service.snapshots.snapshot.exported[sink.name]?.rows == 3 ? true : nil }
         let base = "http://127.0.0.1:\(port)"
 
@@ -58,19 +59,23 @@ struct DaemonServiceTests {
         #expect(try sink.exportedIDs().sorted() == ids.sorted())
         let refused = await #expect(throws: URLError.self) { try await Self.get("\(base)/healthz") }
         #expect(refused?.code == .cannotConnectToHost)
-        #expect(recorder.lines.contains { $0.hasPrefix("auditlogctl: info: daemon started") && $0.contains("listen=127.0.0.1:0") })
-        #expect(recorder.lines.contains { $0.hasPrefix("auditlogctl: info: exported") && $0.contains("sink=\(sink.name)") })
+        #expect(
+            recorder.lines.contains {
+                $0.hasPrefix("auditlogctl: info: daemon started") && $0.contains("listen=127.0.0.1:0")
+            })
+        #expect(
+            recorder.lines.contains { $0.hasPrefix("auditlogctl: info: exported") && $0.contains("sink=\(sink.name)") })
         #expect(recorder.lines.last == "auditlogctl: info: daemon stopped passes=\(passes)\n")
     }
 
     /// A server that cannot listen ends the service with its error, and the
     /// pass loop with it.
     @Test func anAddressInUseStopsTheService() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
         let first = DaemonService(
             loop: PassLoop(runner: PassRunner(retain: "100 years", sinks: []), interval: .seconds(60)) {
-                try database.connect()
+                try await database.connect()
             },
             listen: ListenAddress(host: "127.0.0.1", port: 0),
             logger: LineRecorder().textLogger()

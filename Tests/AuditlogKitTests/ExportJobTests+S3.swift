@@ -2,7 +2,9 @@ import AuditlogKit
 import Foundation
 import Testing
 
-private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_ENDPOINT"].flatMap {
+    $0.isEmpty ? nil : $0
+}
 
 extension ExportJobTests {
     /// A job of about 12 MiB of incompressible entries, composed at moto
@@ -11,9 +13,9 @@ extension ExportJobTests {
     @Test(.enabled(if: s3Endpoint != nil, "set AUDITLOG_TEST_S3_ENDPOINT to run"))
     func exportsAJobToS3WithAMultipartUploadAndAPresignedLink() async throws {
         let endpoint = try #require(s3Endpoint)
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let scratch = try ScratchExportJob()
         defer { scratch.remove() }
         let bucket = "auditlog-jobs-\(UUID().uuidString.prefix(8).lowercased())"
@@ -21,12 +23,14 @@ extension ExportJobTests {
         let (id, ids) = try await scratch.requestJob(on: db) {
             // 400 entries of 60 KB random hex (entries hold at most 64 KB):
             // about 12 MiB once gzipped.
-            try db.query("""
+            try await db.query(
+                """
                 SELECT auditlog.record(operation => 'exportjob.big', stream => $1,
                        details => jsonb_build_object('blob', (SELECT string_agg(md5(random()::text || n || i), '')
                                                               FROM generate_series(1, 1875) AS i)))
                 FROM generate_series(1, 400) AS n
-                """, [scratch.stream]).rows.map { try $0[0, as: String.self] }
+                """, [scratch.stream]
+            ).rows.map { try $0[0, as: String.self] }
         }
         let environment = [
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
@@ -42,14 +46,15 @@ extension ExportJobTests {
 
         #expect(summary.failures == [])
         #expect(summary.jobs.map(\.id) == [id] && summary.jobs.first?.outcome == .finished)
-        let status = try ExportJobStatus.fetch(id, from: db)
+        let status = try await ExportJobStatus.fetch(id, from: db)
         #expect(status.status == "done" && status.rowsExported == 400)
         let objectURL = try #require(status.objectURL)
         let prefix = "s3://\(bucket)/"
         try #require(objectURL.hasPrefix(prefix) && objectURL.hasSuffix(".ndjson.gz"))
         let key = String(objectURL.dropFirst(prefix.count))
         #expect(key.hasPrefix("audit/exports/job-\(id)/\(scratch.stream)_"))
-        let found = try boto3("""
+        let found = try boto3(
+            """
             import gzip, hashlib
             folder = args['key'].rsplit('/', 1)[0] + '/'
             keys = [o['Key'] for o in s3.list_objects_v2(Bucket=args['bucket'], Prefix=folder).get('Contents', [])]
@@ -88,12 +93,14 @@ extension ExportJobTests {
 
     private func boto3(_ body: String, bucket: String, endpoint: String, key: String = "") throws -> String {
         let arguments = ["endpoint": endpoint, "bucket": bucket, "key": key]
-        return try Python.run("""
+        return try Python.run(
+            """
             import json, sys, boto3
             args = json.load(sys.stdin)
             s3 = boto3.client('s3', endpoint_url=args['endpoint'], region_name='us-east-1',
                               aws_access_key_id='testing', aws_secret_access_key='testing')
-            """ + "\n" + body, input: String(decoding: try JSONSerialization.data(withJSONObject: arguments), as: UTF8.self))
+            """ + "\n" + body,
+            input: String(decoding: try JSONSerialization.data(withJSONObject: arguments), as: UTF8.self))
     }
 
     /// The body `curl -sf` downloads from `url`.

@@ -9,25 +9,29 @@ import Testing
 @Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
 struct ExportTreeTests {
     @Test func duckDBReadsTheTreeWithTheDatabasesCounts() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
-        let sink = try ScratchSink(on: db)
+        let db = try await database.connect()
+        let sink = try await ScratchSink(on: db)
         defer { sink.remove() }
         for (index, stream) in ["audit", "scim", "audit", "billing", "scim", "audit"].enumerated() {
-            try db.query("SELECT auditlog.record(operation => $1, stream => $2, details => $3::jsonb)",
-                         ["\(sink.operationPrefix)\(index)", stream, #"{"n": \#(index), "note": "tab\t\"quote\""}"#])
+            try await db.query(
+                "SELECT auditlog.record(operation => $1, stream => $2, details => $3::jsonb)",
+                ["\(sink.operationPrefix)\(index)", stream, #"{"n": \#(index), "note": "tab\t\"quote\""}"#])
         }
 
         let summary = try await sink.runner(maxRows: 2).run(on: db)
         #expect(summary.failures == [])
 
-        let expected = try db.query("""
+        let expected = try await db.query(
+            """
             SELECT stream || ' ' || to_char(logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || count(*) || ' distinct 0'
             FROM auditlog.entry
             GROUP BY stream, to_char(logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') ORDER BY 1
-            """).rows.map { try $0[0, as: String.self] }
-        let read = try Python.run("""
+            """
+        ).rows.map { try $0[0, as: String.self] }
+        let read = try Python.run(
+            """
             import sys, duckdb
             tree = sys.stdin.read().strip()
             rows = duckdb.sql(f'''
@@ -40,7 +44,8 @@ struct ExportTreeTests {
                 GROUP BY ALL ORDER BY ALL''').fetchall()
             for stream, dt, count, distinct, misplaced in rows:
                 print(stream, dt, count, 'distinct' if count == distinct else 'repeated', misplaced)
-            """, input: sink.directory.path).split(separator: "\n").map(String.init)
+            """, input: sink.directory.path
+        ).split(separator: "\n").map(String.init)
 
         #expect(expected.count == 3)
         #expect(read == expected)

@@ -1,6 +1,7 @@
-@testable import AuditlogKit
 import Foundation
 import Testing
+
+@testable import AuditlogKit
 
 @Suite struct FileStorageListTests {
     @Test func listsNestedKeysUnderThePrefixSortedWithoutTemporaries() async throws {
@@ -15,12 +16,14 @@ import Testing
             try await storage.put(key: key, data: [1])
         }
         // A put that died midway leaves its temporary behind.
-        try Data([2]).write(to: URL(fileURLWithPath: directory.path + "/exports/audit/dt=2026-11-23/.a.ndjson.gz.0A1B.tmp"))
+        try Data([2]).write(
+            to: URL(fileURLWithPath: directory.path + "/exports/audit/dt=2026-11-23/.a.ndjson.gz.0A1B.tmp"))
 
-        #expect(try await storage.list(prefix: "audit/dt=") == [
-            "audit/dt=2026-11-23/a.ndjson.gz", "audit/dt=2026-11-23/deeper/c.ndjson.gz",
-            "audit/dt=2026-11-23/z.ndjson.gz", "audit/dt=2026-11-24/b.ndjson.gz",
-        ])
+        #expect(
+            try await storage.list(prefix: "audit/dt=") == [
+                "audit/dt=2026-11-23/a.ndjson.gz", "audit/dt=2026-11-23/deeper/c.ndjson.gz",
+                "audit/dt=2026-11-23/z.ndjson.gz", "audit/dt=2026-11-24/b.ndjson.gz",
+            ])
         #expect(try await storage.list(prefix: "audit/dt=2026-11-24/") == ["audit/dt=2026-11-24/b.ndjson.gz"])
         #expect(try await storage.list(prefix: "audit") == keys.filter { $0.hasPrefix("audit") }.sorted())
         #expect(try await storage.list(prefix: "") == keys.sorted())

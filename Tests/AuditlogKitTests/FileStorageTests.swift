@@ -1,6 +1,7 @@
-@testable import AuditlogKit
 import Foundation
 import Testing
+
+@testable import AuditlogKit
 
 @Suite struct FileStorageTests {
     @Test func putCreatesDirectoriesAndGetReadsBack() async throws {
@@ -31,7 +32,8 @@ import Testing
     @Test func failedPutLeavesNoTemporaryFile() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        try FileManager.default.createDirectory(atPath: directory.path + "/a/taken/inside", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory.path + "/a/taken/inside", withIntermediateDirectories: true)
         let storage = FileStorage(root: directory.path)
 
         await #expect(throws: StorageError.self) { try await storage.put(key: "a/taken", data: [1]) }

@@ -11,8 +11,10 @@ import Testing
         #expect(ListenAddress(parsing: text)?.description == text)
     }
 
-    @Test(arguments: ["", "9187", ":9187", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+1",
-                      "::1:9187", "[127.0.0.1]:80", "host name:80", "127.0.0.1:9187x", "127.0.0.1:٣"])
+    @Test(arguments: [
+        "", "9187", ":9187", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+1",
+        "::1:9187", "[127.0.0.1]:80", "host name:80", "127.0.0.1:9187x", "127.0.0.1:٣",
+    ])
     func rejects(text: String) {
         #expect(ListenAddress(parsing: text) == nil)
     }

@@ -28,46 +28,52 @@ import Testing
         )
         let status = StatusReport(
             extensionVersion: "1.0",
-            health: .init(pendingCount: 4, oldestPending: Self.passEnd.addingTimeInterval(-90), partitionCount: 3,
-                          oldestPartitionStart: nil, newestPartitionEnd: nil, defaultPartitionRows: 0),
+            health: .init(
+                pendingCount: 4, oldestPending: Self.passEnd.addingTimeInterval(-90), partitionCount: 3,
+                oldestPartitionStart: nil, newestPartitionEnd: nil, defaultPartitionRows: 0),
             partitions: [],
             sinks: [
-                SinkStatus(name: "main", enabled: true, url: "file:///x", lagSeconds: 1.5, lagRows: 12,
-                           pagesAcked: 3, rowsAcked: 35),
-                SinkStatus(name: "other", enabled: true, url: "file:///y", lagSeconds: nil, lagRows: 0,
-                           pagesAcked: 0, rowsAcked: 0),
+                SinkStatus(
+                    name: "main", enabled: true, url: "file:///x", lagSeconds: 1.5, lagRows: 12,
+                    pagesAcked: 3, rowsAcked: 35),
+                SinkStatus(
+                    name: "other", enabled: true, url: "file:///y", lagSeconds: nil, lagRows: 0,
+                    pagesAcked: 0, rowsAcked: 0),
             ]
         )
         snapshot.record(
-            PassLoop.Pass(startedAt: Self.passEnd.addingTimeInterval(-0.25), duration: .milliseconds(250),
-                              result: .success(summary)),
+            PassLoop.Pass(
+                startedAt: Self.passEnd.addingTimeInterval(-0.25), duration: .milliseconds(250),
+                result: .success(summary)),
             status: .success(status)
         )
 
-        #expect(Self.samples(MetricsRenderer.render(snapshot)) == [
-            #"auditlog_export_pages_total{sink="main"} 3"#,
-            #"auditlog_export_rows_total{sink="main"} 35"#,
-            #"auditlog_export_bytes_total{sink="main"} 1000"#,
-            #"auditlog_pass_errors_total{step="purge"} 1"#,
-            #"auditlog_pass_errors_total{step="sink"} 1"#,
-            "auditlog_passes_total 1",
-            "auditlog_up 1",
-            "auditlog_last_pass_duration_seconds 0.25",
-            "auditlog_last_pass_timestamp_seconds 1764623080",
-            #"auditlog_sink_lag_seconds{sink="main"} 1.5"#,
-            #"auditlog_sink_lag_rows{sink="main"} 12"#,
-            #"auditlog_sink_lag_rows{sink="other"} 0"#,
-            "auditlog_pending_entries 4",
-            "auditlog_pending_oldest_age_seconds 90",
-            "auditlog_default_partition_rows 0",
-        ])
+        #expect(
+            Self.samples(MetricsRenderer.render(snapshot)) == [
+                #"auditlog_export_pages_total{sink="main"} 3"#,
+                #"auditlog_export_rows_total{sink="main"} 35"#,
+                #"auditlog_export_bytes_total{sink="main"} 1000"#,
+                #"auditlog_pass_errors_total{step="purge"} 1"#,
+                #"auditlog_pass_errors_total{step="sink"} 1"#,
+                "auditlog_passes_total 1",
+                "auditlog_up 1",
+                "auditlog_last_pass_duration_seconds 0.25",
+                "auditlog_last_pass_timestamp_seconds 1764623080",
+                #"auditlog_sink_lag_seconds{sink="main"} 1.5"#,
+                #"auditlog_sink_lag_rows{sink="main"} 12"#,
+                #"auditlog_sink_lag_rows{sink="other"} 0"#,
+                "auditlog_pending_entries 4",
+                "auditlog_pending_oldest_age_seconds 90",
+                "auditlog_default_partition_rows 0",
+            ])
     }
 
     @Test func countersAddUpOverPassesAndAFailedPassIsDown() {
         var snapshot = DaemonSnapshot()
         let exported = PassSummary(sinks: [.init(name: "main", outcome: .drained, pages: 1, rows: 2, bytes: 30)])
         for _ in 0..<2 {
-            snapshot.record(.init(startedAt: Self.passEnd, duration: .seconds(1), result: .success(exported)), status: nil)
+            snapshot.record(
+                .init(startedAt: Self.passEnd, duration: .seconds(1), result: .success(exported)), status: nil)
         }
         struct Refused: Error {}
         snapshot.record(.init(startedAt: Self.passEnd, duration: .seconds(1), result: .failure(Refused())), status: nil)

@@ -16,8 +16,10 @@ struct MotoBucket {
     /// The `AWS_*` variables that point `s3://` storage at `endpoint`
     /// (moto's own, or a proxy in front of it).
     static func environment(endpoint: String) -> [String: String] {
-        ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-         "AWS_ENDPOINT_URL_S3": endpoint]
+        [
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_S3": endpoint,
+        ]
     }
 
     /// Creates the bucket on the server.
@@ -29,23 +31,27 @@ struct MotoBucket {
     /// `args['bucket']`, the bucket's name; returns what it printed.
     func boto3(_ body: String) throws -> String {
         let arguments = ["endpoint": try #require(Self.endpoint), "bucket": name]
-        return try Python.run("""
+        return try Python.run(
+            """
             import json, sys, boto3
             args = json.load(sys.stdin)
             s3 = boto3.client('s3', endpoint_url=args['endpoint'], region_name='us-east-1',
                               aws_access_key_id='testing', aws_secret_access_key='testing')
-            """ + "\n" + body, input: String(decoding: try JSONSerialization.data(withJSONObject: arguments), as: UTF8.self))
+            """ + "\n" + body,
+            input: String(decoding: try JSONSerialization.data(withJSONObject: arguments), as: UTF8.self))
     }
 
     /// Every object's key, sorted, with the entry ids of its gzipped NDJSON
     /// body in order.
     func exportedIDs() throws -> [(key: String, ids: [String])] {
-        try boto3("""
+        try boto3(
+            """
             import gzip
             for o in sorted(s3.list_objects_v2(Bucket=args['bucket']).get('Contents', []), key=lambda o: o['Key']):
                 print(o['Key'], ' '.join(json.loads(l)['id'] for l in
                       gzip.decompress(s3.get_object(Bucket=args['bucket'], Key=o['Key'])['Body'].read()).splitlines()))
-            """).split(separator: "\n").map { line in
+            """
+        ).split(separator: "\n").map { line in
             let words = line.split(separator: " ").map(String.init)
             return (words[0], Array(words.dropFirst()))
         }

@@ -2,7 +2,9 @@ import AuditlogKit
 import Foundation
 import Testing
 
-private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_ENDPOINT"].flatMap {
+    $0.isEmpty ? nil : $0
+}
 
 /// `concatenate(_:into:afterEachPart:)` and `delete(key:)` of both storages.
 @Suite struct ObjectConcatenationTests {
@@ -12,7 +14,9 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
         let storage = FileStorage(root: directory.path)
         let parts = (1...3).map { "job/parts/0000\($0).bin" }
         // The middle part is larger than the copy buffer.
-        let contents: [[UInt8]] = [Array("first\n".utf8), (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 * 7) }, []]
+        let contents: [[UInt8]] = [
+            Array("first\n".utf8), (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 * 7) }, [],
+        ]
         for (key, data) in zip(parts, contents) { try await storage.put(key: key, data: data) }
 
         let digest = try await storage.concatenate([parts[1], parts[0], parts[2]], into: "job/all.bin") {}
@@ -20,7 +24,7 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
         let expected = contents[1] + contents[0]
         #expect(try directory.contents(of: "job/all.bin") == expected)
         #expect(digest == ObjectDigest(bytes: expected.count, sha256: SigV4.hexSHA256(expected)))
-        #expect(try await storage.downloadLink(key: "job/all.bin", expires: 60, date: Date()) == nil)
+        #expect(try storage.downloadLink(key: "job/all.bin", expires: 60, date: Date()) == nil)
 
         for key in parts { try await storage.delete(key: key) }
         try await storage.delete(key: parts[0])
@@ -58,8 +62,9 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
         _ = try Python.run(boto3 + "s3.create_bucket(Bucket=args['bucket'])", input: arguments)
         var storage = try S3Storage(
             url: "s3://\(bucket)/p",
-            configuration: S3Configuration(credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"),
-                                           endpoint: endpoint)
+            configuration: S3Configuration(
+                credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"),
+                endpoint: endpoint)
         )
         storage.partSize = 1  // counts as 5 MiB
         try await storage.put(key: "parts/1", data: [UInt8](repeating: 42, count: 5 * 1024 * 1024))
@@ -68,19 +73,22 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
             try await storage.concatenate(["parts/1", "parts/2"], into: "all.bin") {}
         }
 
-        let left = try Python.run(boto3 + """
-            print(len(s3.list_multipart_uploads(Bucket=args['bucket']).get('Uploads', [])),
-                  ' '.join(o['Key'] for o in s3.list_objects_v2(Bucket=args['bucket']).get('Contents', [])))
-            """, input: arguments)
+        let left = try Python.run(
+            boto3 + """
+                print(len(s3.list_multipart_uploads(Bucket=args['bucket']).get('Uploads', [])),
+                      ' '.join(o['Key'] for o in s3.list_objects_v2(Bucket=args['bucket']).get('Contents', [])))
+                """, input: arguments)
         #expect(left == "0 p/parts/1\n")
     }
 }
 
 @Suite struct S3DownloadLinkTests {
     @Test func aLinkIsPresignedWithLongLivedCredentials() throws {
-        let storage = try S3Storage(url: "s3://bucket/prefix", configuration: S3Configuration(
-            credentials: AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI"),
-            endpoint: "http://127.0.0.1:9"))
+        let storage = try S3Storage(
+            url: "s3://bucket/prefix",
+            configuration: S3Configuration(
+                credentials: AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI"),
+                endpoint: "http://127.0.0.1:9"))
         let date = Date(timeIntervalSince1970: 1_800_000_000)
 
         let link = try storage.downloadLink(key: "exports/job-1/a.csv", expires: 3_600, date: date)
@@ -92,9 +100,12 @@ private let s3Endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_E
     /// A presigned link made with temporary credentials would carry the
     /// session token, which must not reach the database.
     @Test func noLinkWithTemporaryCredentials() throws {
-        let storage = try S3Storage(url: "s3://bucket/prefix", configuration: S3Configuration(
-            credentials: AWSCredentials(accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token"),
-            endpoint: "http://127.0.0.1:9"))
+        let storage = try S3Storage(
+            url: "s3://bucket/prefix",
+            configuration: S3Configuration(
+                credentials: AWSCredentials(
+                    accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token"),
+                endpoint: "http://127.0.0.1:9"))
 
         #expect(try storage.downloadLink(key: "exports/job-1/a.csv", expires: 3_600, date: Date()) == nil)
     }

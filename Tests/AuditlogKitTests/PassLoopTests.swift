@@ -25,13 +25,13 @@ struct PassLoopTests {
     /// Passes run on the interval and export what is written between them;
     /// cancelling the task stops the loop.
     @Test func runsPassesUntilCancelled() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
-        let sink = try ScratchSink(on: db)
+        let db = try await database.connect()
+        let sink = try await ScratchSink(on: db)
         defer { sink.remove() }
         let daemon = PassLoop(runner: sink.runner(maxRows: 10), interval: .milliseconds(50)) {
-            try database.connect()
+            try await database.connect()
         }
         let exported = Counter()
         let loop = Task {
@@ -41,7 +41,7 @@ struct PassLoopTests {
                 }
             }
         }
-        let ids = try sink.record(3, on: db)
+        let ids = try await sink.record(3, on: db)
         for _ in 0..<200 where exported.value < 3 {
             try await Task.sleep(for: .milliseconds(25))
         }

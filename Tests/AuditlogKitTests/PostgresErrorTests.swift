@@ -22,9 +22,10 @@ import Testing
             detail: "Key (name)=(s3)\nalready exists.",
             hint: "Pick another name."
         )
-        #expect(error.description == """
-            duplicate key value violates unique constraint "sinks_pkey" (SQLSTATE 23505); \
-            detail: Key (name)=(s3) already exists.; hint: Pick another name.
-            """)
+        #expect(
+            error.description == """
+                duplicate key value violates unique constraint "sinks_pkey" (SQLSTATE 23505); \
+                detail: Key (name)=(s3) already exists.; hint: Pick another name.
+                """)
     }
 }

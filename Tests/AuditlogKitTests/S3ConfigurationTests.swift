@@ -1,33 +1,43 @@
-@testable import AuditlogKit
 import Testing
+
+@testable import AuditlogKit
 
 @Suite struct S3ConfigurationTests {
     static let keys = ["AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"]
 
     @Test func readsTheStandardVariables() throws {
-        let configuration = try S3Configuration(environment: Self.keys.merging([
-            "AWS_SESSION_TOKEN": "token", "AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "us-west-2",
-            "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000/", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
-        ]) { $1 })
-        #expect(configuration == S3Configuration(
-            credentials: AWSCredentials(accessKeyID: "AKIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token"),
-            region: "eu-west-3", endpoint: "http://127.0.0.1:9000"
-        ))
+        let configuration = try S3Configuration(
+            environment: Self.keys.merging([
+                "AWS_SESSION_TOKEN": "token", "AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "us-west-2",
+                "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000/", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+            ]) { $1 })
+        #expect(
+            configuration
+                == S3Configuration(
+                    credentials: AWSCredentials(
+                        accessKeyID: "AKIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token"),
+                    region: "eu-west-3", endpoint: "http://127.0.0.1:9000"
+                ))
     }
 
     @Test func fallsBackToDefaults() throws {
         let plain = try S3Configuration(environment: Self.keys.merging(["AWS_SESSION_TOKEN": ""]) { $1 })
-        #expect(plain == S3Configuration(credentials: AWSCredentials(accessKeyID: "AKIAEXAMPLE", secretAccessKey: "secret")))
+        #expect(
+            plain == S3Configuration(credentials: AWSCredentials(accessKeyID: "AKIAEXAMPLE", secretAccessKey: "secret"))
+        )
         #expect(plain.region == "us-east-1" && plain.endpoint == nil)
 
-        let other = try S3Configuration(environment: Self.keys.merging([
-            "AWS_DEFAULT_REGION": "ap-south-1", "AWS_ENDPOINT_URL": "http://localhost:4566",
-        ]) { $1 })
+        let other = try S3Configuration(
+            environment: Self.keys.merging([
+                "AWS_DEFAULT_REGION": "ap-south-1", "AWS_ENDPOINT_URL": "http://localhost:4566",
+            ]) { $1 })
         #expect(other.region == "ap-south-1" && other.endpoint == "http://localhost:4566")
     }
 
-    @Test(arguments: [[:], ["AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"], ["AWS_SECRET_ACCESS_KEY": "secret"],
-                      ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "secret"]])
+    @Test(arguments: [
+        [:], ["AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"], ["AWS_SECRET_ACCESS_KEY": "secret"],
+        ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "secret"],
+    ])
     func missingCredentialsNameTheVariables(environment: [String: String]) {
         #expect(throws: StorageError.missingCredentials) { try S3Configuration(environment: environment) }
         #expect(throws: StorageError.missingCredentials) {

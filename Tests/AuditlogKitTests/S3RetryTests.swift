@@ -1,9 +1,11 @@
-@testable import AuditlogKit
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
+
+@testable import AuditlogKit
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// ``S3Storage`` against a local HTTP server that answers with the
 /// statuses it is given, one per request, repeating the last.
@@ -57,11 +59,13 @@ import Testing
 
     func storage(port: Int, maxAttempts: Int = 4) throws -> S3Storage {
         let configuration = S3Configuration(
-            credentials: AWSCredentials(accessKeyID: "AKIAEXAMPLE", secretAccessKey: Self.secret, sessionToken: Self.token),
+            credentials: AWSCredentials(
+                accessKeyID: "AKIAEXAMPLE", secretAccessKey: Self.secret, sessionToken: Self.token),
             endpoint: "http://127.0.0.1:\(port)"
         )
-        return try S3Storage(url: "s3://bucket/prefix", configuration: configuration,
-                             retry: S3RetryPolicy(maxAttempts: maxAttempts, baseDelay: .milliseconds(5)))
+        return try S3Storage(
+            url: "s3://bucket/prefix", configuration: configuration,
+            retry: S3RetryPolicy(maxAttempts: maxAttempts, baseDelay: .milliseconds(5)))
     }
 
     /// How many requests the server has answered, not counting this one.
@@ -85,8 +89,9 @@ import Testing
 
         let error = try await #require(throws: StorageError.self) { try await storage.put(key: "a.gz", data: [1]) }
 
-        #expect(error.description == "could not put s3://bucket/prefix/a.gz: HTTP 429: SlowDown: "
-            + "Please reduce your request rate. (after 3 attempts)")
+        #expect(
+            error.description == "could not put s3://bucket/prefix/a.gz: HTTP 429: SlowDown: "
+                + "Please reduce your request rate. (after 3 attempts)")
         #expect(try await requests(storage) == 3)
     }
 
@@ -96,8 +101,11 @@ import Testing
 
         let error = try await #require(throws: StorageError.self) { try await storage.get(key: "a.gz") }
 
-        #expect(error == .s3(operation: "get", url: "s3://bucket/prefix/a.gz", status: 503,
-                             reason: HTTPURLResponse.localizedString(forStatusCode: 503), attempts: 2))
+        #expect(
+            error
+                == .s3(
+                    operation: "get", url: "s3://bucket/prefix/a.gz", status: 503,
+                    reason: HTTPURLResponse.localizedString(forStatusCode: 503), attempts: 2))
         #expect(!error.description.contains("\n"))
     }
 
@@ -124,7 +132,10 @@ import Testing
 
         let error = try await #require(throws: StorageError.self) { try await storage.put(key: "a.gz", data: [1]) }
 
-        #expect(error == .s3(operation: "put", url: "s3://bucket/prefix/a.gz", status: nil,
-                             reason: "cannot connect to the server", attempts: 3))
+        #expect(
+            error
+                == .s3(
+                    operation: "put", url: "s3://bucket/prefix/a.gz", status: nil,
+                    reason: "cannot connect to the server", attempts: 3))
     }
 }

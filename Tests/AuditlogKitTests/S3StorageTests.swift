@@ -1,14 +1,18 @@
-@testable import AuditlogKit
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
+
+@testable import AuditlogKit
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// `AUDITLOG_TEST_S3_ENDPOINT`: an S3-compatible server such as moto
 /// (`python3 -m moto.server -H 127.0.0.1 -p 55555`), any credentials
 /// accepted. Tests that need it are skipped when it is unset or empty.
-private let endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+private let endpoint = ProcessInfo.processInfo.environment["AUDITLOG_TEST_S3_ENDPOINT"].flatMap {
+    $0.isEmpty ? nil : $0
+}
 
 @Suite(.enabled(if: endpoint != nil, "set AUDITLOG_TEST_S3_ENDPOINT to run"))
 struct S3StorageTests {
@@ -26,11 +30,12 @@ struct S3StorageTests {
 
     /// The object under `key` as boto3 reads it: its bytes and content type.
     func boto3Get(bucket: String, key: String) throws -> (bytes: [UInt8], contentType: String) {
-        let output = try Python.run(Self.boto3 + """
-            o = s3.get_object(Bucket=args['bucket'], Key=args['key'])
-            print(o['ContentType'])
-            print(o['Body'].read().hex())
-            """, input: try arguments(bucket: bucket, key: key))
+        let output = try Python.run(
+            Self.boto3 + """
+                o = s3.get_object(Bucket=args['bucket'], Key=args['key'])
+                print(o['ContentType'])
+                print(o['Body'].read().hex())
+                """, input: try arguments(bucket: bucket, key: key))
         let lines = output.split(separator: "\n")
         let hex = Array(lines.count > 1 ? lines[1] : "")
         let bytes = stride(from: 0, to: hex.count, by: 2).map { UInt8(String(hex[$0...$0 + 1]), radix: 16)! }
@@ -185,8 +190,9 @@ extension S3StorageTests {
         try await outside.put(key: "audit/dt=2026-11-10/y.ndjson.gz", data: [1])
 
         #expect(try await storage.list(prefix: "audit/dt=", pageSize: 10) == keys.sorted())
-        #expect(try await storage.list(prefix: "audit/dt=2026-11-11/", pageSize: 3)
-            == keys.filter { $0.hasPrefix("audit/dt=2026-11-11/") }.sorted())
+        #expect(
+            try await storage.list(prefix: "audit/dt=2026-11-11/", pageSize: 3)
+                == keys.filter { $0.hasPrefix("audit/dt=2026-11-11/") }.sorted())
         #expect(try await storage.list(prefix: "") == (keys + ["other/x.ndjson.gz"]).sorted())
         #expect(try await storage.list(prefix: "missing/").isEmpty)
     }

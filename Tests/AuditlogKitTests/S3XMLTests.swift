@@ -1,5 +1,6 @@
-@testable import AuditlogKit
 import Testing
+
+@testable import AuditlogKit
 
 @Suite struct S3XMLTests {
     @Test func decodesPredefinedEntitiesAndCharacterReferences() {
@@ -13,15 +14,17 @@ import Testing
     }
 
     @Test func findsRepeatedElementsInsideOthersInOrder() {
-        let xml = S3XML(Array("""
-            <?xml version="1.0" encoding="UTF-8"?>
-            <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
-              <IsTruncated>true</IsTruncated>
-              <Contents><Key>one</Key><Size>1</Size></Contents>
-              <Contents><Key>two</Key><Size>2</Size></Contents>
-              <NextContinuationToken>token&#x2F;1</NextContinuationToken>
-            </ListBucketResult>
-            """.utf8))
+        let xml = S3XML(
+            Array(
+                """
+                <?xml version="1.0" encoding="UTF-8"?>
+                <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+                  <IsTruncated>true</IsTruncated>
+                  <Contents><Key>one</Key><Size>1</Size></Contents>
+                  <Contents><Key>two</Key><Size>2</Size></Contents>
+                  <NextContinuationToken>token&#x2F;1</NextContinuationToken>
+                </ListBucketResult>
+                """.utf8))
         #expect(xml.elements("Key") == ["one", "two"])
         #expect(xml.element("Key") == "one")
         #expect(xml.element("IsTruncated") == "true")

@@ -15,9 +15,9 @@ import Testing
 /// Make one per test and drop it when the test ends, failed or not:
 ///
 /// ```swift
-/// let database = try ScratchDatabase()
+/// let database = try await ScratchDatabase()
 /// defer { database.drop() }
-/// let db = try database.connect()
+/// let db = try await database.connect()
 /// ```
 struct ScratchDatabase: Sendable {
     /// `auditlog_test_<12 hex>`.
@@ -29,27 +29,30 @@ struct ScratchDatabase: Sendable {
     let conninfo: String
 
     /// Creates the database as a copy of the template.
-    init() throws {
+    init() async throws {
         let server = try #require(TestDatabase.plain, "set AUDITLOG_TEST_DATABASE to a superuser's connection")
-        let template = try Self.template.get()
+        let template = try await Self.template.value
         name = Self.uniqueName()
         conninfo = Self.conninfo(server, setting: "dbname", to: name)
-        try TestDatabase.connect().query("CREATE DATABASE \(name) TEMPLATE \(template)")
+        try await TestDatabase.connect().query("CREATE DATABASE \(name) TEMPLATE \(template)")
     }
 
     /// A new connection to the database.
-    func connect(statementTimeout: String? = nil) throws -> PostgresConnection {
-        try PostgresConnection(conninfo: conninfo, statementTimeout: statementTimeout)
+    func connect(statementTimeout: String? = nil) async throws -> PostgresConnection {
+        try await PostgresConnection(conninfo: conninfo, statementTimeout: statementTimeout)
     }
 
     /// Drops the database, ending whatever sessions are still connected
     /// to it (the test's own, a killed `auditlogctl`'s). Records an issue if
     /// it cannot.
     func drop() {
-        do {
-            try TestDatabase.connect().query("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-        } catch {
-            Issue.record("could not drop the scratch database \(name): \(error)")
+        let name = name
+        waitUntilDone {
+            do {
+                try await TestDatabase.connect().query("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            } catch {
+                Issue.record("could not drop the scratch database \(name): \(error)")
+            }
         }
     }
 
@@ -61,14 +64,18 @@ struct ScratchDatabase: Sendable {
     /// installed and the coming days' partitions made. No session may be
     /// connected to it while it is copied: the one that made it is closed
     /// (the server waits a few seconds for such a session to end).
-    private static let template = Result<String, any Error> {
-        try TestDatabase.connect().query("CREATE DATABASE \(templateName)")
+    private static let template = Task<String, any Error> {
+        try await TestDatabase.connect().query("CREATE DATABASE \(templateName)")
         atexit {
-            _ = try? TestDatabase.connect().query("DROP DATABASE IF EXISTS \(ScratchDatabase.templateName) WITH (FORCE)")
+            waitUntilDone {
+                _ = try? await TestDatabase.connect().query(
+                    "DROP DATABASE IF EXISTS \(ScratchDatabase.templateName) WITH (FORCE)")
+            }
         }
-        let db = try PostgresConnection(conninfo: conninfo(#require(TestDatabase.plain), setting: "dbname", to: templateName))
-        try db.query("CREATE EXTENSION auditlog")
-        try db.query("SELECT auditlog.ensure_partitions()")
+        let db = try await PostgresConnection(
+            conninfo: conninfo(#require(TestDatabase.plain), setting: "dbname", to: templateName))
+        try await db.query("CREATE EXTENSION auditlog")
+        try await db.query("SELECT auditlog.ensure_partitions()")
         return templateName
     }
 

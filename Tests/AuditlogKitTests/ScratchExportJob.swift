@@ -25,18 +25,23 @@ struct ScratchExportJob {
         url: String? = nil,
         openStorage: @escaping @Sendable (String) throws -> any ObjectStorage = { try StorageURL.storage(for: $0) }
     ) -> PassRunner {
-        PassRunner(retain: "100 years", maxRows: maxRows, sinks: [], exportURL: url ?? self.url,
-                     openStorage: openStorage)
+        PassRunner(
+            retain: "100 years", maxRows: maxRows, sinks: [], exportURL: url ?? self.url,
+            openStorage: openStorage)
     }
 
     /// Records entries in the stream, one per `actorIDs` element, and
     /// returns their ids.
-    func record(actorIDs: [String?], tenantID: String? = nil, on db: PostgresConnection) throws -> [String] {
-        try actorIDs.enumerated().map { index, actor in
-            try db.query("SELECT auditlog.record(operation => $1, stream => $2, actor_id => $3, tenant_id => $4)",
-                         ["exportjob.\(index)", stream, actor, tenantID])
-                .singleRow(of: "auditlog.record")[0, as: String.self]
+    func record(actorIDs: [String?], tenantID: String? = nil, on db: PostgresConnection) async throws -> [String] {
+        var ids: [String] = []
+        for (index, actor) in actorIDs.enumerated() {
+            ids.append(
+                try await db.query(
+                    "SELECT auditlog.record(operation => $1, stream => $2, actor_id => $3, tenant_id => $4)",
+                    ["exportjob.\(index)", stream, actor, tenantID]
+                ).singleRow(of: "auditlog.record")[0, as: String.self])
         }
+        return ids
     }
 
     /// Requests a job for a window around what `write` records, once the
@@ -47,31 +52,35 @@ struct ScratchExportJob {
         format: String = "ndjson.gz",
         tenantID: String? = nil,
         on db: PostgresConnection,
-        writing write: () throws -> [String]
+        writing write: () async throws -> [String]
     ) async throws -> (id: Int64, ids: [String]) {
-        try db.query("SELECT auditlog.ensure_partitions()")
-        let from = try db.query("SELECT clock_timestamp()::text").singleRow(of: "clock_timestamp")[0, as: String.self]
-        let ids = try write()
+        try await db.query("SELECT auditlog.ensure_partitions()")
+        let from = try await db.query("SELECT clock_timestamp()::text").singleRow(of: "clock_timestamp")[
+            0, as: String.self]
+        let ids = try await write()
         var to = ""
         for _ in 0..<200 {
-            try db.query("SELECT auditlog.tick()")
-            let horizon = try db.query("""
+            try await db.query("SELECT auditlog.tick()")
+            let horizon = try await db.query(
+                """
                 SELECT auditlog.settled_horizon()::text,
                        auditlog.settled_horizon() > greatest($2::timestamptz,
                          (SELECT max(logged_at) FROM auditlog.entry WHERE id = ANY ($1::uuid[])))
-                """, ["{\(ids.joined(separator: ","))}", from]).singleRow(of: "settled_horizon")
+                """, ["{\(ids.joined(separator: ","))}", from]
+            ).singleRow(of: "settled_horizon")
             to = try horizon[0, as: String.self]
             if try horizon[1, as: Bool.self] { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        let id = try ExportJobStatus.request(stream: stream, from: from, to: to, tenantID: tenantID,
-                                             requestedBy: "swift-test", format: format, on: db)
+        let id = try await ExportJobStatus.request(
+            stream: stream, from: from, to: to, tenantID: tenantID,
+            requestedBy: "swift-test", format: format, on: db)
         return (id, ids)
     }
 
     /// The ids of the stream's entries in the window's order.
-    func orderedIDs(on db: PostgresConnection) throws -> [String] {
-        try db.query("SELECT id FROM auditlog.entry WHERE stream = $1 ORDER BY logged_at, id", [stream])
+    func orderedIDs(on db: PostgresConnection) async throws -> [String] {
+        try await db.query("SELECT id FROM auditlog.entry WHERE stream = $1 ORDER BY logged_at, id", [stream])
             .rows.map { try $0[0, as: String.self] }
     }
 
@@ -86,11 +95,13 @@ struct ScratchExportJob {
     /// The ids in an exported `ndjson.gz` file, in order: gunzipped by
     /// Python, which reads concatenated gzip members as one stream.
     func exportedIDs(inGzip relative: String) throws -> [String] {
-        try Python.run("""
+        try Python.run(
+            """
             import gzip, json, sys
             for line in gzip.decompress(open(sys.stdin.read(), 'rb').read()).splitlines():
                 print(json.loads(line)['id'])
-            """, input: directory.path + "/" + relative).split(separator: "\n").map(String.init)
+            """, input: directory.path + "/" + relative
+        ).split(separator: "\n").map(String.init)
     }
 
     /// Deletes the directory. (The job goes with its database.)

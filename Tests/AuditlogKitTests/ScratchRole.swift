@@ -11,14 +11,18 @@ struct ScratchRole {
     /// Creates the role in `group` (`auditlog_reader`, `auditlog_admin`...),
     /// to log in to `database`; call ``remove()`` when done (roles belong to
     /// the cluster, not to the database).
-    init(in group: String, for database: ScratchDatabase) throws {
-        name = "swift_\(group.replacingOccurrences(of: "auditlog_", with: ""))_\(UUID().uuidString.prefix(8).lowercased())"
+    init(in group: String, for database: ScratchDatabase) async throws {
+        name =
+            "swift_\(group.replacingOccurrences(of: "auditlog_", with: ""))_\(UUID().uuidString.prefix(8).lowercased())"
         conninfo = ScratchDatabase.conninfo(database.conninfo, setting: "user", to: name)
-        try TestDatabase.connect().query("CREATE ROLE \(name) LOGIN IN ROLE \(group)")
+        try await TestDatabase.connect().query("CREATE ROLE \(name) LOGIN IN ROLE \(group)")
     }
 
     /// Drops the role.
     func remove() {
-        _ = try? TestDatabase.connect().query("DROP ROLE \(name)")
+        let name = name
+        waitUntilDone {
+            _ = try? await TestDatabase.connect().query("DROP ROLE \(name)")
+        }
     }
 }

@@ -11,12 +11,12 @@ struct ScratchSink {
     let directory: TemporaryDirectory
 
     /// Creates the sink; call ``remove()`` when done.
-    init(on db: PostgresConnection) throws {
+    init(on db: PostgresConnection) async throws {
         let suffix = UUID().uuidString.prefix(8).lowercased()
         name = "swift-test-\(suffix)"
         operationPrefix = "swifttest.\(suffix)."
         directory = try TemporaryDirectory()
-        try SinkDefinition(name: name, url: url, operationPrefix: operationPrefix).create(on: db)
+        try await SinkDefinition(name: name, url: url, operationPrefix: operationPrefix).create(on: db)
     }
 
     /// The sink's URL.
@@ -30,16 +30,19 @@ struct ScratchSink {
     }
 
     /// Records `count` entries for this sink and returns their ids.
-    func record(_ count: Int, on db: PostgresConnection) throws -> [String] {
-        try (0..<count).map { index in
-            try db.query("SELECT auditlog.record(operation => $1)", ["\(operationPrefix)\(index)"])
-                .singleRow(of: "auditlog.record")[0, as: String.self]
+    func record(_ count: Int, on db: PostgresConnection) async throws -> [String] {
+        var ids: [String] = []
+        for index in 0..<count {
+            ids.append(
+                try await db.query("SELECT auditlog.record(operation => $1)", ["\(operationPrefix)\(index)"])
+                    .singleRow(of: "auditlog.record")[0, as: String.self])
         }
+        return ids
     }
 
     /// The keys of the pages the sink has acknowledged.
-    func ackedObjectKeys(on db: PostgresConnection) throws -> [String] {
-        try db.query(
+    func ackedObjectKeys(on db: PostgresConnection) async throws -> [String] {
+        try await db.query(
             "SELECT object_key FROM auditlog.page WHERE sink = $1 AND acked_at IS NOT NULL ORDER BY object_key",
             [name]
         ).rows.map { try $0[0, as: String.self] }

@@ -1,20 +1,23 @@
-@testable import AuditlogKit
 import Foundation
 import Testing
+
+@testable import AuditlogKit
 
 @Suite struct SigV4Tests {
     /// The credentials of the AWS Signature Version 4 test suite.
     static let suite = SigV4(
-        credentials: AWSCredentials(accessKeyID: "AKIDEXAMPLE",
-                                    secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        credentials: AWSCredentials(
+            accessKeyID: "AKIDEXAMPLE",
+            secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
         region: "us-east-1", service: "service"
     )
     /// The credentials of the S3 documentation's examples
     /// ("Signature Calculations for the Authorization Header" and
     /// "Authenticating Requests: Using Query Parameters").
     static let s3Docs = SigV4(
-        credentials: AWSCredentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE",
-                                    secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        credentials: AWSCredentials(
+            accessKeyID: "AKIAIOSFODNN7EXAMPLE",
+            secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
         region: "us-east-1"
     )
     static let emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -31,8 +34,9 @@ import Testing
     }
 
     @Test func testSuiteGetVanilla() {
-        let headers = Self.suite.sign(method: "GET", path: "/", headers: ["Host": "example.amazonaws.com"],
-                                      payloadHash: Self.emptyHash, date: Self.date("20150830T123600Z"))
+        let headers = Self.suite.sign(
+            method: "GET", path: "/", headers: ["Host": "example.amazonaws.com"],
+            payloadHash: Self.emptyHash, date: Self.date("20150830T123600Z"))
         #expect(headers["x-amz-date"] == "20150830T123600Z")
         #expect(
             headers["Authorization"]
@@ -44,38 +48,44 @@ import Testing
             method: "GET", path: "/", query: [],
             headers: ["Host": "example.amazonaws.com", "X-Amz-Date": "20150830T123600Z"], payloadHash: Self.emptyHash
         )
-        #expect(canonical.request == """
-            GET
-            /
+        #expect(
+            canonical.request == """
+                GET
+                /
 
-            host:example.amazonaws.com
-            x-amz-date:20150830T123600Z
+                host:example.amazonaws.com
+                x-amz-date:20150830T123600Z
 
-            host;x-amz-date
-            \(Self.emptyHash)
-            """)
-        #expect(Self.suite.stringToSign(canonical.request, timestamp: "20150830T123600Z") == """
-            AWS4-HMAC-SHA256
-            20150830T123600Z
-            20150830/us-east-1/service/aws4_request
-            bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63
-            """)
+                host;x-amz-date
+                \(Self.emptyHash)
+                """)
+        #expect(
+            Self.suite.stringToSign(canonical.request, timestamp: "20150830T123600Z") == """
+                AWS4-HMAC-SHA256
+                20150830T123600Z
+                20150830/us-east-1/service/aws4_request
+                bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63
+                """)
     }
 
     @Test func testSuiteGetVanillaQueryOrderKeyCase() {
-        let headers = Self.suite.sign(method: "GET", path: "/",
-                                      query: [("Param2", "value2"), ("Param1", "value1")],
-                                      headers: ["Host": "example.amazonaws.com"],
-                                      payloadHash: Self.emptyHash, date: Self.date("20150830T123600Z"))
-        #expect(headers["Authorization"]?.hasSuffix(
-            "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500") == true)
+        let headers = Self.suite.sign(
+            method: "GET", path: "/",
+            query: [("Param2", "value2"), ("Param1", "value1")],
+            headers: ["Host": "example.amazonaws.com"],
+            payloadHash: Self.emptyHash, date: Self.date("20150830T123600Z"))
+        #expect(
+            headers["Authorization"]?.hasSuffix(
+                "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500") == true)
     }
 
     @Test func s3DocsGetObject() {
         let headers = Self.s3Docs.sign(
             method: "GET", path: "/test.txt",
-            headers: ["Host": "examplebucket.s3.amazonaws.com", "Range": "bytes=0-9",
-                      "x-amz-content-sha256": Self.emptyHash],
+            headers: [
+                "Host": "examplebucket.s3.amazonaws.com", "Range": "bytes=0-9",
+                "x-amz-content-sha256": Self.emptyHash,
+            ],
             payloadHash: Self.emptyHash, date: Self.date("20130524T000000Z")
         )
         #expect(
@@ -92,8 +102,10 @@ import Testing
         #expect(payloadHash == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
         let headers = Self.s3Docs.sign(
             method: "PUT", path: "/test$file.text",
-            headers: ["Host": "examplebucket.s3.amazonaws.com", "Date": "Fri, 24 May 2013 00:00:00 GMT",
-                      "x-amz-storage-class": "REDUCED_REDUNDANCY", "x-amz-content-sha256": payloadHash],
+            headers: [
+                "Host": "examplebucket.s3.amazonaws.com", "Date": "Fri, 24 May 2013 00:00:00 GMT",
+                "x-amz-storage-class": "REDUCED_REDUNDANCY", "x-amz-content-sha256": payloadHash,
+            ],
             payloadHash: payloadHash, date: Self.date("20130524T000000Z")
         )
         #expect(
@@ -110,18 +122,21 @@ import Testing
             headers: ["Host": "examplebucket.s3.amazonaws.com", "x-amz-content-sha256": Self.emptyHash],
             payloadHash: Self.emptyHash, date: Self.date("20130524T000000Z")
         )
-        #expect(headers["Authorization"]?.hasSuffix(
-            "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7") == true)
+        #expect(
+            headers["Authorization"]?.hasSuffix(
+                "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7") == true)
     }
 
     @Test func s3DocsPresignedGet() throws {
-        let url = try Self.s3Docs.presignedURL(endpoint: "https://examplebucket.s3.amazonaws.com", path: "/test.txt",
-                                               date: Self.date("20130524T000000Z"))
-        #expect(url == "https://examplebucket.s3.amazonaws.com/test.txt"
-            + "?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-            + "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
-            + "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
-            + "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404")
+        let url = try Self.s3Docs.presignedURL(
+            endpoint: "https://examplebucket.s3.amazonaws.com", path: "/test.txt",
+            date: Self.date("20130524T000000Z"))
+        #expect(
+            url == "https://examplebucket.s3.amazonaws.com/test.txt"
+                + "?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                + "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+                + "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+                + "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404")
     }
 
     @Test(arguments: [0, -1, SigV4.maximumExpiry + 1])
@@ -129,8 +144,10 @@ import Testing
         #expect(throws: StorageError.invalidExpiry(expires)) {
             try Self.s3Docs.presignedURL(endpoint: "https://b.s3.amazonaws.com", path: "/k", expires: expires)
         }
-        #expect((try? Self.s3Docs.presignedURL(endpoint: "https://b.s3.amazonaws.com", path: "/k",
-                                               expires: SigV4.maximumExpiry)) != nil)
+        #expect(
+            (try? Self.s3Docs.presignedURL(
+                endpoint: "https://b.s3.amazonaws.com", path: "/k",
+                expires: SigV4.maximumExpiry)) != nil)
     }
 
     @Test func pathsAreEncodedOncePerSegment() {
@@ -175,16 +192,19 @@ import Testing
     }
 
     @Test(arguments: [
-        BotocoreCase(endpoint: "https://audit-exports.s3.eu-west-3.amazonaws.com",
-                     host: "audit-exports.s3.eu-west-3.amazonaws.com",
-                     path: "/audit/dt=2026-11-23/main-01a2.ndjson.gz",
-                     token: "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCXVzLWVhc3QtMSJHMEUCIQ+token/with+slashes="),
-        BotocoreCase(endpoint: "http://127.0.0.1:9000", host: "127.0.0.1:9000",
-                     path: "/bucket/prefix/a key with spaces/ünïcødé/x=y&z~.ndjson", token: nil),
+        BotocoreCase(
+            endpoint: "https://audit-exports.s3.eu-west-3.amazonaws.com",
+            host: "audit-exports.s3.eu-west-3.amazonaws.com",
+            path: "/audit/dt=2026-11-23/main-01a2.ndjson.gz",
+            token: "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCXVzLWVhc3QtMSJHMEUCIQ+token/with+slashes="),
+        BotocoreCase(
+            endpoint: "http://127.0.0.1:9000", host: "127.0.0.1:9000",
+            path: "/bucket/prefix/a key with spaces/ünïcødé/x=y&z~.ndjson", token: nil),
     ])
     func matchesBotocore(_ example: BotocoreCase) throws {
-        let credentials = AWSCredentials(accessKeyID: "AKIAEXAMPLEBOTOCORE", secretAccessKey: "s3cr3t/Key+EXAMPLE",
-                                         sessionToken: example.token)
+        let credentials = AWSCredentials(
+            accessKeyID: "AKIAEXAMPLEBOTOCORE", secretAccessKey: "s3cr3t/Key+EXAMPLE",
+            sessionToken: example.token)
         let signer = SigV4(credentials: credentials, region: "eu-west-3")
         let body = "{\"id\":1}\n{\"id\":2}\n"
         let date = Self.date("20261123T123456Z")
@@ -204,7 +224,9 @@ import Testing
         let payloadHash = SigV4.hexSHA256(body.utf8)
         let headers = signer.sign(
             method: "PUT", path: example.path,
-            headers: ["host": example.host, "content-type": "application/x-ndjson", "x-amz-content-sha256": payloadHash],
+            headers: [
+                "host": example.host, "content-type": "application/x-ndjson", "x-amz-content-sha256": payloadHash,
+            ],
             payloadHash: payloadHash, date: date
         )
         #expect(expected[0]["authorization"] == headers["Authorization"])

@@ -1,24 +1,27 @@
-@testable import AuditlogKit
 import Foundation
 import Testing
+
+@testable import AuditlogKit
 
 @Suite(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
 struct SinkVerifierTests {
     /// A sink with `count` entries exported in one batch, in pages of at most
     /// 2, and the acknowledged pages in chain order.
     func exportedSink(_ count: Int = 7, on db: PostgresConnection) async throws -> (ScratchSink, [AckedPage]) {
-        let sink = try ScratchSink(on: db)
-        _ = try sink.record(count, on: db)
+        let sink = try await ScratchSink(on: db)
+        _ = try await sink.record(count, on: db)
         let summary = try await sink.runner(maxRows: 2).run(on: db)
         #expect(summary.failures == [])
-        return (sink, try AckedPage.all(of: sink, on: db))
+        return (sink, try await AckedPage.all(of: sink, on: db))
     }
 
     func verify(_ sink: ScratchSink, on db: PostgresConnection, from: String? = nil, to: String? = nil)
         async throws -> VerifyReport
     {
-        try await SinkVerifier(sink: sink.name, from: from.flatMap(UTCDay.init), to: to.flatMap(UTCDay.init),
-                               batchSize: 2).verify(on: db)
+        try await SinkVerifier(
+            sink: sink.name, from: from.flatMap(UTCDay.init), to: to.flatMap(UTCDay.init),
+            batchSize: 2
+        ).verify(on: db)
     }
 
     /// Replaces the body of the object under `key`.
@@ -31,9 +34,9 @@ struct SinkVerifierTests {
     }
 
     @Test func exportedPagesCheckOutWithEqualCounts() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let (sink, pages) = try await exportedSink(on: db)
         defer { sink.remove() }
 
@@ -42,8 +45,11 @@ struct SinkVerifierTests {
         #expect(pages.count == 4)
         #expect(report.findings == [])
         #expect(report.succeeded)
-        #expect(report.totals == .init(databasePages: pages.count, databaseEntries: 7, storedPages: pages.count,
-                                       storedEntries: 7))
+        #expect(
+            report.totals
+                == .init(
+                    databasePages: pages.count, databaseEntries: 7, storedPages: pages.count,
+                    storedEntries: 7))
         #expect(report.days.map(\.date) == Array(Set(pages.map(\.day))).sorted())
         // Nothing of a day without pages.
         let none = try await verify(sink, on: db, from: "2001-01-01", to: "2001-01-02")
@@ -56,15 +62,17 @@ struct SinkVerifierTests {
     }
 
     @Test func anEditedByteIsAnSHA256MismatchOfThatObject() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let (sink, pages) = try await exportedSink(on: db)
         defer { sink.remove() }
         let page = pages[1]
         // The edit keeps every line a valid entry of its day and stream:
         // only the SHA-256 can tell.
-        _ = try await rewrite(sink, page.key) { $0.replacingOccurrences(of: sink.operationPrefix, with: "swifttest.XXXXXXXX.") }
+        _ = try await rewrite(sink, page.key) {
+            $0.replacingOccurrences(of: sink.operationPrefix, with: "swifttest.XXXXXXXX.")
+        }
 
         let report = try await verify(sink, on: db)
 
@@ -74,9 +82,9 @@ struct SinkVerifierTests {
     }
 
     @Test func aDeletedObjectIsMissing() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let (sink, pages) = try await exportedSink(on: db)
         defer { sink.remove() }
         try FileManager.default.removeItem(atPath: sink.directory.path + "/" + pages[2].key)
@@ -89,16 +97,18 @@ struct SinkVerifierTests {
     }
 
     @Test func aCopyUnderANewPageNameIsAnUnknownObject() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let (sink, pages) = try await exportedSink(on: db)
         defer { sink.remove() }
         let copy = "audit/dt=\(pages[0].day)/\(sink.name)-\(UUID().uuidString.lowercased()).ndjson.gz"
         try await FileStorage(root: sink.directory.path).put(key: copy, data: sink.directory.contents(of: pages[0].key))
         // Not the sink's: another sink's name, and no page id.
-        try await FileStorage(root: sink.directory.path).put(key: "audit/dt=\(pages[0].day)/\(sink.name)x-\(UUID()).ndjson.gz", data: [1])
-        try await FileStorage(root: sink.directory.path).put(key: "audit/dt=\(pages[0].day)/\(sink.name)-notes.ndjson.gz", data: [1])
+        try await FileStorage(root: sink.directory.path).put(
+            key: "audit/dt=\(pages[0].day)/\(sink.name)x-\(UUID()).ndjson.gz", data: [1])
+        try await FileStorage(root: sink.directory.path).put(
+            key: "audit/dt=\(pages[0].day)/\(sink.name)-notes.ndjson.gz", data: [1])
 
         let report = try await verify(sink, on: db)
 
@@ -108,17 +118,20 @@ struct SinkVerifierTests {
     }
 
     @Test func aLineOfAnotherDayIsReported() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let (sink, pages) = try await exportedSink(on: db)
         defer { sink.remove() }
         let last = try #require(pages.last)
         // The last page, so that no later page's chain link names its hash:
         // record the edited body's hash, and only the day is wrong.
-        let edited = try await rewrite(sink, last.key) { $0.replacingOccurrences(of: "\"\(last.day)T", with: "\"2001-02-03T") }
-        try db.query("UPDATE auditlog.page SET sha256 = $2 WHERE page_id = $1::uuid",
-                     [last.id, SigV4.hexSHA256(Array(edited.utf8))])
+        let edited = try await rewrite(sink, last.key) {
+            $0.replacingOccurrences(of: "\"\(last.day)T", with: "\"2001-02-03T")
+        }
+        try await db.query(
+            "UPDATE auditlog.page SET sha256 = $2 WHERE page_id = $1::uuid",
+            [last.id, SigV4.hexSHA256(Array(edited.utf8))])
 
         let report = try await verify(sink, on: db)
 
@@ -128,17 +141,18 @@ struct SinkVerifierTests {
     }
 
     @Test func anEntryInTwoPagesIsADuplicate() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let (sink, pages) = try await exportedSink(on: db)
         defer { sink.remove() }
         let last = try #require(pages.last)
         let first = String(decoding: try Gzip.decompress(sink.directory.contents(of: pages[0].key)), as: UTF8.self)
         let firstLine = String(first.split(separator: "\n")[0])
         let edited = try await rewrite(sink, last.key) { $0 + firstLine + "\n" }
-        try db.query("UPDATE auditlog.page SET sha256 = $2, rows = rows + 1 WHERE page_id = $1::uuid",
-                     [last.id, SigV4.hexSHA256(Array(edited.utf8))])
+        try await db.query(
+            "UPDATE auditlog.page SET sha256 = $2, rows = rows + 1 WHERE page_id = $1::uuid",
+            [last.id, SigV4.hexSHA256(Array(edited.utf8))])
 
         let report = try await verify(sink, on: db)
 
@@ -147,12 +161,12 @@ struct SinkVerifierTests {
     }
 
     @Test func aPageMissingFromTheDatabaseBreaksTheChain() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let (sink, pages) = try await exportedSink(on: db)
         defer { sink.remove() }
-        try db.query("DELETE FROM auditlog.page WHERE page_id = $1::uuid", [pages[1].id])
+        try await db.query("DELETE FROM auditlog.page WHERE page_id = $1::uuid", [pages[1].id])
 
         let report = try await verify(sink, on: db)
 
@@ -165,20 +179,20 @@ struct SinkVerifierTests {
     }
 
     @Test func aChainRestartIsExplainedOnlyByARecordedReanchor() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let (sink, pages) = try await exportedSink(on: db)
         defer { sink.remove() }
         // The export state lost, as after a restore from a dump: the next
         // page re-anchors the sink and starts the chain again.
         // (Entries logged before the re-anchor would be exported only by a
         // backfill: re-anchor first.)
-        try db.query("DELETE FROM auditlog.sink_state WHERE sink = $1", [sink.name])
+        try await db.query("DELETE FROM auditlog.sink_state WHERE sink = $1", [sink.name])
         #expect(try await sink.runner(maxRows: 2).run(on: db).failures == [])
-        _ = try sink.record(3, on: db)
+        _ = try await sink.record(3, on: db)
         #expect(try await sink.runner(maxRows: 2).run(on: db).failures == [])
-        let after = try AckedPage.all(of: sink, on: db)
+        let after = try await AckedPage.all(of: sink, on: db)
         try #require(after.count == pages.count + 2)
 
         let report = try await verify(sink, on: db)
@@ -190,20 +204,20 @@ struct SinkVerifierTests {
         #expect(report.totals.databaseEntries == 10 && report.totals.storedEntries == 10)
 
         // A restart the recorded anchor does not explain.
-        try db.query("UPDATE auditlog.page SET prev_sha256 = NULL WHERE page_id = $1::uuid", [pages[2].id])
+        try await db.query("UPDATE auditlog.page SET prev_sha256 = NULL WHERE page_id = $1::uuid", [pages[2].id])
         let unexplained = try await verify(sink, on: db)
         #expect(unexplained.problems.map(\.kind) == [.unexplainedChainRestart])
         #expect(unexplained.problems.first?.pageID == pages[2].id)
     }
 
     @Test func thePageInFlightIsANoteAndBackfillObjectsAreCounted() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         let (sink, pages) = try await exportedSink(on: db)
         defer { sink.remove() }
-        _ = try sink.record(1, on: db)
-        let inFlight = try db.query("SELECT object_key, body FROM auditlog.next_page($1, 10)", [sink.name])
+        _ = try await sink.record(1, on: db)
+        let inFlight = try await db.query("SELECT object_key, body FROM auditlog.next_page($1, 10)", [sink.name])
             .singleRow(of: "auditlog.next_page")
         let key = try inFlight[0, as: String.self]
         let storage = FileStorage(root: sink.directory.path)
@@ -219,9 +233,9 @@ struct SinkVerifierTests {
     }
 
     @Test func anUnknownSinkIsAnError() async throws {
-        let database = try ScratchDatabase()
+        let database = try await ScratchDatabase()
         defer { database.drop() }
-        let db = try database.connect()
+        let db = try await database.connect()
         await #expect(throws: AuditlogError.noSuchSink("swift-test-none")) {
             try await SinkVerifier(sink: "swift-test-none").verify(on: db)
         }
@@ -236,13 +250,16 @@ struct AckedPage {
     var rows: Int
 
     /// The sink's acknowledged pages in chain order.
-    static func all(of sink: ScratchSink, on db: PostgresConnection) throws -> [AckedPage] {
-        try db.query("""
+    static func all(of sink: ScratchSink, on db: PostgresConnection) async throws -> [AckedPage] {
+        try await db.query(
+            """
             SELECT page_id, object_key, to_char(first_logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), rows
             FROM auditlog.page WHERE sink = $1 AND acked_at IS NOT NULL ORDER BY acked_at, page_id
-            """, [sink.name]).rows.map {
-            AckedPage(id: try $0[0, as: String.self], key: try $0[1, as: String.self], day: try $0[2, as: String.self],
-                      rows: try $0[3, as: Int.self])
+            """, [sink.name]
+        ).rows.map {
+            AckedPage(
+                id: try $0[0, as: String.self], key: try $0[1, as: String.self], day: try $0[2, as: String.self],
+                rows: try $0[3, as: Int.self])
         }
     }
 }

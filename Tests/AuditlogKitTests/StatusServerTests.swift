@@ -1,8 +1,9 @@
 import AuditlogKit
 import Foundation
 import Testing
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @Suite struct StatusServerTests {
@@ -11,8 +12,9 @@ import FoundationNetworking
     /// answer; the metrics always can.
     @Test func answersFromTheSnapshotWithoutADatabase() async throws {
         let snapshots = DaemonSnapshotStore()
-        let server = StatusServer(address: ListenAddress(host: "127.0.0.1", port: 0), snapshots: snapshots,
-                                  interval: .seconds(30), logger: LineRecorder().textLogger())
+        let server = StatusServer(
+            address: ListenAddress(host: "127.0.0.1", port: 0), snapshots: snapshots,
+            interval: .seconds(30), logger: LineRecorder().textLogger())
         let (ports, reportPort) = AsyncStream.makeStream(of: Int.self)
         let running = Task { try await server.run { reportPort.yield($0) } }
         defer { running.cancel() }
@@ -29,7 +31,8 @@ import FoundationNetworking
         struct Refused: Error, CustomStringConvertible {
             var description: String { "connection refused" }
         }
-        await snapshots.record(.init(startedAt: Date(), duration: .milliseconds(5), result: .failure(Refused())), status: nil)
+        await snapshots.record(
+            .init(startedAt: Date(), duration: .milliseconds(5), result: .failure(Refused())), status: nil)
         #expect(try await Self.get("\(base)/healthz") == (503, "database unreachable: connection refused\n"))
         #expect(try await Self.get("\(base)/status") == (503, "database unreachable: connection refused\n"))
         #expect(try await Self.get("\(base)/metrics").1.contains("\nauditlog_up 0\n"))

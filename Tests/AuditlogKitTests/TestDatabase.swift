@@ -11,7 +11,7 @@ enum TestDatabase {
     static let plain = ProcessInfo.processInfo.environment["AUDITLOG_TEST_DATABASE"]
 
     /// Connects to ``plain``.
-    static func connect(statementTimeout: String? = nil) throws -> PostgresConnection {
-        try PostgresConnection(conninfo: #require(plain), statementTimeout: statementTimeout)
+    static func connect(statementTimeout: String? = nil) async throws -> PostgresConnection {
+        try await PostgresConnection(conninfo: #require(plain), statementTimeout: statementTimeout)
     }
 }

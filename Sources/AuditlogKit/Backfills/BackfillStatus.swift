@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A backfill: a sink's export of a past window on request, a row of the
 /// view `auditlog.backfill_status`.
@@ -57,36 +57,42 @@ extension BackfillStatus {
     /// - Returns: The backfill's id.
     /// - Throws: ``PostgresError`` for an unknown sink or a window that is
     ///   empty, not settled yet or older than the oldest partition.
-    public static func start(sink: String, from: String, to: String, on connection: PostgresConnection) throws -> Int64 {
-        try connection.query("SELECT auditlog.start_backfill($1, $2::timestamptz, $3::timestamptz)", [sink, from, to])
-            .singleRow(of: "auditlog.start_backfill")[0, as: Int64.self]
+    public static func start(sink: String, from: String, to: String, on connection: PostgresConnection) async throws
+        -> Int64
+    {
+        try await connection.query(
+            "SELECT auditlog.start_backfill($1, $2::timestamptz, $3::timestamptz)", [sink, from, to]
+        )
+        .singleRow(of: "auditlog.start_backfill")[0, as: Int64.self]
     }
 
     /// Cancels the backfill `id`.
     ///
     /// - Returns: `false` if it had ended already.
-    public static func cancel(_ id: Int64, on connection: PostgresConnection) throws -> Bool {
-        try connection.query("SELECT auditlog.cancel_backfill($1::int8)", [String(id)])
+    public static func cancel(_ id: Int64, on connection: PostgresConnection) async throws -> Bool {
+        try await connection.query("SELECT auditlog.cancel_backfill($1::int8)", [String(id)])
             .singleRow(of: "auditlog.cancel_backfill")[0, as: Bool.self]
     }
 
     /// Reads every backfill's status, newest first.
-    public static func fetchAll(from connection: PostgresConnection) throws -> [BackfillStatus] {
-        try connection.query("""
-            SELECT backfill_id, sink, status, percent::float8, rows_exported, pages_exported,
-                   extract(epoch FROM range_start), extract(epoch FROM range_end)
+    public static func fetchAll(from connection: PostgresConnection) async throws -> [BackfillStatus] {
+        try await connection.query(
+            """
+            SELECT backfill_id, sink, status, percent::float8 AS percent, rows_exported, pages_exported,
+                   extract(epoch FROM range_start) AS range_start, extract(epoch FROM range_end) AS range_end
             FROM auditlog.backfill_status
             ORDER BY backfill_id DESC
-            """).rows.map { row in
+            """
+        ).rows.map { row in
             BackfillStatus(
-                id: try row[0, as: Int64.self],
-                sink: try row[1, as: String.self],
-                status: try row[2, as: String.self],
-                percent: try row[3, as: Double.self],
-                rowsExported: try row[4, as: Int64.self],
-                pagesExported: try row[5, as: Int64.self],
-                rangeStart: Date(timeIntervalSince1970: try row[6, as: Double.self]),
-                rangeEnd: Date(timeIntervalSince1970: try row[7, as: Double.self])
+                id: try row.decode(Int64.self, "backfill_id"),
+                sink: try row.decode(String.self, "sink"),
+                status: try row.decode(String.self, "status"),
+                percent: try row.decode(Double.self, "percent"),
+                rowsExported: try row.decode(Int64.self, "rows_exported"),
+                pagesExported: try row.decode(Int64.self, "pages_exported"),
+                rangeStart: try row.decode(Date.self, "range_start"),
+                rangeEnd: try row.decode(Date.self, "range_end")
             )
         }
     }

@@ -58,10 +58,12 @@ public struct DaemonService: Sendable {
         stop: (@Sendable () async -> Void)? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Int {
-        logger.info("daemon started", metadata: [
-            "interval": "\(Self.seconds(loop.interval))",
-            "listen": "\(listen?.description ?? "off")",
-        ])
+        logger.info(
+            "daemon started",
+            metadata: [
+                "interval": "\(Self.seconds(loop.interval))",
+                "listen": "\(listen?.description ?? "off")",
+            ])
         let passCount = PassCount()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen {
@@ -71,14 +73,18 @@ public struct DaemonService: Sendable {
         // After the server, so that a graceful shutdown, which goes in
         // reverse order, stops the passes first and the server answers
         // until the last one has ended.
-        services.append(.init(service: ClosureService {
-            let passes = await cancelWhenGracefulShutdown { await runPasses() }
-            await passCount.set(passes)
-        }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "export passes"))
+        services.append(
+            .init(
+                service: ClosureService {
+                    let passes = await cancelWhenGracefulShutdown { await runPasses() }
+                    await passCount.set(passes)
+                }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "export passes"))
         if let stop {
-            services.append(.init(service: ClosureService {
-                await cancelWhenGracefulShutdown { await stop() }
-            }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "stop"))
+            services.append(
+                .init(
+                    service: ClosureService {
+                        await cancelWhenGracefulShutdown { await stop() }
+                    }, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "stop"))
         }
         let configuration = ServiceGroupConfiguration(
             services: services,
@@ -87,7 +93,7 @@ public struct DaemonService: Sendable {
         )
         do {
             try await ServiceGroup(configuration: configuration).run()
-        } catch where Task.isCancelled {
+        } catch _ where Task.isCancelled {
             // Stopping by cancellation is not a failure, whatever a service
             // threw on its way out.
         }
@@ -104,13 +110,13 @@ public struct DaemonService: Sendable {
             // After a pass that could not reach the database, trying again
             // at once would only repeat its error.
             if listen != nil, case .success = pass.result {
-                status = Result {
-                    let connection = try statusConnection ?? loop.connect()
+                do {
+                    let connection = try await loop.connection(reusing: statusConnection)
                     statusConnection = connection
-                    return try StatusReport.fetch(from: connection)
-                }
-                if case .failure(let error) = status {
+                    status = .success(try await StatusReport.fetch(from: connection))
+                } catch {
                     statusConnection = nil
+                    status = .failure(error)
                     logger.warning("could not read the status after the pass: \(error)", metadata: ["step": "status"])
                 }
             }

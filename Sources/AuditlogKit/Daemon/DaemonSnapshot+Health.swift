@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 extension DaemonSnapshot {
     /// How old the last pass may be before the daemon counts as stuck: three

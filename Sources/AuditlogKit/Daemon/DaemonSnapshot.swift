@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// What an export daemon knows after its latest pass, for `/metrics`,
 /// `/healthz` and `/status`: counts since it started, how the last pass
@@ -79,15 +79,17 @@ public struct DaemonSnapshot: Sendable, Equatable {
             for failure in summary.failures {
                 errors[Self.stepKind(failure.step), default: 0] += 1
             }
-            lastPass = LastPass(endedAt: endedAt, duration: pass.duration, reachedDatabase: true,
-                                failure: summary.failures.first.map { $0.description.joinedOnOneLine })
+            lastPass = LastPass(
+                endedAt: endedAt, duration: pass.duration, reachedDatabase: true,
+                failure: summary.failures.first.map { $0.description.joinedOnOneLine })
             if summary.succeeded {
                 lastSuccessAt = endedAt
             }
         case .failure(let error):
             errors["pass", default: 0] += 1
-            lastPass = LastPass(endedAt: endedAt, duration: pass.duration, reachedDatabase: false,
-                                failure: "\(error)".joinedOnOneLine)
+            lastPass = LastPass(
+                endedAt: endedAt, duration: pass.duration, reachedDatabase: false,
+                failure: "\(error)".joinedOnOneLine)
         }
         switch status {
         case .success(let report):

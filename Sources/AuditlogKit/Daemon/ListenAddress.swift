@@ -26,8 +26,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
             return nil
         }
         guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "[" || $0 == "]" || $0 == "/" }),
-              !port.isEmpty, port.count <= 5, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber),
-              let number = Int(port), number <= 65_535
+            !port.isEmpty, port.count <= 5, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber),
+            let number = Int(port), number <= 65_535
         else { return nil }
         self.init(host: String(host), port: number)
     }

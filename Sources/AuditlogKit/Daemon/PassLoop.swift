@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Export passes on an interval until stopped: what `auditlogctl daemon`
 /// does.
@@ -33,10 +33,12 @@ public struct PassLoop: Sendable {
     /// The time from the end of one pass to the start of the next.
     public var interval: Duration
     /// Opens a connection for the passes.
-    public var connect: @Sendable () throws -> PostgresConnection
+    public var connect: @Sendable () async throws -> PostgresConnection
 
     /// Creates a pass loop.
-    public init(runner: PassRunner, interval: Duration, connect: @escaping @Sendable () throws -> PostgresConnection) {
+    public init(
+        runner: PassRunner, interval: Duration, connect: @escaping @Sendable () async throws -> PostgresConnection
+    ) {
         self.runner = runner
         self.interval = interval
         self.connect = connect
@@ -65,7 +67,7 @@ public struct PassLoop: Sendable {
             let start = clock.now
             let result: Result<PassSummary, any Error>
             do {
-                let open = try connection ?? connect()
+                let open = try await self.connection(reusing: connection)
                 connection = open
                 result = .success(try await runner.run(on: open))
             } catch {
@@ -81,5 +83,11 @@ public struct PassLoop: Sendable {
             }
         }
         return passes
+    }
+
+    /// `connection` if there is one, else a new one from ``connect``.
+    func connection(reusing connection: PostgresConnection?) async throws -> PostgresConnection {
+        if let connection { return connection }
+        return try await connect()
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import ServiceLifecycle
 public import Logging
+import ServiceLifecycle
 
 /// The daemon's HTTP endpoints, answered from a ``DaemonSnapshotStore`` so
 /// that no request queries the database:
@@ -46,7 +46,8 @@ public struct StatusServer: Sendable {
         let snapshots = snapshots
         let interval = interval
         router.get("metrics") { _, _ in
-            Self.response(.ok, MetricsRenderer.render(await snapshots.snapshot), contentType: MetricsRenderer.contentType)
+            Self.response(
+                .ok, MetricsRenderer.render(await snapshots.snapshot), contentType: MetricsRenderer.contentType)
         }
         router.get("healthz") { _, _ in
             switch await snapshots.snapshot.health(at: Date(), interval: interval) {
@@ -59,13 +60,14 @@ public struct StatusServer: Sendable {
         router.get("status") { _, _ in
             let snapshot = await snapshots.snapshot
             guard let status = snapshot.status else {
-                let reason = if snapshot.lastPass != nil, let statusError = snapshot.statusError {
-                    "the status could not be read after the last pass: \(statusError)"
-                } else if let lastPass = snapshot.lastPass {
-                    "database unreachable: \(lastPass.failure ?? "unknown error")"
-                } else {
-                    "no pass has run yet"
-                }
+                let reason =
+                    if snapshot.lastPass != nil, let statusError = snapshot.statusError {
+                        "the status could not be read after the last pass: \(statusError)"
+                    } else if let lastPass = snapshot.lastPass {
+                        "database unreachable: \(lastPass.failure ?? "unknown error")"
+                    } else {
+                        "no pass has run yet"
+                    }
                 return Self.response(.serviceUnavailable, reason + "\n")
             }
             return Self.response(.ok, try status.renderJSON() + "\n", contentType: "application/json")
@@ -80,7 +82,7 @@ public struct StatusServer: Sendable {
         return ClosureService {
             do {
                 try await application.run()
-            } catch where !Task.isCancelled {
+            } catch let error where !Task.isCancelled {
                 throw Failure(address: address, reason: "\(error)")
             }
         }

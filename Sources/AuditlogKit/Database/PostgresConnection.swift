@@ -1,23 +1,29 @@
 internal import CLibPQ
 public import Logging
 
-/// A blocking connection to PostgreSQL through libpq.
+/// A connection to PostgreSQL through libpq.
 ///
 /// Statements are always sent with `PQexecParams`: values travel as separate
 /// parameters (`$1`, `$2`, …), never spliced into SQL text, and a statement
 /// string can hold only one command.
 ///
-/// A connection runs one statement at a time and is deliberately not
-/// `Sendable`: keep it in one task, or put it behind an actor to share it.
-/// It is closed when the last reference goes away.
+/// libpq blocks while the server works, so the connection is an actor that
+/// runs on a thread of its own (``ConnectionThread``): callers await its
+/// statements, one at a time, without holding up Swift's shared threads.
+/// It is closed, and its thread ends, when the last reference goes away.
 ///
 /// The server's notices and warnings (`RAISE NOTICE`, `RAISE WARNING`) go
 /// to the logger given to ``init(conninfo:statementTimeout:logger:)``, or
 /// to standard error as libpq writes them when there is none.
-public final class PostgresConnection {
-    private let handle: OpaquePointer
+public actor PostgresConnection {
+    private let handle: Handle
     /// Kept alive as long as libpq may call back with it.
     private let noticeLogger: NoticeLogger?
+    private let thread: ConnectionThread
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        thread.asUnownedSerialExecutor()
+    }
 
     /// Opens a connection.
     ///
@@ -39,7 +45,39 @@ public final class PostgresConnection {
     /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/connection``
     ///   when the connection fails, or of kind ``PostgresError/Kind/server``
     ///   when the server rejects the statement timeout.
-    public init(conninfo: String, statementTimeout: String? = nil, logger: Logger? = nil) throws {
+    public init(conninfo: String, statementTimeout: String? = nil, logger: Logger? = nil) async throws {
+        let thread = ConnectionThread(name: "libpq connection")
+        do {
+            handle = try await thread.run { try Self.connect(conninfo) }
+        } catch {
+            thread.stop()
+            throw error
+        }
+        self.thread = thread
+        noticeLogger = logger.map(NoticeLogger.init)
+        if let noticeLogger {
+            PQsetNoticeReceiver(
+                handle.pointer,
+                { context, notice in
+                    guard let context, let notice else { return }
+                    Unmanaged<NoticeLogger>.fromOpaque(context).takeUnretainedValue().log(notice)
+                }, Unmanaged.passUnretained(noticeLogger).toOpaque())
+        }
+        try query(
+            """
+            SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false),
+                   set_config('tcp_keepalives_count', '3', false),
+                   CASE WHEN $1::text IS NOT NULL THEN set_config('statement_timeout', $1, false) END
+            """, [statementTimeout])
+    }
+
+    deinit {
+        PQfinish(handle.pointer)
+        thread.stop()
+    }
+
+    /// Opens the libpq connection, blocking until it is made or fails.
+    private static func connect(_ conninfo: String) throws -> Handle {
         // With expand_dbname, the conninfo given as `dbname` is parsed as a
         // full connection string or URI. Its settings override the entries
         // before it and are overridden by the entries after it.
@@ -50,8 +88,10 @@ public final class PostgresConnection {
         // otherwise), and the server ends the session, releasing the
         // advisory lock by which a runner holds a sink, so that another
         // replica takes the sink over.
-        let keywords = ["fallback_application_name", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                        "dbname", "client_encoding", nil]
+        let keywords = [
+            "fallback_application_name", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            "dbname", "client_encoding", nil,
+        ]
         let values = ["auditlogctl", "30", "10", "3", conninfo, "UTF8", nil]
         let connection = withCStringArray(keywords) { keywords in
             withCStringArray(values) { values in
@@ -66,23 +106,7 @@ public final class PostgresConnection {
             PQfinish(connection)
             throw PostgresError(kind: .connection, message: Self.redactingSyntaxError(message, in: conninfo))
         }
-        handle = connection
-        noticeLogger = logger.map(NoticeLogger.init)
-        if let noticeLogger {
-            PQsetNoticeReceiver(connection, { context, notice in
-                guard let context, let notice else { return }
-                Unmanaged<NoticeLogger>.fromOpaque(context).takeUnretainedValue().log(notice)
-            }, Unmanaged.passUnretained(noticeLogger).toOpaque())
-        }
-        try query("""
-            SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false),
-                   set_config('tcp_keepalives_count', '3', false),
-                   CASE WHEN $1::text IS NOT NULL THEN set_config('statement_timeout', $1, false) END
-            """, [statementTimeout])
-    }
-
-    deinit {
-        PQfinish(handle)
+        return Handle(pointer: connection)
     }
 
     /// Runs one SQL statement with text parameters and returns its rows.
@@ -104,7 +128,7 @@ public final class PostgresConnection {
             throw PostgresError(kind: .client, message: "parameter $\(index + 1) contains a NUL character")
         }
         let result = withCStringArray(parameters) { values in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            PQexecParams(handle.pointer, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
         guard let result else {
             throw lastError(result: nil)
@@ -140,8 +164,8 @@ public final class PostgresConnection {
         }
         let message = result.map { String(cString: PQresultErrorMessage($0)) } ?? ""
         return PostgresError(
-            kind: PQstatus(handle) == CONNECTION_BAD ? .connection : .client,
-            message: message.isEmpty ? String(cString: PQerrorMessage(handle)) : message
+            kind: PQstatus(handle.pointer) == CONNECTION_BAD ? .connection : .client,
+            message: message.isEmpty ? String(cString: PQerrorMessage(handle.pointer)) : message
         )
     }
 
@@ -173,6 +197,11 @@ public final class PostgresConnection {
     }
 }
 
+/// A libpq connection, used only on its connection's thread.
+private struct Handle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
 /// Logs the server's notices for one connection; libpq holds a pointer to
 /// it as the notice receiver's context.
 private final class NoticeLogger {
@@ -186,16 +215,18 @@ private final class NoticeLogger {
         func field(_ code: Int32) -> String? {
             PQresultErrorField(notice, code).map { String(cString: $0) }
         }
-        let level: Logger.Level = switch field(CLIBPQ_DIAG_SEVERITY_NONLOCALIZED) {
-        case "WARNING": .warning
-        case "DEBUG": .debug
-        default: .notice
-        }
+        let level: Logger.Level =
+            switch field(CLIBPQ_DIAG_SEVERITY_NONLOCALIZED) {
+            case "WARNING": .warning
+            case "DEBUG": .debug
+            default: .notice
+            }
         var metadata: Logger.Metadata = [:]
         metadata["sqlstate"] = field(CLIBPQ_DIAG_SQLSTATE).map { .string($0) }
         metadata["detail"] = field(CLIBPQ_DIAG_MESSAGE_DETAIL).map { .string($0) }
         metadata["hint"] = field(CLIBPQ_DIAG_MESSAGE_HINT).map { .string($0) }
-        let message = field(CLIBPQ_DIAG_MESSAGE_PRIMARY)
+        let message =
+            field(CLIBPQ_DIAG_MESSAGE_PRIMARY)
             ?? String(cString: PQresultErrorMessage(notice)).split(whereSeparator: \.isNewline).joined(separator: " ")
         logger.log(level: level, "\(message)", metadata: metadata)
     }

@@ -1,3 +1,5 @@
+public import Foundation
+
 /// A type that can be read from PostgreSQL's text output format.
 public protocol PostgresTextDecodable {
     /// Decodes a value from its PostgreSQL text form, or returns `nil` if the
@@ -30,5 +32,15 @@ extension Bool: PostgresTextDecodable {
         case "f": self = false
         default: return nil
         }
+    }
+}
+
+extension Date: PostgresTextDecodable {
+    /// Reads seconds since the Unix epoch, as `extract(epoch FROM …)`
+    /// selects a `timestamptz`: unlike the `timestamptz` text itself, that
+    /// does not depend on the session's `TimeZone` or `DateStyle`.
+    public init?(postgresText: String) {
+        guard let seconds = Double(postgresText), seconds.isFinite else { return nil }
+        self.init(timeIntervalSince1970: seconds)
     }
 }

@@ -32,16 +32,37 @@ extension QueryResult {
             get throws {
                 guard let text = values[index] else { return nil }
                 guard let value = T(postgresText: text) else {
-                    throw PostgresError(kind: .client, message: "column \"\(columns[index])\" is not a valid \(T.self): \(text)")
+                    throw PostgresError(
+                        kind: .client, message: "column \"\(columns[index])\" is not a valid \(T.self): \(text)")
                 }
                 return value
             }
         }
 
-        /// The text of the value in the column named `column`, or `nil` for
-        /// SQL NULL or when there is no such column.
-        public func string(column: String) -> String? {
-            columns.firstIndex(of: column).flatMap { values[$0] }
+        /// The value in the column named `column`, decoded from text.
+        ///
+        /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/client``
+        ///   naming the column when the result has no such column, or its
+        ///   value is NULL or not valid text for `T`.
+        public func decode<T: PostgresTextDecodable>(_ type: T.Type, _ column: String) throws -> T {
+            try self[index(of: column), as: T.self]
+        }
+
+        /// The value in the column named `column`, decoded from text, or
+        /// `nil` for SQL NULL.
+        ///
+        /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/client``
+        ///   naming the column when the result has no such column, or its
+        ///   value is not valid text for `T`.
+        public func decode<T: PostgresTextDecodable>(_ type: T?.Type, _ column: String) throws -> T? {
+            try self[index(of: column), as: T?.self]
+        }
+
+        private func index(of column: String) throws -> Int {
+            guard let index = columns.firstIndex(of: column) else {
+                throw PostgresError(kind: .client, message: "the result has no column \"\(column)\"")
+            }
+            return index
         }
     }
 }

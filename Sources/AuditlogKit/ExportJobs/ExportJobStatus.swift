@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// An on-demand export job, a row of the view `auditlog.export_status`.
 public struct ExportJobStatus: Codable, Sendable, Equatable {
@@ -138,8 +138,8 @@ extension ExportJobStatus {
     public static func request(
         stream: String, from: String, to: String, tenantID: String?, requestedBy: String, format: String,
         on connection: PostgresConnection
-    ) throws -> Int64 {
-        try connection.query(
+    ) async throws -> Int64 {
+        try await connection.query(
             "SELECT auditlog.request_export($1, $2::timestamptz, $3::timestamptz, $4, $5, $6)",
             [stream, from, to, tenantID, requestedBy, format]
         ).singleRow(of: "auditlog.request_export")[0, as: Int64.self]
@@ -148,59 +148,66 @@ extension ExportJobStatus {
     /// Cancels the job `id`; its worker is fenced off.
     ///
     /// - Returns: `false` if it had ended already.
-    public static func cancel(_ id: Int64, on connection: PostgresConnection) throws -> Bool {
-        try connection.query("SELECT auditlog.cancel_export($1::int8)", [String(id)])
+    public static func cancel(_ id: Int64, on connection: PostgresConnection) async throws -> Bool {
+        try await connection.query("SELECT auditlog.cancel_export($1::int8)", [String(id)])
             .singleRow(of: "auditlog.cancel_export")[0, as: Bool.self]
     }
 
     /// Reads the job `id`.
     ///
     /// - Throws: ``AuditlogError/exportJobNotFound(_:)`` when there is none.
-    public static func fetch(_ id: Int64, from connection: PostgresConnection) throws -> ExportJobStatus {
-        guard let job = try connection.query("SELECT \(columns) FROM auditlog.export_status WHERE job_id = $1::int8",
-                                             [String(id)]).rows.first
+    public static func fetch(_ id: Int64, from connection: PostgresConnection) async throws -> ExportJobStatus {
+        guard
+            let job = try await connection.query(
+                "SELECT \(columns) FROM auditlog.export_status WHERE job_id = $1::int8",
+                [String(id)]
+            ).rows.first
         else { throw AuditlogError.exportJobNotFound(id) }
         return try decode(job)
     }
 
     /// Reads the most recent export jobs, newest first.
-    public static func fetchRecent(from connection: PostgresConnection, limit: Int = 20) throws -> [ExportJobStatus] {
-        try connection.query("SELECT \(columns) FROM auditlog.export_status ORDER BY job_id DESC LIMIT $1::int",
-                             [String(limit)]).rows.map(decode)
+    public static func fetchRecent(from connection: PostgresConnection, limit: Int = 20) async throws
+        -> [ExportJobStatus]
+    {
+        try await connection.query(
+            "SELECT \(columns) FROM auditlog.export_status ORDER BY job_id DESC LIMIT $1::int",
+            [String(limit)]
+        ).rows.map(decode)
     }
 
+    // Times are selected as seconds since the Unix epoch (see `Date`'s
+    // `PostgresTextDecodable`), under the view's column names.
     private static let columns = """
         job_id, status, stream, tenant_id, requested_by, format, rows_exported, attempts, download_url, error,
-        extract(epoch FROM range_start)::float8, extract(epoch FROM range_end)::float8, parts_exported, max_attempts,
-        object_url, bytes, sha256, extract(epoch FROM link_expires_at)::float8, extract(epoch FROM created_at)::float8,
-        extract(epoch FROM finished_at)::float8
+        parts_exported, max_attempts, object_url, bytes, sha256,
+        extract(epoch FROM range_start) AS range_start, extract(epoch FROM range_end) AS range_end,
+        extract(epoch FROM link_expires_at) AS link_expires_at, extract(epoch FROM created_at) AS created_at,
+        extract(epoch FROM finished_at) AS finished_at
         """
 
     private static func decode(_ row: QueryResult.Row) throws -> ExportJobStatus {
-        func date(_ index: Int) throws -> Date? {
-            try row[index, as: Double?.self].map(Date.init(timeIntervalSince1970:))
-        }
-        return ExportJobStatus(
-            id: try row[0, as: Int64.self],
-            status: try row[1, as: String.self],
-            stream: try row[2, as: String.self],
-            tenantID: row[3],
-            requestedBy: try row[4, as: String.self],
-            format: try row[5, as: String.self],
-            rowsExported: try row[6, as: Int64.self],
-            attempts: try row[7, as: Int.self],
-            downloadURL: row[8],
-            error: row[9],
-            rangeStart: try date(10),
-            rangeEnd: try date(11),
-            partsExported: try row[12, as: Int.self],
-            maxAttempts: try row[13, as: Int?.self],
-            objectURL: row[14],
-            bytes: try row[15, as: Int64?.self],
-            sha256: row[16],
-            linkExpiresAt: try date(17),
-            createdAt: try date(18),
-            finishedAt: try date(19)
+        ExportJobStatus(
+            id: try row.decode(Int64.self, "job_id"),
+            status: try row.decode(String.self, "status"),
+            stream: try row.decode(String.self, "stream"),
+            tenantID: try row.decode(String?.self, "tenant_id"),
+            requestedBy: try row.decode(String.self, "requested_by"),
+            format: try row.decode(String.self, "format"),
+            rowsExported: try row.decode(Int64.self, "rows_exported"),
+            attempts: try row.decode(Int.self, "attempts"),
+            downloadURL: try row.decode(String?.self, "download_url"),
+            error: try row.decode(String?.self, "error"),
+            rangeStart: try row.decode(Date?.self, "range_start"),
+            rangeEnd: try row.decode(Date?.self, "range_end"),
+            partsExported: try row.decode(Int.self, "parts_exported"),
+            maxAttempts: try row.decode(Int?.self, "max_attempts"),
+            objectURL: try row.decode(String?.self, "object_url"),
+            bytes: try row.decode(Int64?.self, "bytes"),
+            sha256: try row.decode(String?.self, "sha256"),
+            linkExpiresAt: try row.decode(Date?.self, "link_expires_at"),
+            createdAt: try row.decode(Date?.self, "created_at"),
+            finishedAt: try row.decode(Date?.self, "finished_at")
         )
     }
 }

@@ -14,11 +14,12 @@ extension ExportJobWorker {
         var format: String
 
         /// Claims the oldest claimable job, or returns `nil` when there is none.
-        static func next(worker: String, lease: String, on connection: PostgresConnection) throws -> Claim? {
+        static func next(worker: String, lease: String, on connection: PostgresConnection) async throws -> Claim? {
             let time = #"'YYYY-MM-DD"T"HH24MISS"Z"'"#
-            let result = try connection.query("""
-                SELECT c.job_id, c.lease_token, c.stream, to_char(c.range_start AT TIME ZONE 'UTC', \(time)),
-                       to_char(c.range_end AT TIME ZONE 'UTC', \(time)), c.tenant_id, c.format
+            let result = try await connection.query(
+                """
+                SELECT c.job_id, c.lease_token, c.stream, to_char(c.range_start AT TIME ZONE 'UTC', \(time)) AS range_start,
+                       to_char(c.range_end AT TIME ZONE 'UTC', \(time)) AS range_end, c.tenant_id, c.format
                 FROM auditlog.claim_export($1, $2::interval) c
                 """, [worker, lease])
             guard let row = result.rows.first else { return nil }
@@ -26,13 +27,13 @@ extension ExportJobWorker {
                 time.hasSuffix("T000000Z") ? String(time.dropLast("T000000Z".count)) : time
             }
             return Claim(
-                id: try row[0, as: Int64.self],
-                token: try row[1, as: String.self],
-                stream: try row[2, as: String.self],
-                from: day(try row[3, as: String.self]),
-                to: day(try row[4, as: String.self]),
-                tenantID: row[5],
-                format: try row[6, as: String.self]
+                id: try row.decode(Int64.self, "job_id"),
+                token: try row.decode(String.self, "lease_token"),
+                stream: try row.decode(String.self, "stream"),
+                from: day(try row.decode(String.self, "range_start")),
+                to: day(try row.decode(String.self, "range_end")),
+                tenantID: try row.decode(String?.self, "tenant_id"),
+                format: try row.decode(String.self, "format")
             )
         }
 

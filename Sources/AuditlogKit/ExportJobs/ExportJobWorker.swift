@@ -83,7 +83,7 @@ public struct ExportJobWorker: Sendable {
         while !Task.isCancelled {
             let claimed: Claim?
             do {
-                claimed = try Claim.next(worker: name, lease: lease, on: connection)
+                claimed = try await Claim.next(worker: name, lease: lease, on: connection)
             } catch let error as PostgresError where error.kind != .connection {
                 failures.append(.init(step: "export jobs", message: "\(error)"))
                 break
@@ -113,11 +113,11 @@ public struct ExportJobWorker: Sendable {
                 result.outcome = .interrupted
                 return result
             }
-            let parts = try storedParts(of: claim, on: connection)
+            let parts = try await storedParts(of: claim, on: connection)
             let object = try await storage.concatenate(parts, into: claim.objectKey) {
-                try heartbeat(claim, on: connection)
+                try await heartbeat(claim, on: connection)
             }
-            try finish(claim, object: object, in: storage, on: connection)
+            try await finish(claim, object: object, in: storage, on: connection)
             result.bytes = object.bytes
             // Only now that the job is done is nobody else using the parts.
             do {
@@ -125,15 +125,17 @@ public struct ExportJobWorker: Sendable {
                     try await storage.delete(key: part)
                 }
             } catch {
-                failures.append(.init(step: "export job \(claim.id)",
-                                      message: "finished, but its staging objects remain: \(error)"))
+                failures.append(
+                    .init(
+                        step: "export job \(claim.id)",
+                        message: "finished, but its staging objects remain: \(error)"))
             }
         } catch let error as PostgresError where error.kind == .connection {
             throw error
         } catch let error as PostgresError where error.code == .lockNotAvailable {
             result.outcome = .abandoned
         } catch {
-            result.outcome = try fail(claim, error, on: connection, failures: &failures)
+            result.outcome = try await fail(claim, error, on: connection, failures: &failures)
         }
         return result
     }
@@ -149,41 +151,46 @@ public struct ExportJobWorker: Sendable {
         result: inout PassSummary.JobResult
     ) async throws -> Bool {
         while !Task.isCancelled {
-            let page = try connection.query("""
+            let page = try await connection.query(
+                """
                 SELECT page_id, part_number, rows, final, body, object_key
                 FROM auditlog.export_next_page($1::int8, $2::uuid, $3::int4)
-                """, claim.fence + [String(maxRows)]).singleRow(of: "auditlog.export_next_page")
-            let pageID = try page[0, as: String.self]
-            let part = try page[1, as: Int.self]
-            let rows = try page[2, as: Int.self]
-            let body = Array(try page[4, as: String.self].utf8)
+                """, claim.fence + [String(maxRows)]
+            ).singleRow(of: "auditlog.export_next_page")
+            let pageID = try page.decode(String.self, "page_id")
+            let part = try page.decode(Int.self, "part_number")
+            let rows = try page.decode(Int.self, "rows")
+            let body = Array(try page.decode(String.self, "body").utf8)
             // A page past the last entries (the job was taken over after
             // its last page was acknowledged) adds nothing to the object.
             if Self.isStored(part: part, rows: rows) {
                 let object = claim.format == "csv" ? body : try Gzip.compress(body)
-                try await storage.put(key: try page[5, as: String.self], data: object)
+                try await storage.put(key: try page.decode(String.self, "object_key"), data: object)
                 result.bytes += object.count
             }
-            try connection.query("SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid)",
-                                 claim.fence + [pageID])
+            try await connection.query(
+                "SELECT auditlog.ack_export_page($1::int8, $2::uuid, $3::uuid)",
+                claim.fence + [pageID])
             result.parts += 1
             result.rows += rows
-            try heartbeat(claim, on: connection)
-            if try page[3, as: Bool.self] { return true }
+            try await heartbeat(claim, on: connection)
+            if try page.decode(Bool.self, "final") { return true }
         }
         return false
     }
 
     /// The staging keys of the job's acknowledged parts that hold
     /// something, in part order: what the final object is made of.
-    private func storedParts(of claim: Claim, on connection: PostgresConnection) throws -> [String] {
-        try connection.query("""
+    private func storedParts(of claim: Claim, on connection: PostgresConnection) async throws -> [String] {
+        try await connection.query(
+            """
             SELECT part_number, object_key, rows FROM auditlog.page
             WHERE job_id = $1::int8 AND acked_at IS NOT NULL ORDER BY part_number
-            """, [String(claim.id)]).rows.compactMap { row -> String? in
-            let part = try row[0, as: Int.self]
-            guard Self.isStored(part: part, rows: try row[2, as: Int.self]) else { return nil }
-            return try row[1, as: String.self]
+            """, [String(claim.id)]
+        ).rows.compactMap { row -> String? in
+            let part = try row.decode(Int.self, "part_number")
+            guard Self.isStored(part: part, rows: try row.decode(Int.self, "rows")) else { return nil }
+            return try row.decode(String.self, "object_key")
         }
     }
 
@@ -194,15 +201,17 @@ public struct ExportJobWorker: Sendable {
         object: ObjectDigest,
         in storage: any ObjectStorage,
         on connection: PostgresConnection
-    ) throws {
+    ) async throws {
         let objectURL = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/" + claim.objectKey
         let now = Date()
         let link = try storage.downloadLink(key: claim.objectKey, expires: linkExpiry, date: now)
         let expiresAt = link.map { _ in now.addingTimeInterval(TimeInterval(linkExpiry)) }
-        try connection.query(
+        try await connection.query(
             "SELECT auditlog.finish_export($1::int8, $2::uuid, $3, $4::int8, $5, $6, $7::timestamptz)",
-            claim.fence + [objectURL, String(object.bytes), object.sha256, link ?? objectURL,
-                           expiresAt.map { $0.formatted(.iso8601) }])
+            claim.fence + [
+                objectURL, String(object.bytes), object.sha256, link ?? objectURL,
+                expiresAt.map { $0.formatted(.iso8601) },
+            ])
     }
 
     /// Reports the job failed with `auditlog.fail_export`, which makes it
@@ -214,11 +223,13 @@ public struct ExportJobWorker: Sendable {
         _ error: any Error,
         on connection: PostgresConnection,
         failures: inout [PassSummary.Failure]
-    ) throws -> PassSummary.JobResult.Outcome {
+    ) async throws -> PassSummary.JobResult.Outcome {
         let message = "\(error)"
         do {
-            let status = try connection.query("SELECT auditlog.fail_export($1::int8, $2::uuid, $3)",
-                                              claim.fence + [message]).singleRow(of: "auditlog.fail_export")[0]
+            let status = try await connection.query(
+                "SELECT auditlog.fail_export($1::int8, $2::uuid, $3)",
+                claim.fence + [message]
+            ).singleRow(of: "auditlog.fail_export")[0]
             failures.append(.init(step: "export job \(claim.id)", message: message))
             return .failed(willRetry: status == "pending")
         } catch let failure as PostgresError where failure.code == .lockNotAvailable {
@@ -226,15 +237,18 @@ public struct ExportJobWorker: Sendable {
         } catch let failure as PostgresError where failure.kind != .connection {
             // The job is retried anyway once its lease expires, while it has
             // attempts left.
-            failures.append(.init(step: "export job \(claim.id)",
-                                  message: "\(message); reporting it failed too: \(failure)"))
+            failures.append(
+                .init(
+                    step: "export job \(claim.id)",
+                    message: "\(message); reporting it failed too: \(failure)"))
             return .failed(willRetry: true)
         }
     }
 
     /// Extends the job's lease.
-    private func heartbeat(_ claim: Claim, on connection: PostgresConnection) throws {
-        try connection.query("SELECT auditlog.heartbeat_export($1::int8, $2::uuid, $3::interval)", claim.fence + [lease])
+    private func heartbeat(_ claim: Claim, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            "SELECT auditlog.heartbeat_export($1::int8, $2::uuid, $3::interval)", claim.fence + [lease])
     }
 
     /// Whether part `part` with `rows` entries is staged and composed: every

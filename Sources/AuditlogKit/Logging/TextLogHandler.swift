@@ -21,7 +21,8 @@ public struct TextLogHandler: LogHandler {
     public var metadataProvider: Logger.MetadataProvider?
 
     /// Creates a handler.
-    public init(label: String, output: LogLineOutput = .standardError, metadataProvider: Logger.MetadataProvider? = nil) {
+    public init(label: String, output: LogLineOutput = .standardError, metadataProvider: Logger.MetadataProvider? = nil)
+    {
         self.label = label
         self.output = output
         self.metadataProvider = metadataProvider
@@ -54,7 +55,8 @@ public struct TextLogHandler: LogHandler {
     }
 
     private static func quotedIfNeeded(_ value: String) -> String {
-        let needsQuotes = value.isEmpty
+        let needsQuotes =
+            value.isEmpty
             || value.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.isNewline }
         guard needsQuotes else { return value }
         return "\"" + singleLine(value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")) + "\""

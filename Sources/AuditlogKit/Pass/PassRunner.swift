@@ -63,21 +63,26 @@ public struct PassRunner: Sendable {
     ///   when the connection is lost, which ends the pass.
     public func run(on connection: PostgresConnection) async throws -> PassSummary {
         var summary = PassSummary()
-        _ = try step("tick", &summary) { try connection.query("SELECT auditlog.tick()") }
-        summary.timedOutEntries = try count("timeout_pending", &summary) {
-            try connection.query("SELECT auditlog.timeout_pending()")
+        _ = try await step("tick", &summary) { try await connection.query("SELECT auditlog.tick()") }
+        summary.timedOutEntries = try await count("timeout_pending", &summary) {
+            try await connection.query("SELECT auditlog.timeout_pending()")
         }
-        summary.partitionsCreated = try count("ensure_partitions", &summary) {
-            try connection.query("SELECT auditlog.ensure_partitions()")
+        summary.partitionsCreated = try await count("ensure_partitions", &summary) {
+            try await connection.query("SELECT auditlog.ensure_partitions()")
         }
-        summary.partitionsDropped = try count("purge", &summary) {
-            try connection.query("SELECT auditlog.purge($1::interval)", [retain])
+        summary.partitionsDropped = try await count("purge", &summary) {
+            try await connection.query("SELECT auditlog.purge($1::interval)", [retain])
         }
-        guard let enabled = try step("list sinks", &summary, {
-            try connection.query("SELECT name, url FROM auditlog.sink WHERE enabled ORDER BY name").rows.map {
-                (name: try $0[0, as: String.self], url: try $0[1, as: String.self])
-            }
-        }) else { return summary }
+        guard
+            let enabled = try await step(
+                "list sinks", &summary,
+                {
+                    try await connection.query("SELECT name, url FROM auditlog.sink WHERE enabled ORDER BY name").rows
+                        .map {
+                            (name: try $0.decode(String.self, "name"), url: try $0.decode(String.self, "url"))
+                        }
+                })
+        else { return summary }
 
         for name in sinks ?? [] where !enabled.contains(where: { $0.name == name }) {
             summary.failures.append(.init(step: "sink \(name)", message: "there is no enabled sink of that name"))
@@ -85,23 +90,32 @@ public struct PassRunner: Sendable {
         for sink in enabled where sinks?.contains(sink.name) ?? true {
             summary.sinks.append(try await drain(sink.name, url: sink.url, on: connection, failures: &summary.failures))
         }
-        guard let running = try step("list backfills", &summary, {
-            try connection.query(
-                "SELECT b.backfill_id, b.sink, s.url FROM auditlog.backfill_status b JOIN auditlog.sink s ON s.name = b.sink"
-                    + " WHERE b.status = 'running' ORDER BY b.backfill_id"
-            ).rows.map {
-                (id: try $0[0, as: Int64.self], sink: try $0[1, as: String.self], url: try $0[2, as: String.self])
-            }
-        }) else { return summary }
+        guard
+            let running = try await step(
+                "list backfills", &summary,
+                {
+                    try await connection.query(
+                        "SELECT b.backfill_id, b.sink, s.url FROM auditlog.backfill_status b JOIN auditlog.sink s ON s.name = b.sink"
+                            + " WHERE b.status = 'running' ORDER BY b.backfill_id"
+                    ).rows.map {
+                        (
+                            id: try $0.decode(Int64.self, "backfill_id"), sink: try $0.decode(String.self, "sink"),
+                            url: try $0.decode(String.self, "url")
+                        )
+                    }
+                })
+        else { return summary }
         for backfill in running where sinks?.contains(backfill.sink) ?? true {
             summary.backfills.append(
-                try await advance(backfill.id, sink: backfill.sink, url: backfill.url, on: connection,
-                                  failures: &summary.failures)
+                try await advance(
+                    backfill.id, sink: backfill.sink, url: backfill.url, on: connection,
+                    failures: &summary.failures)
             )
         }
         if let exportURL {
-            let worker = ExportJobWorker(url: exportURL, maxRows: maxRows, linkExpiry: linkExpiry,
-                                         openStorage: openStorage)
+            let worker = ExportJobWorker(
+                url: exportURL, maxRows: maxRows, linkExpiry: linkExpiry,
+                openStorage: openStorage)
             summary.jobs = try await worker.run(on: connection, failures: &summary.failures)
         }
         return summary
@@ -114,14 +128,17 @@ public struct PassRunner: Sendable {
         on connection: PostgresConnection,
         failures: inout [PassSummary.Failure]
     ) async throws -> PassSummary.SinkResult {
-        try await export(name, step: "sink \(name)", lock: "auditlog.sink:\(name)", url: url, on: connection,
-                         failures: &failures) {
-            try Page.next("SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
-                          [name, String(maxRows)], on: connection)
+        try await export(
+            name, step: "sink \(name)", lock: "auditlog.sink:\(name)", url: url, on: connection,
+            failures: &failures
+        ) {
+            try await Page.next(
+                "SELECT page_id, object_key, rows, body FROM auditlog.next_page($1, $2::int4)",
+                [name, String(maxRows)], on: connection)
         } acknowledge: { page in
             // false means another runner acknowledged this very page first,
             // after uploading the same bytes under the same key.
-            try connection.query("SELECT auditlog.ack($1, $2::uuid)", [name, page.id])
+            try await connection.query("SELECT auditlog.ack($1, $2::uuid)", [name, page.id])
         }
     }
 
@@ -134,15 +151,20 @@ public struct PassRunner: Sendable {
         on connection: PostgresConnection,
         failures: inout [PassSummary.Failure]
     ) async throws -> PassSummary.BackfillResult {
-        let result = try await export(sink, step: "backfill \(id)", lock: "auditlog.backfill:\(id)", url: url,
-                                      on: connection, failures: &failures) {
-            try Page.next("SELECT page_id, object_key, rows, body FROM auditlog.backfill_next_page($1::int8, $2::int4)",
-                          [String(id), String(maxRows)], on: connection)
+        let result = try await export(
+            sink, step: "backfill \(id)", lock: "auditlog.backfill:\(id)", url: url,
+            on: connection, failures: &failures
+        ) {
+            try await Page.next(
+                "SELECT page_id, object_key, rows, body FROM auditlog.backfill_next_page($1::int8, $2::int4)",
+                [String(id), String(maxRows)], on: connection)
         } acknowledge: { page in
-            try connection.query("SELECT auditlog.backfill_ack($1::int8, $2::uuid)", [String(id), page.id])
+            try await connection.query("SELECT auditlog.backfill_ack($1::int8, $2::uuid)", [String(id), page.id])
         }
-        let status = try connection.query("SELECT status FROM auditlog.backfill_status WHERE backfill_id = $1::int8", [String(id)])
-            .rows.first?[0]
+        let status = try await connection.query(
+            "SELECT status FROM auditlog.backfill_status WHERE backfill_id = $1::int8", [String(id)]
+        )
+        .rows.first?[0]
         return .init(id: id, export: result, finished: status == "done")
     }
 
@@ -156,30 +178,36 @@ public struct PassRunner: Sendable {
         url: String,
         on connection: PostgresConnection,
         failures: inout [PassSummary.Failure],
-        next: () throws -> Page?,
-        acknowledge: (Page) throws -> Void
+        next: () async throws -> Page?,
+        acknowledge: (Page) async throws -> Void
     ) async throws -> PassSummary.SinkResult {
         var result = PassSummary.SinkResult(name: name, outcome: .drained)
         do {
-            let locked = try connection.query("SELECT pg_try_advisory_lock(hashtext($1))", [lock])
+            let locked = try await connection.query("SELECT pg_try_advisory_lock(hashtext($1))", [lock])
                 .singleRow(of: "pg_try_advisory_lock")[0, as: Bool.self]
             guard locked else {
                 result.outcome = .skipped
                 return result
             }
-            defer { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext($1))", [lock]) }
-
-            let storage = try openStorage(url)
-            // A cancelled pass (a daemon told to stop) takes no new page; a
-            // page stored but not acknowledged is simply handed out again.
-            while !Task.isCancelled, let page = try next() {
-                let object = try Gzip.compress(Array(page.body.utf8))
-                try await storage.put(key: page.objectKey, data: object)
-                try acknowledge(page)
-                result.pages += 1
-                result.rows += page.rows
-                result.bytes += object.count
+            let unlock = { _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext($1))", [lock]) }
+            do {
+                let storage = try openStorage(url)
+                // A cancelled pass (a daemon told to stop) takes no new page;
+                // a page stored but not acknowledged is simply handed out
+                // again.
+                while !Task.isCancelled, let page = try await next() {
+                    let object = try Gzip.compress(Array(page.body.utf8))
+                    try await storage.put(key: page.objectKey, data: object)
+                    try await acknowledge(page)
+                    result.pages += 1
+                    result.rows += page.rows
+                    result.bytes += object.count
+                }
+            } catch {
+                await unlock()
+                throw error
             }
+            await unlock()
         } catch let error as PostgresError where error.kind == .connection {
             throw error
         } catch {
@@ -194,9 +222,9 @@ public struct PassRunner: Sendable {
     private func count(
         _ name: String,
         _ summary: inout PassSummary,
-        _ body: () throws -> QueryResult
-    ) throws -> Int {
-        try step(name, &summary) { try body().singleRow(of: name)[0, as: Int.self] } ?? 0
+        _ body: () async throws -> QueryResult
+    ) async throws -> Int {
+        try await step(name, &summary) { try await body().singleRow(of: name)[0, as: Int.self] } ?? 0
     }
 
     /// Runs `body`, recording its failure under `name` and returning `nil`
@@ -204,10 +232,10 @@ public struct PassRunner: Sendable {
     private func step<Value>(
         _ name: String,
         _ summary: inout PassSummary,
-        _ body: () throws -> Value
-    ) throws -> Value? {
+        _ body: () async throws -> Value
+    ) async throws -> Value? {
         do {
-            return try body()
+            return try await body()
         } catch let error as PostgresError where error.kind == .connection {
             throw error
         } catch {
@@ -226,14 +254,16 @@ public struct PassRunner: Sendable {
 
         /// The next page `query` hands out, the same one again until it is
         /// acknowledged, or `nil` when there is none.
-        static func next(_ query: String, _ parameters: [String?], on connection: PostgresConnection) throws -> Page? {
-            let result = try connection.query(query, parameters)
+        static func next(_ query: String, _ parameters: [String?], on connection: PostgresConnection) async throws
+            -> Page?
+        {
+            let result = try await connection.query(query, parameters)
             guard let row = result.rows.first else { return nil }
             return Page(
-                id: try row[0, as: String.self],
-                objectKey: try row[1, as: String.self],
-                rows: try row[2, as: Int.self],
-                body: try row[3, as: String.self]
+                id: try row.decode(String.self, "page_id"),
+                objectKey: try row.decode(String.self, "object_key"),
+                rows: try row.decode(Int.self, "rows"),
+                body: try row.decode(String.self, "body")
             )
         }
     }

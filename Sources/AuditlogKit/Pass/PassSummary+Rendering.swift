@@ -8,7 +8,8 @@ extension PassSummary {
     ///
     /// Failures are not included; print ``failures`` to standard error.
     public func renderText() -> String {
-        let maintenance = "timed out: \(timedOutEntries) entries; partitions: \(partitionsCreated) created, \(partitionsDropped) dropped"
+        let maintenance =
+            "timed out: \(timedOutEntries) entries; partitions: \(partitionsCreated) created, \(partitionsDropped) dropped"
         let sinkLines = sinks.map { "sink \($0.name): " + Self.describe($0) }
         let backfillLines = backfills.map {
             "backfill \($0.id) (\($0.export.name)): " + Self.describe($0.export) + ($0.finished ? ", done" : "")

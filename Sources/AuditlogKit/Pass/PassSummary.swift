@@ -45,7 +45,8 @@ public struct PassSummary: Sendable, Equatable {
     /// report such passes.
     public var isIdle: Bool {
         timedOutEntries == 0 && partitionsCreated == 0 && partitionsDropped == 0 && failures.isEmpty
-            && sinks.allSatisfy { $0.pages == 0 } && backfills.allSatisfy { $0.export.pages == 0 && !$0.finished } && jobs.isEmpty
+            && sinks.allSatisfy { $0.pages == 0 } && backfills.allSatisfy { $0.export.pages == 0 && !$0.finished }
+            && jobs.isEmpty
     }
 
     /// What the pass did for one sink.

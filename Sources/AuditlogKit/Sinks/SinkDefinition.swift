@@ -38,8 +38,8 @@ extension SinkDefinition {
     ///
     /// - Throws: ``PostgresError`` when the name is taken or invalid, or the
     ///   URL or a filter is not valid.
-    public func create(on connection: PostgresConnection) throws {
-        try connection.query(
+    public func create(on connection: PostgresConnection) async throws {
+        try await connection.query(
             """
             SELECT auditlog.create_sink(name => $1, url => $2, stream => $3, tenant_id => $4,
                                         operation_prefix => $5, enabled => $6::boolean)
@@ -52,8 +52,8 @@ extension SinkDefinition {
     ///
     /// - Returns: `true` if it was disabled, `false` if it was enabled already.
     /// - Throws: ``PostgresError`` when there is no such sink.
-    public static func enable(_ name: String, on connection: PostgresConnection) throws -> Bool {
-        try connection.query("SELECT auditlog.enable_sink($1)", [name])
+    public static func enable(_ name: String, on connection: PostgresConnection) async throws -> Bool {
+        try await connection.query("SELECT auditlog.enable_sink($1)", [name])
             .singleRow(of: "auditlog.enable_sink")[0, as: Bool.self]
     }
 
@@ -62,8 +62,8 @@ extension SinkDefinition {
     ///
     /// - Returns: `true` if it was enabled, `false` if it was disabled already.
     /// - Throws: ``PostgresError`` when there is no such sink.
-    public static func disable(_ name: String, on connection: PostgresConnection) throws -> Bool {
-        try connection.query("SELECT auditlog.disable_sink($1)", [name])
+    public static func disable(_ name: String, on connection: PostgresConnection) async throws -> Bool {
+        try await connection.query("SELECT auditlog.disable_sink($1)", [name])
             .singleRow(of: "auditlog.disable_sink")[0, as: Bool.self]
     }
 
@@ -71,7 +71,7 @@ extension SinkDefinition {
     /// in storage stay.
     ///
     /// - Throws: ``PostgresError`` when there is no such sink.
-    public static func remove(_ name: String, on connection: PostgresConnection) throws {
-        try connection.query("SELECT auditlog.drop_sink($1)", [name])
+    public static func remove(_ name: String, on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT auditlog.drop_sink($1)", [name])
     }
 }

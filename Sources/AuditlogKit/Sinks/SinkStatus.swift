@@ -61,21 +61,23 @@ public struct SinkStatus: Codable, Sendable, Equatable {
 
 extension SinkStatus {
     /// Reads every sink's status, ordered by name.
-    public static func fetchAll(from connection: PostgresConnection) throws -> [SinkStatus] {
-        try connection.query("""
-            SELECT sink, enabled, url, lag_seconds, coalesce(lag_rows, 0),
-                   coalesce(pages_acked, 0), coalesce(rows_acked, 0)
+    public static func fetchAll(from connection: PostgresConnection) async throws -> [SinkStatus] {
+        try await connection.query(
+            """
+            SELECT sink, enabled, url, lag_seconds, coalesce(lag_rows, 0) AS lag_rows,
+                   coalesce(pages_acked, 0) AS pages_acked, coalesce(rows_acked, 0) AS rows_acked
             FROM auditlog.sink_status
             ORDER BY sink
-            """).rows.map { row in
+            """
+        ).rows.map { row in
             SinkStatus(
-                name: try row[0, as: String.self],
-                enabled: try row[1, as: Bool.self],
-                url: try row[2, as: String.self],
-                lagSeconds: try row[3, as: Double?.self],
-                lagRows: try row[4, as: Int64.self],
-                pagesAcked: try row[5, as: Int64.self],
-                rowsAcked: try row[6, as: Int64.self]
+                name: try row.decode(String.self, "sink"),
+                enabled: try row.decode(Bool.self, "enabled"),
+                url: try row.decode(String.self, "url"),
+                lagSeconds: try row.decode(Double?.self, "lag_seconds"),
+                lagRows: try row.decode(Int64.self, "lag_rows"),
+                pagesAcked: try row.decode(Int64.self, "pages_acked"),
+                rowsAcked: try row.decode(Int64.self, "rows_acked")
             )
         }
     }

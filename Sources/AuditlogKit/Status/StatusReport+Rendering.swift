@@ -26,7 +26,8 @@ extension StatusReport {
             ["oldest transaction", health.oldestTransaction ?? "none"],
             ["open imports", Self.openImports(health)],
         ])
-        let table = partitions.isEmpty
+        let table =
+            partitions.isEmpty
             ? ["no partitions"]
             : TextTable.aligned(
                 [["PARTITION", "RANGE START", "RANGE END", "SIZE"]]
@@ -35,7 +36,8 @@ extension StatusReport {
                     },
                 rightAligned: [3]
             )
-        return (summary + [""] + table + ["", SinkStatus.renderText(sinks)]
+        return
+            (summary + [""] + table + ["", SinkStatus.renderText(sinks)]
             + (backfills.isEmpty ? [] : ["", BackfillStatus.renderText(backfills)])
             + (exportJobs.isEmpty ? [] : ["", ExportJobStatus.renderText(exportJobs)])).joined(separator: "\n")
     }

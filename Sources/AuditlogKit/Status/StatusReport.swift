@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A snapshot of auditlog's state in one database: what `auditlogctl status` shows.
 ///
@@ -171,81 +171,78 @@ extension StatusReport {
     ///
     /// - Throws: ``AuditlogError/extensionNotInstalled`` when the database has
     ///   no auditlog extension, and ``PostgresError`` when a query fails.
-    public static func fetch(from connection: PostgresConnection) throws -> StatusReport {
-        guard let version = try Auditlog.installedExtensionVersion(on: connection) else {
+    public static func fetch(from connection: PostgresConnection) async throws -> StatusReport {
+        guard let version = try await Auditlog.installedExtensionVersion(on: connection) else {
             throw AuditlogError.extensionNotInstalled
         }
         return StatusReport(
             extensionVersion: version,
-            health: try Health.fetch(from: connection),
-            partitions: try Partition.fetchAll(from: connection),
-            sinks: try SinkStatus.fetchAll(from: connection),
-            backfills: try BackfillStatus.fetchAll(from: connection),
-            exportJobs: try ExportJobStatus.fetchRecent(from: connection)
+            health: try await Health.fetch(from: connection),
+            partitions: try await Partition.fetchAll(from: connection),
+            sinks: try await SinkStatus.fetchAll(from: connection),
+            backfills: try await BackfillStatus.fetchAll(from: connection),
+            exportJobs: try await ExportJobStatus.fetchRecent(from: connection)
         )
     }
 }
 
-// Times are selected as seconds since the Unix epoch, which does not depend
-// on the session's TimeZone or DateStyle.
+// Times are selected as seconds since the Unix epoch, under their own column
+// names, which is how `Date` reads them (see `PostgresTextDecodable`).
 
 extension StatusReport.Health {
-    static func fetch(from connection: PostgresConnection) throws -> Self {
-        let row = try connection.query("""
+    static func fetch(from connection: PostgresConnection) async throws -> Self {
+        let row = try await connection.query(
+            """
             SELECT pending_count,
-                   extract(epoch FROM oldest_pending),
+                   extract(epoch FROM oldest_pending) AS oldest_pending,
                    partition_count,
-                   extract(epoch FROM oldest_partition_start),
-                   extract(epoch FROM newest_partition_end),
+                   extract(epoch FROM oldest_partition_start) AS oldest_partition_start,
+                   extract(epoch FROM newest_partition_end) AS newest_partition_end,
                    default_partition_rows,
-                   extract(epoch FROM last_tick_at),
-                   extract(epoch FROM settled_horizon),
+                   extract(epoch FROM last_tick_at) AS last_tick_at,
+                   extract(epoch FROM settled_horizon) AS settled_horizon,
                    oldest_transaction,
                    open_imports,
-                   extract(epoch FROM oldest_open_import_start),
+                   extract(epoch FROM oldest_open_import_start) AS oldest_open_import_start,
                    open_import_abandoned
             FROM auditlog.health
-            """).singleRow(of: "auditlog.health")
+            """
+        ).singleRow(of: "auditlog.health")
         return Self(
-            pendingCount: try row[0, as: Int64.self],
-            oldestPending: try row.date(1),
-            partitionCount: try row[2, as: Int.self],
-            oldestPartitionStart: try row.date(3),
-            newestPartitionEnd: try row.date(4),
-            defaultPartitionRows: try row[5, as: Int64.self],
-            lastTickAt: try row.date(6),
-            settledHorizon: try row.date(7),
-            oldestTransaction: row[8],
-            openImports: try row[9, as: Int64.self],
-            oldestOpenImportStart: try row.date(10),
-            openImportAbandoned: try row[11, as: Bool.self]
+            pendingCount: try row.decode(Int64.self, "pending_count"),
+            oldestPending: try row.decode(Date?.self, "oldest_pending"),
+            partitionCount: try row.decode(Int.self, "partition_count"),
+            oldestPartitionStart: try row.decode(Date?.self, "oldest_partition_start"),
+            newestPartitionEnd: try row.decode(Date?.self, "newest_partition_end"),
+            defaultPartitionRows: try row.decode(Int64.self, "default_partition_rows"),
+            lastTickAt: try row.decode(Date?.self, "last_tick_at"),
+            settledHorizon: try row.decode(Date?.self, "settled_horizon"),
+            oldestTransaction: try row.decode(String?.self, "oldest_transaction"),
+            openImports: try row.decode(Int64.self, "open_imports"),
+            oldestOpenImportStart: try row.decode(Date?.self, "oldest_open_import_start"),
+            openImportAbandoned: try row.decode(Bool.self, "open_import_abandoned")
         )
     }
 }
 
 extension StatusReport.Partition {
-    static func fetchAll(from connection: PostgresConnection) throws -> [Self] {
-        try connection.query("""
+    static func fetchAll(from connection: PostgresConnection) async throws -> [Self] {
+        try await connection.query(
+            """
             SELECT partition_name,
-                   extract(epoch FROM range_start),
-                   extract(epoch FROM range_end),
+                   extract(epoch FROM range_start) AS range_start,
+                   extract(epoch FROM range_end) AS range_end,
                    total_bytes
             FROM auditlog.partitions
             ORDER BY range_start
-            """).rows.map { row in
+            """
+        ).rows.map { row in
             Self(
-                name: try row[0, as: String.self],
-                rangeStart: Date(timeIntervalSince1970: try row[1, as: Double.self]),
-                rangeEnd: Date(timeIntervalSince1970: try row[2, as: Double.self]),
-                totalBytes: try row[3, as: Int64.self]
+                name: try row.decode(String.self, "partition_name"),
+                rangeStart: try row.decode(Date.self, "range_start"),
+                rangeEnd: try row.decode(Date.self, "range_end"),
+                totalBytes: try row.decode(Int64.self, "total_bytes")
             )
         }
-    }
-}
-
-extension QueryResult.Row {
-    /// A nullable time selected as seconds since the Unix epoch.
-    fileprivate func date(_ index: Int) throws -> Date? {
-        try self[index, as: Double?.self].map(Date.init(timeIntervalSince1970:))
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Objects as files under a local directory: the storage for `file:///` URLs.
 ///

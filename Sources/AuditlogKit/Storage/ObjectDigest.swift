@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 
 /// The size and SHA-256 of a stored object.
 public struct ObjectDigest: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A place that keeps objects under keys: a local folder or a bucket.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where and as whom `s3://` storage connects, from the standard AWS
 /// environment variables.
@@ -37,8 +37,9 @@ public struct S3Configuration: Sendable, Equatable {
             throw StorageError.missingCredentials
         }
         self.init(
-            credentials: AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: secret,
-                                        sessionToken: value("AWS_SESSION_TOKEN")),
+            credentials: AWSCredentials(
+                accessKeyID: accessKeyID, secretAccessKey: secret,
+                sessionToken: value("AWS_SESSION_TOKEN")),
             region: value("AWS_REGION") ?? value("AWS_DEFAULT_REGION") ?? "us-east-1",
             endpoint: value("AWS_ENDPOINT_URL_S3") ?? value("AWS_ENDPOINT_URL")
         )

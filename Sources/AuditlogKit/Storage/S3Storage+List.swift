@@ -16,28 +16,33 @@ extension S3Storage {
         let display = "s3://\(bucket)/\(root)\(prefix)"
         // With encoding-type=url, S3 escapes keys that XML 1.0 could not
         // carry; they are decoded below.
-        let query = [("list-type", "2"), ("prefix", root + prefix), ("max-keys", String(pageSize)),
-                     ("encoding-type", "url")]
+        let query = [
+            ("list-type", "2"), ("prefix", root + prefix), ("max-keys", String(pageSize)),
+            ("encoding-type", "url"),
+        ]
         var keys: [String] = []
         var continuation: String?
         repeat {
             let body = try await send(
-                "GET", location: bucketLocation, query: query + (continuation.map { [("continuation-token", $0)] } ?? []),
+                "GET", location: bucketLocation,
+                query: query + (continuation.map { [("continuation-token", $0)] } ?? []),
                 display: display, operation: "list", contentType: nil, body: nil, accept: [200]
             ).body
             let page = ListPage(xml: String(decoding: body, as: UTF8.self))
             for encoded in page.keys {
                 guard let key = Self.decodeListedKey(encoded), key.hasPrefix(root) else {
-                    throw StorageError.s3(operation: "list", url: display, status: 200,
-                                          reason: "the listing holds a key outside the prefix: \(scrubbed(encoded))",
-                                          attempts: 1)
+                    throw StorageError.s3(
+                        operation: "list", url: display, status: 200,
+                        reason: "the listing holds a key outside the prefix: \(scrubbed(encoded))",
+                        attempts: 1)
                 }
                 keys.append(String(key.dropFirst(root.count)))
             }
             guard page.isTruncated else { break }
             guard let token = page.nextContinuationToken, token != continuation else {
-                throw StorageError.s3(operation: "list", url: display, status: 200,
-                                      reason: "a truncated listing without a new continuation token", attempts: 1)
+                throw StorageError.s3(
+                    operation: "list", url: display, status: 200,
+                    reason: "a truncated listing without a new continuation token", attempts: 1)
             }
             continuation = token
         } while true

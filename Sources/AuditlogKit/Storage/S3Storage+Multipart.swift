@@ -19,8 +19,9 @@ extension S3Storage {
         do {
             for part in parts {
                 guard let data = try await get(key: part) else {
-                    throw StorageError.s3(operation: "read", url: displayURL(of: part), status: 404,
-                                          reason: "NoSuchKey: the part to concatenate is missing", attempts: 1)
+                    throw StorageError.s3(
+                        operation: "read", url: displayURL(of: part), status: 404,
+                        reason: "NoSuchKey: the part to concatenate is missing", attempts: 1)
                 }
                 digest.update(data)
                 buffer += data
@@ -58,8 +59,9 @@ extension S3Storage {
                 "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", id)], body: bytes,
                 contentType: "application/octet-stream", accept: [200], operation: "upload part \(number) of")
             guard let etag = response.etag else {
-                throw StorageError.s3(operation: "upload part \(number) of", url: storage.displayURL(of: key),
-                                      status: response.status, reason: "the response has no ETag", attempts: 1)
+                throw StorageError.s3(
+                    operation: "upload part \(number) of", url: storage.displayURL(of: key),
+                    status: response.status, reason: "the response has no ETag", attempts: 1)
             }
             etags.append(etag)
         }
@@ -68,12 +70,14 @@ extension S3Storage {
     /// `CreateMultipartUpload`: a new upload for `key`, with the key's
     /// content type.
     func createMultipartUpload(key: String) async throws -> MultipartUpload {
-        let response = try await send("POST", key: key, query: [("uploads", "")],
-                                      contentType: Self.contentType(of: key), accept: [200],
-                                      operation: "start a multipart upload of")
+        let response = try await send(
+            "POST", key: key, query: [("uploads", "")],
+            contentType: Self.contentType(of: key), accept: [200],
+            operation: "start a multipart upload of")
         guard let id = S3XML(response.body).element("UploadId") else {
-            throw StorageError.s3(operation: "start a multipart upload of", url: displayURL(of: key),
-                                  status: response.status, reason: "the response has no UploadId", attempts: 1)
+            throw StorageError.s3(
+                operation: "start a multipart upload of", url: displayURL(of: key),
+                status: response.status, reason: "the response has no UploadId", attempts: 1)
         }
         return MultipartUpload(key: key, id: id)
     }
@@ -85,20 +89,23 @@ extension S3Storage {
             "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(Self.escaped(etag))</ETag></Part>"
         }
         let body = "<CompleteMultipartUpload>" + parts.joined() + "</CompleteMultipartUpload>"
-        let response = try await send("POST", key: upload.key, query: [("uploadId", upload.id)],
-                                      body: Array(body.utf8), contentType: "application/xml", accept: [200],
-                                      operation: "complete the multipart upload of")
+        let response = try await send(
+            "POST", key: upload.key, query: [("uploadId", upload.id)],
+            body: Array(body.utf8), contentType: "application/xml", accept: [200],
+            operation: "complete the multipart upload of")
         if S3XML(response.body).element("Error") != nil {
-            throw StorageError.s3(operation: "complete the multipart upload of", url: displayURL(of: upload.key),
-                                  status: response.status,
-                                  reason: Self.reason(status: response.status, body: Data(response.body)), attempts: 1)
+            throw StorageError.s3(
+                operation: "complete the multipart upload of", url: displayURL(of: upload.key),
+                status: response.status,
+                reason: Self.reason(status: response.status, body: Data(response.body)), attempts: 1)
         }
     }
 
     /// `AbortMultipartUpload`: S3 drops the parts sent.
     func abort(_ upload: MultipartUpload) async throws {
-        _ = try await send("DELETE", key: upload.key, query: [("uploadId", upload.id)], accept: [200, 204, 404],
-                           operation: "abort the multipart upload of")
+        _ = try await send(
+            "DELETE", key: upload.key, query: [("uploadId", upload.id)], accept: [200, 204, 404],
+            operation: "abort the multipart upload of")
     }
 
     private static func escaped(_ text: String) -> String {

@@ -1,6 +1,7 @@
-import Foundation
+public import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Objects in an S3 bucket, or one of an S3-compatible server: the storage
@@ -35,7 +36,8 @@ public struct S3Storage: ObjectStorage {
         let bucket = rest.prefix { $0 != "/" }
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-")
         guard (3...63).contains(bucket.count), bucket.allSatisfy(allowed.contains),
-              let prefix = rest.dropFirst(bucket.count).removingPercentEncoding else {
+            let prefix = rest.dropFirst(bucket.count).removingPercentEncoding
+        else {
             throw StorageError.unsupportedURL(url)
         }
         self.bucket = String(bucket)
@@ -157,10 +159,11 @@ public struct S3Storage: ObjectStorage {
     ) async throws -> Response {
         let queryString = query.isEmpty ? "" : "?" + SigV4.canonicalQuery(query)
         guard let url = URL(string: location.endpoint + SigV4.encodePath(location.path) + queryString),
-              let host = Self.host(of: url)
+            let host = Self.host(of: url)
         else {
-            throw StorageError.s3(operation: operation, url: display, status: nil,
-                                  reason: "invalid endpoint \(location.endpoint)", attempts: 0)
+            throw StorageError.s3(
+                operation: operation, url: display, status: nil,
+                reason: "invalid endpoint \(location.endpoint)", attempts: 0)
         }
         let payloadHash = SigV4.hexSHA256(body ?? [])
         var attempt = 0
@@ -171,8 +174,10 @@ public struct S3Storage: ObjectStorage {
             var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 60)
             request.httpMethod = method
             request.httpBody = body.map { Data($0) }
-            for (name, value) in signer.sign(method: method, path: location.path, query: query, headers: headers,
-                                             payloadHash: payloadHash) where name != "host" {
+            for (name, value) in signer.sign(
+                method: method, path: location.path, query: query, headers: headers,
+                payloadHash: payloadHash) where name != "host"
+            {
                 request.setValue(value, forHTTPHeaderField: name)
             }
 
@@ -186,12 +191,14 @@ public struct S3Storage: ObjectStorage {
                     let etag = http?.allHeaderFields.first { ($0.key as? String)?.lowercased() == "etag" }?.value
                     return Response(status: status, body: [UInt8](data), etag: etag as? String)
                 }
-                failure = .s3(operation: operation, url: display, status: status,
-                              reason: scrubbed(Self.reason(status: status, body: data)), attempts: attempt)
+                failure = .s3(
+                    operation: operation, url: display, status: status,
+                    reason: scrubbed(Self.reason(status: status, body: data)), attempts: attempt)
                 retryable = status >= 500 || status == 429
             } catch let error as URLError where error.code != .cancelled {
-                failure = .s3(operation: operation, url: display, status: nil,
-                              reason: scrubbed(Self.reason(error)), attempts: attempt)
+                failure = .s3(
+                    operation: operation, url: display, status: nil,
+                    reason: scrubbed(Self.reason(error)), attempts: attempt)
                 retryable = true
             }
             guard retryable, attempt < retry.maxAttempts else { throw failure }
@@ -222,8 +229,8 @@ public struct S3Storage: ObjectStorage {
     static func reason(status: Int, body: Data) -> String {
         let error = S3XML(body)
         switch (error.element("Code"), error.element("Message")) {
-        case let (code?, message?): return "\(code): \(message)"
-        case let (code?, nil): return code
+        case (let code?, let message?): return "\(code): \(message)"
+        case (let code?, nil): return code
         default: return HTTPURLResponse.localizedString(forStatusCode: status)
         }
     }

@@ -31,7 +31,8 @@ struct S3XML {
         let close = "</\(name)>"
         var found: [String] = []
         var rest = text[...]
-        while let start = rest.range(of: open), let end = rest.range(of: close, range: start.upperBound..<rest.endIndex) {
+        while let start = rest.range(of: open), let end = rest.range(of: close, range: start.upperBound..<rest.endIndex)
+        {
             found.append(Self.decodingEntities(rest[start.upperBound..<end.lowerBound]))
             rest = rest[end.upperBound...]
         }
@@ -49,7 +50,7 @@ struct S3XML {
             decoded += rest[..<ampersand]
             let afterAmpersand = rest.index(after: ampersand)
             guard let semicolon = rest[afterAmpersand...].firstIndex(of: ";"),
-                  let character = character(named: rest[afterAmpersand..<semicolon])
+                let character = character(named: rest[afterAmpersand..<semicolon])
             else {
                 decoded.append("&")
                 rest = rest[afterAmpersand...]
@@ -74,7 +75,8 @@ struct S3XML {
         default:
             guard name.hasPrefix("#") else { return nil }
             let digits = name.dropFirst()
-            let value = digits.hasPrefix("x") || digits.hasPrefix("X")
+            let value =
+                digits.hasPrefix("x") || digits.hasPrefix("X")
                 ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits, radix: 10)
             return value.flatMap(Unicode.Scalar.init).map(Character.init)
         }

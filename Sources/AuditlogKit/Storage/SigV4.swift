@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// Signs requests with AWS Signature Version 4, in headers or in a
 /// presigned URL.
@@ -50,10 +50,12 @@ public struct SigV4: Sendable {
         var headers = headers
         headers["x-amz-date"] = timestamp
         if let token = credentials.sessionToken { headers["x-amz-security-token"] = token }
-        let canonical = canonicalRequest(method: method, path: path, query: query, headers: headers,
-                                         payloadHash: payloadHash)
+        let canonical = canonicalRequest(
+            method: method, path: path, query: query, headers: headers,
+            payloadHash: payloadHash)
         let signature = self.signature(of: stringToSign(canonical.request, timestamp: timestamp), timestamp: timestamp)
-        headers["Authorization"] = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope(timestamp)), "
+        headers["Authorization"] =
+            "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope(timestamp)), "
             + "SignedHeaders=\(canonical.signedHeaders), Signature=\(signature)"
         return headers
     }
@@ -93,8 +95,9 @@ public struct SigV4: Sendable {
             ("X-Amz-SignedHeaders", "host"),
         ]
         if let token = credentials.sessionToken { query.append(("X-Amz-Security-Token", token)) }
-        let canonical = canonicalRequest(method: method, path: path, query: query, headers: ["host": host],
-                                         payloadHash: Self.unsignedPayload)
+        let canonical = canonicalRequest(
+            method: method, path: path, query: query, headers: ["host": host],
+            payloadHash: Self.unsignedPayload)
         let signature = self.signature(of: stringToSign(canonical.request, timestamp: timestamp), timestamp: timestamp)
         return endpoint + Self.encodePath(path) + "?" + canonical.query + "&X-Amz-Signature=" + signature
     }
@@ -111,7 +114,8 @@ public struct SigV4: Sendable {
         let encoded: [(name: String, value: String)] = query.map {
             (percentEncode($0.name), percentEncode($0.value))
         }
-        return encoded
+        return
+            encoded
             .sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
             .map { "\($0.name)=\($0.value)" }
             .joined(separator: "&")
@@ -134,7 +138,8 @@ public struct SigV4: Sendable {
         payloadHash: String
     ) -> (request: String, signedHeaders: String, query: String) {
         let canonicalQuery = Self.canonicalQuery(query)
-        let canonicalHeaders = headers
+        let canonicalHeaders =
+            headers
             .map { (name: $0.key.lowercased(), value: Self.trimmed($0.value)) }
             .sorted { $0.name < $1.name }
         let signedHeaders = canonicalHeaders.map(\.name).joined(separator: ";")
@@ -175,8 +180,9 @@ public struct SigV4: Sendable {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec)
+        return String(
+            format: "%04d%02d%02dT%02d%02d%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec)
     }
 
     // MARK: - Helpers

@@ -26,14 +26,14 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(scheme):// storage is not supported yet by this build of auditlogctl"
         case .invalidKey(let key):
             return "invalid object key '\(key)': keys are relative paths without empty, '.' or '..' segments"
-        case let .fileSystem(operation, path, reason):
+        case .fileSystem(let operation, let path, let reason):
             return "could not \(operation) \(path): \(reason)"
         case .missingCredentials:
             return "s3:// storage needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
                 + " (and AWS_SESSION_TOKEN for temporary credentials)"
         case .invalidExpiry(let seconds):
             return "invalid presigned URL lifetime \(seconds)s: it must be between 1 second and 7 days"
-        case let .s3(operation, url, status, reason, attempts):
+        case .s3(let operation, let url, let status, let reason, let attempts):
             let outcome = status.map { "HTTP \($0): \(reason)" } ?? reason
             switch attempts {
             case 0: return "could not \(operation) \(url): \(outcome)"

@@ -44,7 +44,8 @@ struct SinkObjectName: Equatable {
         let rest = middle.dropFirst(backfill.count)
         let id = rest.dropLast(37)
         guard rest.dropFirst(id.count).first == "-", id.allSatisfy(\.isASCII), let number = Int64(id),
-              let page = UUID(uuidString: String(rest.suffix(36))) else { return nil }
+            let page = UUID(uuidString: String(rest.suffix(36)))
+        else { return nil }
         owner = .backfill(id: number, page: page)
     }
 }

@@ -36,8 +36,10 @@ extension SinkVerifier {
             counts[page.day, default: .init()].storedPages += 1
             let sha256 = SigV4.hexSHA256(body)
             if sha256 != page.sha256 {
-                add(.sha256Mismatch, page, "object \(page.objectKey) was changed: its body's SHA-256 is "
-                    + "\(Self.short(sha256)), page \(page.id) recorded \(Self.short(page.sha256))")
+                add(
+                    .sha256Mismatch, page,
+                    "object \(page.objectKey) was changed: its body's SHA-256 is "
+                        + "\(Self.short(sha256)), page \(page.id) recorded \(Self.short(page.sha256))")
             }
             checkLines(of: body, page)
         }
@@ -49,26 +51,36 @@ extension SinkVerifier {
             case (let previous?, _) where previous == page.priorSHA256:
                 return
             case (let previous?, let prior?):
-                add(.chainBroken, page, "chain broken at page \(page.id) (\(page.objectKey)): it follows "
-                    + "\(Self.short(previous)) but the page acknowledged before it, \(prior), is "
-                    + "\(Self.short(page.priorSHA256 ?? "")): a page is missing from the database or was changed")
+                add(
+                    .chainBroken, page,
+                    "chain broken at page \(page.id) (\(page.objectKey)): it follows "
+                        + "\(Self.short(previous)) but the page acknowledged before it, \(prior), is "
+                        + "\(Self.short(page.priorSHA256 ?? "")): a page is missing from the database or was changed")
             case (let previous?, nil):
-                add(.chainBroken, page, "chain broken at page \(page.id) (\(page.objectKey)): it follows "
-                    + "\(Self.short(previous)), which no acknowledged page in the database has: pages before it are missing")
+                add(
+                    .chainBroken, page,
+                    "chain broken at page \(page.id) (\(page.objectKey)): it follows "
+                        + "\(Self.short(previous)), which no acknowledged page in the database has: pages before it are missing"
+                )
             case (nil, let prior):
                 // ack() records no predecessor only for the first page after
                 // the sink's state was made: at its creation, or replaced
                 // by reanchor_if_foreign(), which records why.
                 if let anchor, anchor.reason.hasPrefix("re-anchored"), page.followsAnchor {
-                    let restored = anchor.reason.contains("dump")
+                    let restored =
+                        anchor.reason.contains("dump")
                         ? "; pages acknowledged before the restore are not in the database (auditlog.page is not"
                             + " dumped), so their objects show as unknown objects" : ""
-                    add(.chainRestart, page, "chain \(prior == nil ? "starts" : "restarts") at page \(page.id)"
-                        + " (\(page.objectKey)): the sink was \(anchor.reason) at \(anchor.at)\(restored)")
+                    add(
+                        .chainRestart, page,
+                        "chain \(prior == nil ? "starts" : "restarts") at page \(page.id)"
+                            + " (\(page.objectKey)): the sink was \(anchor.reason) at \(anchor.at)\(restored)")
                 } else if let prior {
-                    add(.unexplainedChainRestart, page, "chain restarts at page \(page.id) (\(page.objectKey)) after"
-                        + " page \(prior) with no re-anchor recorded there (the database keeps only the sink's latest"
-                        + " anchor: \(anchor.map { "'\($0.reason)' at \($0.at)" } ?? "none"))")
+                    add(
+                        .unexplainedChainRestart, page,
+                        "chain restarts at page \(page.id) (\(page.objectKey)) after"
+                            + " page \(prior) with no re-anchor recorded there (the database keeps only the sink's latest"
+                            + " anchor: \(anchor.map { "'\($0.reason)' at \($0.at)" } ?? "none"))")
                 }
             }
         }
@@ -80,8 +92,10 @@ extension SinkVerifier {
             if lines.last?.isEmpty == true { lines.removeLast() }
             counts[page.day, default: .init()].storedEntries += lines.count
             if lines.count != page.rows {
-                add(.rowCountMismatch, page, "object \(page.objectKey) has \(lines.count) lines, page \(page.id)"
-                    + " recorded \(page.rows) entries")
+                add(
+                    .rowCountMismatch, page,
+                    "object \(page.objectKey) has \(lines.count) lines, page \(page.id)"
+                        + " recorded \(page.rows) entries")
             }
             var issues: [VerifyReport.Kind: (count: Int, first: String)] = [:]
             func note(_ kind: VerifyReport.Kind, _ detail: @autoclosure () -> String) {
@@ -96,7 +110,8 @@ extension SinkVerifier {
                     continue
                 }
                 if entry.loggedAt.count < 11 || entry.loggedAt.prefix(10) != page.day
-                    || entry.loggedAt.dropFirst(10).first != "T" {
+                    || entry.loggedAt.dropFirst(10).first != "T"
+                {
                     note(.wrongDay, "line \(number), entry \(entry.id), logged_at \(entry.loggedAt)")
                 }
                 if entry.stream != page.stream {
@@ -125,7 +140,7 @@ extension SinkVerifier {
             for stream in streams.sorted() {
                 for key in try await storage.list(prefix: "\(stream)/dt=") {
                     guard let name = SinkObjectName(key: key, sink: report.sink), name.stream == stream,
-                          from.map({ $0.description <= name.day }) ?? true, to.map({ name.day <= $0.description }) ?? true
+                        from.map({ $0.description <= name.day }) ?? true, to.map({ name.day <= $0.description }) ?? true
                     else { continue }
                     switch name.owner {
                     case .backfill:
@@ -134,15 +149,21 @@ extension SinkVerifier {
                         continue
                     case .page(let id) where key == inFlight:
                         counts[name.day, default: .init()].unknownObjects += 1
-                        report.findings.append(.init(kind: .pageInFlight, objectKey: key,
-                                                     pageID: id.uuidString.lowercased(), message:
-                            "object \(key) is the page in flight: stored, not acknowledged yet"))
+                        report.findings.append(
+                            .init(
+                                kind: .pageInFlight, objectKey: key,
+                                pageID: id.uuidString.lowercased(),
+                                message:
+                                    "object \(key) is the page in flight: stored, not acknowledged yet"))
                     case .page(let id):
                         counts[name.day, default: .init()].unknownObjects += 1
-                        report.findings.append(.init(kind: .unknownObject, objectKey: key, pageID: id.uuidString.lowercased(),
-                            message: "object \(key) is named for sink \(report.sink) but no acknowledged page names it"
-                                + " (exported again after a failover or a restore, left by a page in flight when the"
-                                + " sink was re-anchored, or copied)"))
+                        report.findings.append(
+                            .init(
+                                kind: .unknownObject, objectKey: key, pageID: id.uuidString.lowercased(),
+                                message:
+                                    "object \(key) is named for sink \(report.sink) but no acknowledged page names it"
+                                    + " (exported again after a failover or a restore, left by a page in flight when the"
+                                    + " sink was re-anchored, or copied)"))
                     }
                 }
             }

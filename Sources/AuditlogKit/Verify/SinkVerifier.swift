@@ -65,40 +65,48 @@ public struct SinkVerifier: Sendable {
     ///   read or listed. A missing, damaged or unexpected object is a
     ///   finding, not an error.
     public func verify(on connection: PostgresConnection) async throws -> VerifyReport {
-        guard let definition = try connection.query(
-            """
-            SELECT s.url, s.stream, st.anchored_at, st.anchor_reason,
-                   (SELECT p.object_key FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL)
-            FROM auditlog.sink s LEFT JOIN auditlog.sink_state st ON st.sink = s.name
-            WHERE s.name = $1
-            """, [sink]).rows.first
+        guard
+            let definition = try await connection.query(
+                """
+                SELECT s.url, s.stream, st.anchored_at, st.anchor_reason,
+                       (SELECT p.object_key FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL) AS in_flight
+                FROM auditlog.sink s LEFT JOIN auditlog.sink_state st ON st.sink = s.name
+                WHERE s.name = $1
+                """, [sink]
+            ).rows.first
         else { throw AuditlogError.noSuchSink(sink) }
-        let url = try definition[0, as: String.self]
+        let url = try definition.decode(String.self, "url")
         var walk = Walk(
             report: VerifyReport(sink: sink, url: url, from: from?.description, to: to?.description),
             storage: try openStorage(url),
-            anchor: try definition[3, as: String?.self].map { (reason: $0, at: try definition[2, as: String.self]) }
+            anchor: try definition.decode(String?.self, "anchor_reason").map {
+                (reason: $0, at: try definition.decode(String.self, "anchored_at"))
+            }
         )
         // Every stream the sink ever paged, so that the folders of days
         // without an acknowledged page in range are listed too.
-        walk.streams = Set(try connection.query("SELECT DISTINCT stream FROM auditlog.page WHERE sink = $1", [sink])
-            .rows.map { try $0[0, as: String.self] })
-        if let stream = try definition[1, as: String?.self] {
+        walk.streams = Set(
+            try await connection.query("SELECT DISTINCT stream FROM auditlog.page WHERE sink = $1", [sink])
+                .rows.map { try $0.decode(String.self, "stream") })
+        if let stream = try definition.decode(String?.self, "stream") {
             walk.streams.insert(stream)
         }
 
         var after: (ackedAt: String, pageID: String)?
         while true {
-            let pages = try connection.query(Self.pagesQuery, [
-                sink, after?.ackedAt, after?.pageID, from?.description, to?.description, String(batchSize),
-            ]).rows.map(Page.init)
+            let pages = try await connection.query(
+                Self.pagesQuery,
+                [
+                    sink, after?.ackedAt, after?.pageID, from?.description, to?.description, String(batchSize),
+                ]
+            ).rows.map(Page.init)
             for page in pages {
                 try await walk.check(page)
             }
             guard let last = pages.last, pages.count == batchSize else { break }
             after = (last.ackedAt, last.id)
         }
-        try await walk.listObjects(inFlight: try definition[4, as: String?.self], from: from, to: to)
+        try await walk.listObjects(inFlight: try definition.decode(String?.self, "in_flight"), from: from, to: to)
         return walk.report
     }
 
@@ -106,10 +114,11 @@ public struct SinkVerifier: Sendable {
     /// each with the page acknowledged just before it, whatever its day, and
     /// whether the sink's recorded anchor falls between the two.
     static let pagesQuery = """
-        SELECT p.page_id, p.stream, p.object_key, p.rows, p.sha256, p.prev_sha256, p.acked_at::text,
-               to_char(p.first_logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
-               prior.page_id, prior.sha256,
+        SELECT p.page_id, p.stream, p.object_key, p.rows, p.sha256, p.prev_sha256, p.acked_at::text AS acked_at,
+               to_char(p.first_logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
+               prior.page_id AS prior_page_id, prior.sha256 AS prior_sha256,
                st.anchored_at <= p.acked_at AND (prior.acked_at IS NULL OR prior.acked_at < st.anchored_at)
+                 AS follows_anchor
         FROM auditlog.page p
         LEFT JOIN auditlog.sink_state st ON st.sink = p.sink
         LEFT JOIN LATERAL (
@@ -140,17 +149,17 @@ public struct SinkVerifier: Sendable {
         var followsAnchor: Bool
 
         init(_ row: QueryResult.Row) throws {
-            id = try row[0, as: String.self]
-            stream = try row[1, as: String.self]
-            objectKey = try row[2, as: String.self]
-            rows = try row[3, as: Int.self]
-            sha256 = try row[4, as: String.self]
-            previousSHA256 = try row[5, as: String?.self]
-            ackedAt = try row[6, as: String.self]
-            day = try row[7, as: String.self]
-            priorID = try row[8, as: String?.self]
-            priorSHA256 = try row[9, as: String?.self]
-            followsAnchor = try row[10, as: Bool?.self] ?? false
+            id = try row.decode(String.self, "page_id")
+            stream = try row.decode(String.self, "stream")
+            objectKey = try row.decode(String.self, "object_key")
+            rows = try row.decode(Int.self, "rows")
+            sha256 = try row.decode(String.self, "sha256")
+            previousSHA256 = try row.decode(String?.self, "prev_sha256")
+            ackedAt = try row.decode(String.self, "acked_at")
+            day = try row.decode(String.self, "day")
+            priorID = try row.decode(String?.self, "prior_page_id")
+            priorSHA256 = try row.decode(String?.self, "prior_sha256")
+            followsAnchor = try row.decode(Bool?.self, "follows_anchor") ?? false
         }
     }
 }

@@ -6,14 +6,16 @@ extension VerifyReport {
     public func renderText() -> String {
         let range = from == nil && to == nil ? "all days" : "days \(from ?? "…") to \(to ?? "…")"
         let header = ["sink \(sink) at \(url), \(range)", ""]
-        let table = days.isEmpty
+        let table =
+            days.isEmpty
             ? ["no pages or objects"]
             : TextTable.aligned(
                 [["DAY", "PAGES", "ENTRIES", "STORED PAGES", "STORED ENTRIES", "UNKNOWN OBJECTS", "BACKFILL OBJECTS"]]
                     + days.map { Self.row($0.date, $0.counts) } + [Self.row("total", totals)],
                 rightAligned: Set(1...6)
             )
-        let verdict = succeeded
+        let verdict =
+            succeeded
             ? "ok: \(totals.databasePages) pages and \(totals.databaseEntries) entries verified"
             : "\(problems.count) problem\(problems.count == 1 ? "" : "s")"
         let ordered = problems + findings.filter { $0.severity == .note }
@@ -29,8 +31,10 @@ extension VerifyReport {
     }
 
     private static func row(_ label: String, _ counts: Counts) -> [String] {
-        [label, String(counts.databasePages), String(counts.databaseEntries), String(counts.storedPages),
-         String(counts.storedEntries), String(counts.unknownObjects), String(counts.backfillObjects)]
+        [
+            label, String(counts.databasePages), String(counts.databaseEntries), String(counts.storedPages),
+            String(counts.storedEntries), String(counts.unknownObjects), String(counts.backfillObjects),
+        ]
     }
 
     /// The report with its totals and verdict, and `null` for absent bounds.

@@ -58,8 +58,10 @@ public struct VerifyReport: Sendable, Equatable, Codable {
         public var backfillObjects = 0
 
         /// Creates counts, all zero unless told.
-        public init(databasePages: Int = 0, databaseEntries: Int = 0, storedPages: Int = 0, storedEntries: Int = 0,
-                    unknownObjects: Int = 0, backfillObjects: Int = 0) {
+        public init(
+            databasePages: Int = 0, databaseEntries: Int = 0, storedPages: Int = 0, storedEntries: Int = 0,
+            unknownObjects: Int = 0, backfillObjects: Int = 0
+        ) {
             self.databasePages = databasePages
             self.databaseEntries = databaseEntries
             self.storedPages = storedPages
@@ -193,7 +195,7 @@ public struct VerifyReport: Sendable, Equatable, Codable {
         public var severity: Severity {
             switch self {
             case .missingObject, .unreadableObject, .sha256Mismatch, .rowCountMismatch, .malformedLine, .wrongDay,
-                 .wrongStream, .duplicateEntry, .chainBroken:
+                .wrongStream, .duplicateEntry, .chainBroken:
                 return .error
             case .unexplainedChainRestart, .unknownObject:
                 return .warning
