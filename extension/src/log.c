@@ -18,6 +18,7 @@
 #include "lib/stringinfo.h"
 #include "access/detoast.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -167,11 +168,20 @@ prepare(const char *sql, int nargs, Oid *types)
 static uint64
 run(SPIPlanPtr *plan, SPIPlanPtr (*prepare_plan) (void), Datum *values, const char *nulls)
 {
+#if PG_VERSION_NUM >= 170000
+	/* Postgres 17 replaced the override stack with RestrictSearchPath(). */
+	int			nest_level = NewGUCNestLevel();
+#else
 	OverrideSearchPath pinned = {.schemas = NIL, .addCatalog = true, .addTemp = false};
+#endif
 	uint64		inserted;
 	int			rc;
 
+#if PG_VERSION_NUM >= 170000
+	RestrictSearchPath();
+#else
 	PushOverrideSearchPath(&pinned);
+#endif
 	SPI_connect();
 	forget_stale_plans();
 	if (*plan == NULL)
@@ -181,7 +191,11 @@ run(SPIPlanPtr *plan, SPIPlanPtr (*prepare_plan) (void), Datum *values, const ch
 		elog(ERROR, "auditlog: statement failed: %s", SPI_result_code_string(rc));
 	inserted = SPI_processed;
 	SPI_finish();
+#if PG_VERSION_NUM >= 170000
+	AtEOXact_GUC(true, nest_level);
+#else
 	PopOverrideSearchPath();
+#endif
 	return inserted;
 }
 
