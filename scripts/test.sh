@@ -3,10 +3,10 @@
 # code's layout (swift format lint), installs what is missing, builds the
 # extension and auditlogctl, starts a throwaway Postgres 15 cluster, runs the
 # extension's pg_regress and isolation tests (also each file alone, in reverse
-# order, and on servers whose clock starts at two fixed instants), the pg_dump
-# round trip, the upgrade test, the randomized export test and `swift test`,
-# then stops the cluster; last, the chaos suite at a small size, on a cluster
-# of its own. Python packages go into .tmp/venv.
+# order, on servers whose clock starts at two fixed instants, and on Postgres
+# 16 and 18), the pg_dump round trip, the upgrade test, the randomized export
+# test and `swift test`, then stops the cluster; last, the chaos suite at a
+# small size, on a cluster of its own. Python packages go into .tmp/venv.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -67,6 +67,9 @@ extension/test/upgrade.sh
 # The Python packages the tests use, in the virtual environment $VENV (.tmp/venv),
 # whose python3 is first on the PATH from here on: the Swift tests run it too.
 python_venv psycopg 'psycopg[binary]' moto.server,boto3 'moto[server] boto3' duckdb duckdb
+
+# The same suites on Postgres 16 and 18 (servers from PyPI, into the venv).
+extension/test/versions.sh
 
 log "extension: randomized exactly-once export, fixed seeds"
 "$PYTHON" extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500
