@@ -13,6 +13,8 @@ source "$(dirname "$0")/../scripts/lib.sh"
 entries=${ENTRIES:-1000000}
 
 install_packages
+# PG_VERSION=16 or 18: on that Postgres, from PyPI, instead of Debian's 15.
+[ "${PG_VERSION:-15}" = 15 ] || use_pypi_postgres "$PG_VERSION"
 build_extension
 log "building auditlogctl (release)"
 swift build -c release --product auditlogctl >/dev/null

