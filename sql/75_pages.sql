@@ -275,7 +275,6 @@ SET TimeZone = 'UTC'
 AS $$
 DECLARE
   rendered auditlog.rendered_page;
-  rest auditlog.page := p;
 BEGIN
   EXECUTE auditlog_internal.render_query(auditlog_internal.page_query(p, after_logged_at, after_id, since, before, max_rows),
                                 p.format, auditlog_internal.max_page_bytes(), auditlog_internal.page_head(p))
@@ -295,7 +294,7 @@ BEGIN
   IF p.job_id IS NOT NULL THEN
     -- An export job's part is its last when nothing is left after it.
     EXECUTE format('SELECT NOT EXISTS (%s)',
-                   auditlog_internal.page_query(rest, coalesce(page.last_logged_at, after_logged_at), coalesce(page.last_id, after_id),
+                   auditlog_internal.page_query(p, coalesce(page.last_logged_at, after_logged_at), coalesce(page.last_id, after_id),
                                        since, before, 1))
     INTO page.final;
   END IF;

@@ -157,6 +157,7 @@ BEGIN
   PERFORM set_config('synchronous_commit', 'on', true);
   s := auditlog_internal.locked_sink(sink);
   PERFORM auditlog_internal.reanchor_if_foreign(s);
+  owner.sink := s.name;
 
   SELECT * INTO pinned FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL;
   IF FOUND THEN
@@ -207,7 +208,6 @@ BEGIN
       CONTINUE;
     END IF;
 
-    owner.sink := s.name;
     SELECT * INTO cut FROM auditlog_internal.pin_batch_page(owner, s, state.cursor_tick, state.batch_tick,
                                                    state.after_stream, state.after_logged_at, state.after_id, max_rows);
     IF cut.page IS NULL THEN

@@ -113,6 +113,9 @@ BEGIN
     RETURN;
   END IF;
   owner.backfill_id := b.backfill_id;
+  owner.tenant_id := s.tenant_id;
+  owner.operation_prefix := s.operation_prefix;
+  owner.format := 'ndjson';
 
   -- Each turn pins a page, or finishes a chunk, or reads the next one; a
   -- chunk with nothing for this sink is passed over in the same call.
@@ -146,9 +149,6 @@ BEGIN
       -- left of it: its entries after the key it is paged up to (or the
       -- chunk's start), up to the chunk's last key.
       owner.stream := b.chunk_streams[1];
-      owner.tenant_id := s.tenant_id;
-      owner.operation_prefix := s.operation_prefix;
-      owner.format := 'ndjson';
       owner.last_logged_at := b.chunk_last_logged_at;
       owner.last_id := b.chunk_last_id;
       SELECT * INTO cut

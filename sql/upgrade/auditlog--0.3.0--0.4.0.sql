@@ -1031,7 +1031,6 @@ SET TimeZone = 'UTC'
 AS $$
 DECLARE
   rendered auditlog.rendered_page;
-  rest auditlog.page := p;
 BEGIN
   EXECUTE auditlog_internal.render_query(auditlog_internal.page_query(p, after_logged_at, after_id, since, before, max_rows),
                                 p.format, auditlog_internal.max_page_bytes(), auditlog_internal.page_head(p))
@@ -1051,7 +1050,7 @@ BEGIN
   IF p.job_id IS NOT NULL THEN
     -- An export job's part is its last when nothing is left after it.
     EXECUTE format('SELECT NOT EXISTS (%s)',
-                   auditlog_internal.page_query(rest, coalesce(page.last_logged_at, after_logged_at), coalesce(page.last_id, after_id),
+                   auditlog_internal.page_query(p, coalesce(page.last_logged_at, after_logged_at), coalesce(page.last_id, after_id),
                                        since, before, 1))
     INTO page.final;
   END IF;
@@ -1261,6 +1260,7 @@ BEGIN
   PERFORM set_config('synchronous_commit', 'on', true);
   s := auditlog_internal.locked_sink(sink);
   PERFORM auditlog_internal.reanchor_if_foreign(s);
+  owner.sink := s.name;
 
   SELECT * INTO pinned FROM auditlog.page p WHERE p.sink = s.name AND p.acked_at IS NULL;
   IF FOUND THEN
@@ -1311,7 +1311,6 @@ BEGIN
       CONTINUE;
     END IF;
 
-    owner.sink := s.name;
     SELECT * INTO cut FROM auditlog_internal.pin_batch_page(owner, s, state.cursor_tick, state.batch_tick,
                                                    state.after_stream, state.after_logged_at, state.after_id, max_rows);
     IF cut.page IS NULL THEN
@@ -1470,6 +1469,9 @@ BEGIN
     RETURN;
   END IF;
   owner.backfill_id := b.backfill_id;
+  owner.tenant_id := s.tenant_id;
+  owner.operation_prefix := s.operation_prefix;
+  owner.format := 'ndjson';
 
   -- Each turn pins a page, or finishes a chunk, or reads the next one; a
   -- chunk with nothing for this sink is passed over in the same call.
@@ -1503,9 +1505,6 @@ BEGIN
       -- left of it: its entries after the key it is paged up to (or the
       -- chunk's start), up to the chunk's last key.
       owner.stream := b.chunk_streams[1];
-      owner.tenant_id := s.tenant_id;
-      owner.operation_prefix := s.operation_prefix;
-      owner.format := 'ndjson';
       owner.last_logged_at := b.chunk_last_logged_at;
       owner.last_id := b.chunk_last_id;
       SELECT * INTO cut
