@@ -36,16 +36,18 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# build_extension [DIR]: builds the extension in DIR (extension/ by default)
+# for the Postgres of PG_CONFIG and installs it there.
 build_extension() {
-  log "building and installing the extension for $("$PG_CONFIG" --version)"
-  # Objects built for another version are built again.
-  local built_for=$ROOT/extension/.built-for version
+  local dir=${1:-$ROOT/extension} version
   version=$("$PG_CONFIG" --version)
-  [ "$(cat "$built_for" 2>/dev/null)" = "$version" ] ||
-    make -s -C "$ROOT/extension" PG_CONFIG="$PG_CONFIG" clean >/dev/null
-  make -s -C "$ROOT/extension" PG_CONFIG="$PG_CONFIG" "${EXTENSION_MAKE_ARGS[@]}" >/dev/null
-  make -s -C "$ROOT/extension" PG_CONFIG="$PG_CONFIG" install >/dev/null
-  echo "$version" > "$built_for"
+  log "building and installing the extension for $version"
+  # Objects built for another version are built again.
+  [ "$(cat "$dir/.built-for" 2>/dev/null)" = "$version" ] ||
+    make -s -C "$dir" PG_CONFIG="$PG_CONFIG" clean >/dev/null
+  make -s -C "$dir" PG_CONFIG="$PG_CONFIG" "${EXTENSION_MAKE_ARGS[@]}" >/dev/null
+  make -s -C "$dir" PG_CONFIG="$PG_CONFIG" install >/dev/null
+  echo "$version" > "$dir/.built-for"
 }
 
 # use_pypi_postgres VERSION: Postgres 16 or 18 from PyPI, whose server
