@@ -1,5 +1,16 @@
 -- Status.
 
+-- Which edition of auditlog this is, and which release: 'c', the extension
+-- with its C module, or 'sql', the same log without C (src/auditlog.sql has
+-- that edition's twin of this function).
+CREATE FUNCTION auditlog.edition(OUT edition text, OUT version text)
+RETURNS record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN ('c'::text, (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'auditlog'));
+COMMENT ON FUNCTION auditlog.edition IS
+  'Which edition of auditlog is installed (c: with its C module; sql: without C) and its version.';
+
 CREATE VIEW auditlog.health AS
 SELECT (SELECT count(*) FROM auditlog.pending) AS pending_count,
        (SELECT min(started_at) FROM auditlog.pending) AS oldest_pending,

@@ -29,7 +29,7 @@ GRANT SELECT ON auditlog.entry, auditlog.pending, auditlog.partitions, auditlog.
   auditlog.page, auditlog.sink_state
   TO auditlog_reader;
 -- auditlog.health shows open import spans by their lock's keys.
-GRANT EXECUTE ON FUNCTION auditlog.valid_stream TO auditlog_writer, auditlog_reader;
+GRANT EXECUTE ON FUNCTION auditlog.valid_stream, auditlog.edition TO auditlog_writer, auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog_internal.import_lock_class, auditlog_internal.import_lock_key, auditlog_internal.import_span_locks,
   auditlog_internal.clock_floor_time TO auditlog_reader;
 GRANT EXECUTE ON FUNCTION auditlog.utc_day, auditlog_internal.partition_range, auditlog.settled_horizon, auditlog.list,

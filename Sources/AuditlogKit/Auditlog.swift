@@ -1,7 +1,7 @@
 /// Facts about auditlog shared by the library and `auditlogctl`.
 public enum Auditlog {
     /// The version of `auditlogctl` and AuditlogKit.
-    public static let toolVersion = "0.4.0"
+    public static let toolVersion = "0.5.0"
 
     /// Returns the version of the auditlog extension installed in the
     /// connected database, or `nil` when it is not installed.
