@@ -111,13 +111,13 @@ def assemble(script_text, twin_texts):
     replaced = {}
     extras = []
     for k, s in twins:
-        if k in keys and k not in replaced:
+        if k is None or k not in keys:
+            extras.append(s)
+        elif k not in replaced:
             replaced[k] = ''.join(extras) + s
             extras = []
-        elif k in keys:
-            sys.exit(f'sql_edition.py: two twins of {k[0].lower()} {k[1]}')
         else:
-            extras.append(s)
+            sys.exit(f'sql_edition.py: two twins of {k[0].lower()} {k[1]}')
     if extras:
         sys.exit('sql_edition.py: a twin file ends with statements that replace nothing:\n' + ''.join(extras))
 
@@ -168,7 +168,12 @@ trusted = false
 -- extension/src/*.sql, not this file.
 \\set ON_ERROR_STOP on
 BEGIN;
+-- As CREATE EXTENSION runs a script: function bodies are checked when they
+-- run, not when made (a function may name a table made further on).
+SET LOCAL check_function_bodies = off;
+SET LOCAL client_min_messages = warning;
 CREATE SCHEMA auditlog;
+SET LOCAL search_path = auditlog;
 """)
         f.write(plain)
         f.write('\nCOMMIT;\n')

@@ -125,13 +125,13 @@ CREATE FUNCTION auditlog_internal.render_step(state internal, e auditlog.entry, 
 RETURNS internal
 LANGUAGE C IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'auditlog_render_step';
-COMMENT ON FUNCTION auditlog_internal.render_step IS 'Internal: the transition function of render_entries().';
+COMMENT ON FUNCTION auditlog_internal.render_step IS 'Internal (C edition): the transition function of render_entries().';
 
 CREATE FUNCTION auditlog_internal.render_final(state internal)
 RETURNS auditlog.rendered_page
 LANGUAGE C IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'auditlog_render_final';
-COMMENT ON FUNCTION auditlog_internal.render_final IS 'Internal: the final function of render_entries().';
+COMMENT ON FUNCTION auditlog_internal.render_final IS 'Internal (C edition): the final function of render_entries().';
 
 CREATE AGGREGATE auditlog_internal.render_entries(e auditlog.entry, format text, max_bytes int, head text) (
   SFUNC = auditlog_internal.render_step,
@@ -141,7 +141,7 @@ CREATE AGGREGATE auditlog_internal.render_entries(e auditlog.entry, format text,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE auditlog_internal.render_entries(auditlog.entry, text, int, text) IS
-  'Internal: the entries as a page body in format ndjson or csv, after head: the longest prefix in (logged_at, id) order of at most max_bytes (at least one entry), whatever order they come in.';
+  'Internal (C edition): the entries as a page body in format ndjson or csv, after head: the longest prefix in (logged_at, id) order of at most max_bytes (at least one entry), whatever order they come in.';
 
 -- The query that renders the entries another query selects, as one row of
 -- auditlog.rendered_page.

@@ -28,8 +28,11 @@ FROM pg_proc p
 WHERE p.pronamespace IN ('auditlog'::regnamespace, 'auditlog_internal'::regnamespace)
   AND (obj_description(p.oid, 'pg_proc') IS NULL
        OR (obj_description(p.oid, 'pg_proc') LIKE 'Internal%') <> (p.pronamespace = 'auditlog_internal'::regnamespace));
+-- (Helpers of one edition only, C or SQL, say so in their comment; the
+-- count is of those both editions have.)
 SELECT (SELECT count(*) FROM pg_proc WHERE pronamespace = 'auditlog'::regnamespace) AS public_functions,
-       (SELECT count(*) FROM pg_proc WHERE pronamespace = 'auditlog_internal'::regnamespace) AS internal_functions;
+       (SELECT count(*) FROM pg_proc WHERE pronamespace = 'auditlog_internal'::regnamespace
+          AND obj_description(oid, 'pg_proc') NOT LIKE 'Internal (% edition)%') AS internal_functions;
 
 -- SECURITY DEFINER functions pin their search_path: SQL and PL/pgSQL ones
 -- with a SET clause, C ones in code (extension/src/log.c).

@@ -87,7 +87,7 @@ WHERE outcome = 'denied' AND has_table_privilege('pm_admin', 'auditlog.' || quot
 -- The nulls of functions come from subqueries: a constant null given to a
 -- strict function is folded away before the privilege check; CALL takes no
 -- subquery.)
-CREATE FUNCTION pg_temp.try_calling(role text) RETURNS TABLE (proname name, called boolean, granted boolean)
+CREATE FUNCTION pg_temp.try_calling(role text) RETURNS TABLE (proname name, called boolean, granted boolean, shared boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
   f record;
@@ -103,6 +103,8 @@ BEGIN
            ORDER BY p.oid::regprocedure::text LOOP
     proname := f.proname;
     granted := has_function_privilege(role, f.oid, 'EXECUTE');
+    -- (helpers of one edition only, C or SQL, say so in their comment)
+    shared := coalesce(obj_description(f.oid, 'pg_proc'), '') NOT LIKE 'Internal (% edition)%';
     BEGIN
       EXECUTE format('SET LOCAL ROLE %I', role);
       EXECUTE format(CASE WHEN f.prokind = 'p' THEN 'CALL %s.%I(%s)' ELSE 'SELECT %s.%I(%s)' END,
@@ -116,7 +118,9 @@ BEGIN
   END LOOP;
 END
 $$;
-SELECT role, count(*) FILTER (WHERE called) AS called, count(*) FILTER (WHERE NOT called) AS refused,
+-- (Counted: the functions both editions have; any function called unlike
+-- its grants is named.)
+SELECT role, count(*) FILTER (WHERE called AND shared) AS called, count(*) FILTER (WHERE NOT called AND shared) AS refused,
        string_agg(proname, ' ' ORDER BY proname) FILTER (WHERE called IS DISTINCT FROM granted) AS unlike_the_catalog
 FROM (VALUES ('pm_writer'), ('pm_reader'), ('pm_admin'), ('pm_outsider')) AS r(role),
      LATERAL pg_temp.try_calling(r.role)
