@@ -2,9 +2,10 @@
 # Benchmark: auditlog.record() against a plain INSERT into a table of the same
 # shape (same columns, daily partitions, DEFAULT partition, primary key,
 # writer_xid and (tenant_id, logged_at) indexes on each partition, the
-# details CHECK), without the extension. Both run in one session on one
-# throwaway cluster, alternating rounds so drift on a noisy machine hits both;
-# prints TPS and the ratio.
+# details CHECK), without the extension: record() of the C edition, and of
+# the SQL edition (installed with psql -f by a role that is not a superuser,
+# in a database of its own). All run on one throwaway cluster, alternating
+# rounds so drift on a noisy machine hits each; prints TPS and the ratios.
 #
 #   bench/record_vs_insert.sh            # 3 rounds of 15 s each, 4 clients
 #   SECONDS_PER_RUN=30 ROUNDS=5 CLIENTS=8 bench/record_vs_insert.sh
@@ -31,6 +32,12 @@ start_cluster "$cluster"
 psql=(psql -X -q -v ON_ERROR_STOP=1)
 "${psql[@]}" -d postgres -c 'ALTER SYSTEM SET synchronous_commit = off' -c 'ALTER SYSTEM SET fsync = on' \
   -c 'SELECT pg_reload_conf()' -c 'CREATE DATABASE bench' >/dev/null
+
+# The SQL edition, as a managed service's admin role installs it.
+make -s -C "$ROOT/extension" sql-edition
+"${psql[@]}" -d postgres -c 'CREATE ROLE bench_owner LOGIN CREATEROLE' -c 'CREATE DATABASE bench_sql OWNER bench_owner' >/dev/null
+"${psql[@]}" -U bench_owner -d bench_sql -f "$ROOT/extension/sql-edition/auditlog.sql" >/dev/null
+"${psql[@]}" -U bench_owner -d bench_sql -c 'SELECT auditlog.ensure_partitions(7)' >/dev/null
 
 "${psql[@]}" -d bench >/dev/null <<'SQL'
 SET client_min_messages = warning;
@@ -75,25 +82,27 @@ VALUES (gen_random_uuid(), 'audit', clock_timestamp(), clock_timestamp(), 'proje
   201, '{"name": "demo", "size": 3}', pg_current_xact_id());
 SQL
 
-tps() {
-  pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" -f "$work/$1.sql" bench 2>/dev/null |
+tps() {  # tps SCRIPT DATABASE
+  pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" -f "$work/$1.sql" "$2" 2>/dev/null |
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
 
 log "pgbench: $rounds rounds of $seconds s each, $clients clients, alternating"
-insert_runs=() record_runs=()
+insert_runs=() record_runs=() sql_runs=()
 for r in $(seq "$rounds"); do
-  i=$(tps insert); insert_runs+=("$i")
-  c=$(tps record); record_runs+=("$c")
-  printf 'round %d: plain INSERT %10.0f tps   auditlog.record() %10.0f tps\n' "$r" "$i" "$c"
+  i=$(tps insert bench); insert_runs+=("$i")
+  c=$(tps record bench); record_runs+=("$c")
+  q=$(tps record bench_sql); sql_runs+=("$q")
+  printf 'round %d: plain INSERT %8.0f tps   record(), C edition %8.0f tps   record(), SQL edition %8.0f tps\n' \
+    "$r" "$i" "$c" "$q"
 done
 
-python3 - "${insert_runs[*]}" "${record_runs[*]}" <<'PY'
+python3 - "${insert_runs[*]}" "${record_runs[*]}" "${sql_runs[*]}" <<'PY'
 import statistics, sys
-insert = [float(x) for x in sys.argv[1].split()]
-record = [float(x) for x in sys.argv[2].split()]
-mi, mr = statistics.median(insert), statistics.median(record)
-print(f"median: plain INSERT {mi:.0f} tps, auditlog.record() {mr:.0f} tps")
-print(f"ratio record()/INSERT: {mr / mi:.2f} (goal >= 0.85)")
+insert, record, sql = ([float(x) for x in arg.split()] for arg in sys.argv[1:4])
+mi, mr, ms = statistics.median(insert), statistics.median(record), statistics.median(sql)
+print(f"median: plain INSERT {mi:.0f} tps, record() C edition {mr:.0f} tps, record() SQL edition {ms:.0f} tps")
+print(f"ratio record()/INSERT: C edition {mr / mi:.2f} (goal >= 0.85), SQL edition {ms / mi:.2f} (goal >= 0.6)")
 PY
-"${psql[@]}" -At -d bench -c "SELECT 'rows written: plain ' || (SELECT count(*) FROM plain.entry) || ', auditlog ' || (SELECT count(*) FROM auditlog.entry)"
+"${psql[@]}" -At -d bench -c "SELECT 'rows written: plain ' || (SELECT count(*) FROM plain.entry) || ', C edition ' || (SELECT count(*) FROM auditlog.entry)"
+"${psql[@]}" -At -d bench_sql -c "SELECT 'rows written: SQL edition ' || count(*) FROM auditlog.entry"

@@ -167,6 +167,7 @@ trusted = false
 -- Assembled by `make -C extension sql-edition`; edit sql/*.sql and
 -- extension/src/*.sql, not this file.
 \\set ON_ERROR_STOP on
+\\o /dev/null
 BEGIN;
 -- As CREATE EXTENSION runs a script: function bodies are checked when they
 -- run, not when made (a function may name a table made further on).
@@ -176,7 +177,7 @@ CREATE SCHEMA auditlog;
 SET LOCAL search_path = auditlog;
 """)
         f.write(plain)
-        f.write('\nCOMMIT;\n')
+        f.write('\nCOMMIT;\n\\o\n')
 
 
 if __name__ == '__main__':

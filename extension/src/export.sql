@@ -45,20 +45,18 @@ BEGIN
 END
 $$;
 
--- What export.c's refusal refuses, seen from SQL, which has no word for a
--- transaction block:
+-- What export.c's refusal refuses, as far as SQL can see it:
 -- * a subtransaction: each (sub)transaction that has an xid holds a lock on
 --   it; one row written here gives every level its xid, and more than one
 --   such lock held by this backend means more than one level;
--- * an explicit block, or a later statement of a pipeline: the transaction
---   began before this statement did (BEGIN, or the pipeline's first
---   statement, was another message). (After a COMMIT in a DO block or a
---   procedure, the new transaction begins after the statement: no block.)
--- * an implicit block (several statements in one query string): the query
---   string holds another statement after this one.
--- What SQL cannot do is what the C does last: make the first statement of a
--- pipeline commit as soon as it returns. docs/guarantees.md says what that
--- leaves to the client.
+-- * an implicit block: the query string holds another statement after this
+--   one.
+-- What SQL cannot see from inside a function is an explicit block (BEGIN),
+-- or a later statement of a pipeline: the times a statement and its
+-- transaction began differ in both, and also for a lone statement sent with
+-- the extended protocol. Nor can it make the first statement of a pipeline
+-- commit as soon as it returns. docs/guarantees.md says what that leaves to
+-- the client (auditlogctl sends each of these calls on its own, in autocommit).
 CREATE FUNCTION auditlog_internal.refuse_transaction_block(what text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT
@@ -76,7 +74,7 @@ BEGIN
       USING ERRCODE = 'active_sql_transaction',
             HINT = 'Call it on its own, not after SAVEPOINT nor inside a PL/pgSQL block with an EXCEPTION clause.';
   END IF;
-  IF now() < statement_timestamp() OR auditlog_internal.statements(current_query()) > 1 THEN
+  IF auditlog_internal.statements(current_query()) > 1 THEN
     RAISE EXCEPTION '% cannot run inside a transaction block', what
       USING ERRCODE = 'active_sql_transaction',
             HINT = 'Call it on its own, outside BEGIN ... COMMIT and not with other statements in one query string, so that it commits by itself.';

@@ -3,43 +3,36 @@
 -- The same checks, messages and SQLSTATEs, the same statements, and the
 -- same order of stamping as stamp.c: the writer's top-level xid is assigned
 -- first (pg_current_xact_id()), and only then is the time read, never below
--- the clock floor. Unlike the C, these functions pin search_path with a SET
--- clause, the one way SQL has: it costs throughput (bench/record_vs_insert.sh
--- measures both editions), never safety.
+-- the clock floor. The functions writers call pin search_path with a SET
+-- clause, the one way SQL has, and it costs (bench/record_vs_insert.sh
+-- measures both editions). The helpers they call have none, as each one
+-- would cost as much again: they are granted to nobody and run only inside
+-- the search path of the function that calls them (every name in them is
+-- qualified all the same).
 
 -- The server clock, never below the floor (stamp.c's auditlog_clock()).
+-- (An expression, inlined where it is used.)
 CREATE FUNCTION auditlog_internal.clock()
 RETURNS timestamptz
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT greatest(clock_timestamp(), timestamptz '2000-01-01 00:00:00+00' + f.last_value * interval '1 microsecond')
-  FROM auditlog.clock_floor f
-$$;
+RETURN greatest(clock_timestamp(), timestamptz '2000-01-01 00:00:00+00'
+                + pg_sequence_last_value('auditlog.clock_floor'::regclass) * interval '1 microsecond');
 COMMENT ON FUNCTION auditlog_internal.clock IS
   'Internal (SQL edition): the server clock, never below the clock floor.';
 
 -- A UUIDv7 (RFC 9562) of a time, as stamp.c makes it: 48 bits of Unix
 -- milliseconds, 12 bits of sub-millisecond fraction, then the version and
 -- variant and 62 random bits (those of a random UUID, whose variant bits
--- are already RFC 9562's).
+-- are already RFC 9562's). Only ever given a time from clock(), never below
+-- the floor's origin, 2000-01-01, so never one before the Unix epoch, which
+-- stamp.c refuses. (An expression, inlined where it is used.)
 CREATE FUNCTION auditlog_internal.uuid_v7(at timestamptz)
 RETURNS uuid
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  unix_usecs bigint := (extract(epoch FROM at) * 1000000)::bigint;
-BEGIN
-  IF unix_usecs < 0 THEN
-    RAISE EXCEPTION 'audit entry time is before 1970-01-01'
-      USING ERRCODE = 'datetime_field_overflow',
-            DETAIL = 'UUIDv7 ids cannot encode times before the Unix epoch.';
-  END IF;
-  RETURN encode(int8send(((unix_usecs / 1000) << 16) | x'7000'::int | ((unix_usecs % 1000) * 4096 / 1000))
-                || substr(uuid_send(gen_random_uuid()), 9, 8), 'hex')::uuid;
-END
-$$;
+LANGUAGE sql VOLATILE
+RETURN encode(int8send((floor(extract(epoch FROM at) * 1000)::bigint << 16)
+                       | x'7000'::int
+                       | (((extract(epoch FROM at) * 1000000)::bigint % 1000) * 4096 / 1000))
+              || substr(uuid_send(gen_random_uuid()), 9, 8), 'hex')::uuid;
 COMMENT ON FUNCTION auditlog_internal.uuid_v7 IS
   'Internal (SQL edition): a UUIDv7 of the given time, ordered by it to the microsecond.';
 
@@ -51,7 +44,6 @@ CREATE FUNCTION auditlog_internal.check_entry(
   http_status int, details jsonb, size bigint)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF operation IS NULL THEN
@@ -91,10 +83,27 @@ $$;
 COMMENT ON FUNCTION auditlog_internal.check_entry IS
   'Internal (SQL edition): the checks record() and begin() apply to their arguments (allow_timeout null: no result to check).';
 
+-- Whether check_entry() would pass, as one expression (inlined where it is
+-- used): the write path asks this, and check_entry() only to say what fails.
+CREATE FUNCTION auditlog_internal.entry_ok(
+  operation text, stream text, allow_reserved boolean, result auditlog.result, allow_timeout boolean,
+  http_status int, details jsonb, size bigint)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT coalesce(btrim(operation, E' \t\r\n') <> '' AND auditlog.valid_stream(stream)
+                       AND (allow_reserved OR stream <> 'auditlog')
+                       AND (allow_timeout IS NULL OR (result IS NOT NULL AND (allow_timeout OR result <> 'timeout')))
+                       AND (http_status IS NULL OR http_status BETWEEN 100 AND 599)
+                       AND (details IS NULL OR jsonb_typeof(details) = 'object')
+                       AND size <= 64 * 1024, false)
+$$;
+COMMENT ON FUNCTION auditlog_internal.entry_ok IS
+  'Internal (SQL edition): whether check_entry() passes for these arguments.';
+
 CREATE FUNCTION auditlog_internal.check_completion(http_status int, details jsonb, size bigint)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF http_status < 100 OR http_status > 599 THEN
@@ -122,8 +131,7 @@ COMMENT ON FUNCTION auditlog_internal.check_completion IS
 -- family and mask bits, then 4 or 16 bytes of address).
 CREATE FUNCTION auditlog_internal.stored_size(details jsonb)
 RETURNS bigint
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE  -- (as pg_column_size() is: else it would not be inlined)
 -- (Of a copy made afresh: the value given may be stored compressed, out of
 -- line or with a short header, which its own size would count.)
 RETURN CASE WHEN details IS NULL THEN 0 ELSE pg_column_size(details::text::jsonb) - 4 END;
@@ -133,52 +141,16 @@ COMMENT ON FUNCTION auditlog_internal.stored_size(jsonb) IS
 CREATE FUNCTION auditlog_internal.stored_size(source_ip inet)
 RETURNS bigint
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 RETURN CASE family(source_ip) WHEN 4 THEN 6 WHEN 6 THEN 18 ELSE 0 END;
 COMMENT ON FUNCTION auditlog_internal.stored_size(inet) IS
   'Internal (SQL edition): the bytes of a source_ip value as an entry''s size counts them.';
 
--- record() and record_internal(), which differ only in the stream they allow.
-CREATE FUNCTION auditlog_internal.write_entry(
-  allow_reserved boolean, operation text, stream text, actor_type text, actor_id text, tenant_id text,
-  resource_type text, resource_id text, request_id text, request_uri text, source_ip inet, user_agent text,
-  auth_method text, credential_id text, result auditlog.result, http_status int, error_code text,
-  error_message text, details jsonb)
-RETURNS uuid
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  writer xid8;
-  at timestamptz;
-  new_id uuid;
-BEGIN
-  PERFORM auditlog_internal.check_entry(operation, stream, allow_reserved, result, false, http_status, details,
-    coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0) + coalesce(octet_length(actor_type), 0)
-    + coalesce(octet_length(actor_id), 0) + coalesce(octet_length(tenant_id), 0)
-    + coalesce(octet_length(resource_type), 0) + coalesce(octet_length(resource_id), 0)
-    + coalesce(octet_length(request_id), 0) + coalesce(octet_length(request_uri), 0)
-    + auditlog_internal.stored_size(source_ip) + coalesce(octet_length(user_agent), 0)
-    + coalesce(octet_length(auth_method), 0) + coalesce(octet_length(credential_id), 0)
-    + coalesce(octet_length(error_code), 0) + coalesce(octet_length(error_message), 0)
-    + auditlog_internal.stored_size(details));
-  -- The xid first, then the time (stamp.c says why).
-  writer := pg_current_xact_id();
-  at := auditlog_internal.clock();
-  new_id := auditlog_internal.uuid_v7(at);
-  INSERT INTO auditlog.entry (id, stream, logged_at, started_at, operation, actor_type, actor_id, tenant_id,
-                              resource_type, resource_id, request_id, request_uri, source_ip, user_agent,
-                              auth_method, credential_id, result, http_status, error_code, error_message,
-                              details, writer_xid)
-  VALUES (new_id, stream, at, at, operation, actor_type, actor_id, tenant_id, resource_type, resource_id,
-          request_id, request_uri, source_ip, user_agent, auth_method, credential_id, result, http_status,
-          error_code, error_message, details, writer);
-  RETURN new_id;
-END
-$$;
-COMMENT ON FUNCTION auditlog_internal.write_entry IS
-  'Internal (SQL edition): what record() and record_internal() do: check, stamp and write one entry.';
-
+-- record() and record_internal() differ only in the stream they allow and
+-- in who may call them; their bodies are the same, written twice because a
+-- call from one PL/pgSQL function to another would cost record() a third of
+-- its throughput (bench/record_vs_insert.sh). Few statements, for the same
+-- reason: PL/pgSQL prepares each expression again in every transaction, and
+-- a writer's transaction is often a single record().
 CREATE FUNCTION auditlog.record(
   operation     text,
   stream        text DEFAULT 'audit',
@@ -202,10 +174,34 @@ RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  size bigint := coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0)
+    + coalesce(octet_length(actor_type), 0) + coalesce(octet_length(actor_id), 0)
+    + coalesce(octet_length(tenant_id), 0) + coalesce(octet_length(resource_type), 0)
+    + coalesce(octet_length(resource_id), 0) + coalesce(octet_length(request_id), 0)
+    + coalesce(octet_length(request_uri), 0) + auditlog_internal.stored_size(source_ip)
+    + coalesce(octet_length(user_agent), 0) + coalesce(octet_length(auth_method), 0)
+    + coalesce(octet_length(credential_id), 0) + coalesce(octet_length(error_code), 0)
+    + coalesce(octet_length(error_message), 0) + auditlog_internal.stored_size(details);
+  writer xid8;
+  at timestamptz;
+  new_id uuid;
 BEGIN
-  RETURN auditlog_internal.write_entry(false, operation, stream, actor_type, actor_id, tenant_id, resource_type,
-    resource_id, request_id, request_uri, source_ip, user_agent, auth_method, credential_id, result,
-    http_status, error_code, error_message, details);
+  IF NOT auditlog_internal.entry_ok(operation, stream, false, result, false, http_status, details, size) THEN
+    PERFORM auditlog_internal.check_entry(operation, stream, false, result, false, http_status, details, size);
+  END IF;
+  -- The xid first, then the time (stamp.c says why).
+  writer := pg_current_xact_id();
+  at := auditlog_internal.clock();
+  new_id := auditlog_internal.uuid_v7(at);
+  INSERT INTO auditlog.entry (id, stream, logged_at, started_at, operation, actor_type, actor_id, tenant_id,
+                              resource_type, resource_id, request_id, request_uri, source_ip, user_agent,
+                              auth_method, credential_id, result, http_status, error_code, error_message,
+                              details, writer_xid)
+  VALUES (new_id, stream, at, at, operation, actor_type, actor_id, tenant_id, resource_type, resource_id,
+          request_id, request_uri, source_ip, user_agent, auth_method, credential_id, result, http_status,
+          error_code, error_message, details, writer);
+  RETURN new_id;
 END
 $$;
 
@@ -230,20 +226,42 @@ CREATE FUNCTION auditlog_internal.record_internal(
   details       jsonb DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  size bigint := coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0)
+    + coalesce(octet_length(actor_type), 0) + coalesce(octet_length(actor_id), 0)
+    + coalesce(octet_length(tenant_id), 0) + coalesce(octet_length(resource_type), 0)
+    + coalesce(octet_length(resource_id), 0) + coalesce(octet_length(request_id), 0)
+    + coalesce(octet_length(request_uri), 0) + auditlog_internal.stored_size(source_ip)
+    + coalesce(octet_length(user_agent), 0) + coalesce(octet_length(auth_method), 0)
+    + coalesce(octet_length(credential_id), 0) + coalesce(octet_length(error_code), 0)
+    + coalesce(octet_length(error_message), 0) + auditlog_internal.stored_size(details);
+  writer xid8;
+  at timestamptz;
+  new_id uuid;
 BEGIN
-  RETURN auditlog_internal.write_entry(true, operation, stream, actor_type, actor_id, tenant_id, resource_type,
-    resource_id, request_id, request_uri, source_ip, user_agent, auth_method, credential_id, result,
-    http_status, error_code, error_message, details);
+  IF NOT auditlog_internal.entry_ok(operation, stream, true, result, false, http_status, details, size) THEN
+    PERFORM auditlog_internal.check_entry(operation, stream, true, result, false, http_status, details, size);
+  END IF;
+  -- The xid first, then the time (stamp.c says why).
+  writer := pg_current_xact_id();
+  at := auditlog_internal.clock();
+  new_id := auditlog_internal.uuid_v7(at);
+  INSERT INTO auditlog.entry (id, stream, logged_at, started_at, operation, actor_type, actor_id, tenant_id,
+                              resource_type, resource_id, request_id, request_uri, source_ip, user_agent,
+                              auth_method, credential_id, result, http_status, error_code, error_message,
+                              details, writer_xid)
+  VALUES (new_id, stream, at, at, operation, actor_type, actor_id, tenant_id, resource_type, resource_id,
+          request_id, request_uri, source_ip, user_agent, auth_method, credential_id, result, http_status,
+          error_code, error_message, details, writer);
+  RETURN new_id;
 END
 $$;
 
 CREATE FUNCTION auditlog.valid_stream(name text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN coalesce(name ~ '^[a-z0-9][a-z0-9_.-]{0,62}$', false);
+RETURN coalesce(name OPERATOR(pg_catalog.~) '^[a-z0-9][a-z0-9_.-]{0,62}$', false);
 
 CREATE FUNCTION auditlog.begin(
   operation     text,
@@ -265,17 +283,19 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  at timestamptz;
-  new_id uuid;
-BEGIN
-  PERFORM auditlog_internal.check_entry(operation, stream, false, NULL, NULL, NULL, details,
-    coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0) + coalesce(octet_length(actor_type), 0)
+  size bigint := coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0) + coalesce(octet_length(actor_type), 0)
     + coalesce(octet_length(actor_id), 0) + coalesce(octet_length(tenant_id), 0)
     + coalesce(octet_length(resource_type), 0) + coalesce(octet_length(resource_id), 0)
     + coalesce(octet_length(request_id), 0) + coalesce(octet_length(request_uri), 0)
     + auditlog_internal.stored_size(source_ip) + coalesce(octet_length(user_agent), 0)
     + coalesce(octet_length(auth_method), 0) + coalesce(octet_length(credential_id), 0)
-    + auditlog_internal.stored_size(details));
+    + auditlog_internal.stored_size(details);
+  at timestamptz;
+  new_id uuid;
+BEGIN
+  IF NOT auditlog_internal.entry_ok(operation, stream, false, NULL, NULL, NULL, details, size) THEN
+    PERFORM auditlog_internal.check_entry(operation, stream, false, NULL, NULL, NULL, details, size);
+  END IF;
   at := auditlog_internal.clock();
   new_id := auditlog_internal.uuid_v7(at);
   INSERT INTO auditlog.pending (id, stream, started_at, operation, actor_type, actor_id, tenant_id, resource_type,
@@ -392,7 +412,6 @@ CREATE FUNCTION auditlog_internal.check_import_entry(
   duplicate boolean, "row" bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   message text;

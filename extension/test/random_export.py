@@ -15,10 +15,15 @@ them and that nothing rolled back is.
 
 Runs against the cluster in PGHOST/PGPORT/PGUSER, one fresh database a seed:
     extension/test/random_export.py --seeds 1 2 3 --steps 1500
+With --sql-edition FILE, each database gets the SQL edition instead, installed
+with psql -f FILE by a role that owns the database, has CREATEROLE and is not
+a superuser (auditlog_owner, made if missing):
+    extension/test/random_export.py --sql-edition extension/sql-edition/auditlog.sql
 """
 import argparse
 import json
 import random
+import subprocess
 import sys
 
 import psycopg
@@ -230,6 +235,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--writers", type=int, default=6)
+    parser.add_argument("--sql-edition", metavar="FILE", help="install the SQL edition with psql -f FILE")
     args = parser.parse_args()
 
     failed = 0
@@ -237,10 +243,18 @@ def main():
         for seed in args.seeds:
             dbname = f"random_export_{seed}"
             admin.execute(f"DROP DATABASE IF EXISTS {dbname}")
-            admin.execute(f"CREATE DATABASE {dbname}")
+            if args.sql_edition:
+                admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'auditlog_owner'").fetchone() or \
+                    admin.execute("CREATE ROLE auditlog_owner LOGIN CREATEROLE")
+                admin.execute(f"CREATE DATABASE {dbname} OWNER auditlog_owner")
+                subprocess.run(["psql", "-X", "-q", "-U", "auditlog_owner", "-d", dbname,
+                                "-v", "ON_ERROR_STOP=1", "-f", args.sql_edition], check=True)
+            else:
+                admin.execute(f"CREATE DATABASE {dbname}")
             with connect(dbname) as setup:
                 setup.execute("SET client_min_messages = warning")
-                setup.execute("CREATE EXTENSION auditlog")
+                if not args.sql_edition:
+                    setup.execute("CREATE EXTENSION auditlog")
                 setup.execute("SELECT auditlog.ensure_partitions(1)")
                 setup.execute("SELECT auditlog.create_sink(%s, 'file:///srv/random')", (SINK,))
             run = Run(dbname, seed, args.writers)
