@@ -1,8 +1,18 @@
 -- Roles. Roles belong to the cluster, not to a database, so they may already
--- exist (the extension installed in another database).
+-- exist (the extension installed in another database, or made beforehand by
+-- an administrator, for an installer that may not make roles).
 
 DO $$
 BEGIN
+  IF (SELECT count(*) FROM pg_catalog.pg_roles
+      WHERE rolname IN ('auditlog_writer', 'auditlog_reader', 'auditlog_admin')) < 3
+     AND NOT (SELECT rolcreaterole OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+    RAISE EXCEPTION 'auditlog needs the roles auditlog_writer, auditlog_reader and auditlog_admin, and role % may not create them', current_user
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Install as a role with CREATEROLE, or have one run: CREATE ROLE auditlog_writer NOLOGIN; '
+                   'CREATE ROLE auditlog_reader NOLOGIN; CREATE ROLE auditlog_admin NOLOGIN; '
+                   'GRANT auditlog_writer, auditlog_reader TO auditlog_admin; then install again.';
+  END IF;
   IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'auditlog_writer') THEN
     CREATE ROLE auditlog_writer NOLOGIN;
   END IF;
@@ -14,7 +24,20 @@ BEGIN
   END IF;
 END
 $$;
-GRANT auditlog_writer, auditlog_reader TO auditlog_admin;
+-- (Only when missing: on a managed service the installing role has
+-- CREATEROLE but, from Postgres 16 on, may grant only roles it made or holds
+-- with ADMIN OPTION; roles an administrator made beforehand, already set up,
+-- need nothing from it.)
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                 WHERE m.roleid = 'auditlog_writer'::regrole AND m.member = 'auditlog_admin'::regrole)
+     OR NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = 'auditlog_reader'::regrole AND m.member = 'auditlog_admin'::regrole) THEN
+    GRANT auditlog_writer, auditlog_reader TO auditlog_admin;
+  END IF;
+END
+$$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA auditlog, auditlog_internal FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA auditlog FROM PUBLIC;
