@@ -93,6 +93,7 @@ start_moto "$cluster/moto.log"
 trap 'kill $MOTO_PID 2>/dev/null; stop_cluster "$cluster"' EXIT
 # (DuckDB, in the venv, reads the exported tree back as a SIEM or a data lake would.)
 export AUDITLOG_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+make -s -C extension sql-edition  # extension/sql-edition/auditlog.sql, which SQLEditionTests installs with psql -f
 swift build --build-tests
 swift test --skip-build
 

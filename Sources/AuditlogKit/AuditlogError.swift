@@ -1,6 +1,7 @@
 /// An error about the state of auditlog in a database.
 public enum AuditlogError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The connected database has no auditlog extension.
+    /// The connected database has neither edition of auditlog: no
+    /// extension, and no SQL edition installed with `psql -f`.
     case extensionNotInstalled
     /// No sink has this name.
     case noSuchSink(String)
@@ -10,7 +11,8 @@ public enum AuditlogError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .extensionNotInstalled:
-            return "the auditlog extension is not installed in this database (CREATE EXTENSION auditlog)"
+            return "auditlog is not installed in this database (CREATE EXTENSION auditlog, "
+                + "or psql -v ON_ERROR_STOP=1 -f auditlog.sql for the SQL edition)"
         case .noSuchSink(let name):
             return "sink \"\(name)\" does not exist"
         case .exportJobNotFound(let id):

@@ -6,10 +6,10 @@ struct Version: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the versions of auditlogctl and of the auditlog extension.",
         discussion: """
-            Prints 'auditlogctl <version>', then 'extension <version>' for the \
-            extension installed in the database. When the database cannot be \
-            reached or has no extension, a note goes to standard error instead \
-            and the command still succeeds.
+            Prints 'auditlogctl <version>', then 'extension <version> (<C or \
+            SQL> edition)' for the auditlog installed in the database. When the \
+            database cannot be reached or has no auditlog, a note goes to \
+            standard error instead and the command still succeeds.
             """
     )
 
@@ -18,8 +18,8 @@ struct Version: AsyncParsableCommand {
     func run() async throws {
         print("auditlogctl \(Auditlog.toolVersion)")
         do {
-            if let version = try await Auditlog.installedExtensionVersion(on: connection.connect()) {
-                print("extension \(version)")
+            if let installed = try await Auditlog.installed(on: connection.connect()) {
+                print("extension \(installed)")
             } else {
                 printError("note: \(AuditlogError.extensionNotInstalled)")
             }

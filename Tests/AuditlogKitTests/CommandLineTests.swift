@@ -94,6 +94,24 @@ import Testing
         #expect(version.status == 0 && version.stdout == Auditlog.toolVersion + "\n")
     }
 
+    /// `version` names the edition beside the extension's release; without
+    /// auditlog, a note says how to install either edition.
+    @Test(.enabled(if: TestDatabase.plain != nil, "set AUDITLOG_TEST_DATABASE to run"))
+    func versionNamesTheEdition() async throws {
+        let database = try await ScratchDatabase()
+        defer { database.drop() }
+
+        let installed = try AuditlogCtlProcess.run(["version", "--database", database.conninfo])
+        let missing = try AuditlogCtlProcess.run(["version", "--database", try #require(TestDatabase.plain)])
+
+        #expect(installed.status == 0 && installed.stderr == "", "\(installed.stderr)")
+        #expect(
+            installed.stdout
+                == "auditlogctl \(Auditlog.toolVersion)\nextension \(Auditlog.toolVersion) (C edition)\n")
+        #expect(missing.status == 0 && missing.stdout == "auditlogctl \(Auditlog.toolVersion)\n")
+        #expect(missing.stderr == "auditlogctl: note: \(AuditlogError.extensionNotInstalled)\n")
+    }
+
     /// Nothing listens on the port: exit 2, one line naming the server.
     @Test func anUnreachableDatabaseIsExit2() throws {
         let port = try closedPort()

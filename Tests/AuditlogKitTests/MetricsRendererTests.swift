@@ -28,6 +28,7 @@ import Testing
         )
         let status = StatusReport(
             extensionVersion: "1.0",
+            edition: .c,
             health: .init(
                 pendingCount: 4, oldestPending: Self.passEnd.addingTimeInterval(-90), partitionCount: 3,
                 oldestPartitionStart: nil, newestPartitionEnd: nil, defaultPartitionRows: 0),

@@ -5,7 +5,8 @@ import Testing
 /// A database made for one test, with the auditlog extension installed and
 /// its partitions made, on the cluster of `AUDITLOG_TEST_DATABASE`: a copy
 /// of a template made once per test process (quicker than installing the
-/// extension each time), which is dropped when the process exits.
+/// extension each time), which is dropped when the process exits. (Or one
+/// without auditlog: ``withoutAuditlog()``.)
 ///
 /// No other test writes, ticks or exports in it, so a test can count
 /// exactly what it did: its entries are the log's only ones, and a batch is
@@ -35,6 +36,20 @@ struct ScratchDatabase: Sendable {
         name = Self.uniqueName()
         conninfo = Self.conninfo(server, setting: "dbname", to: name)
         try await TestDatabase.connect().query("CREATE DATABASE \(name) TEMPLATE \(template)")
+    }
+
+    /// Creates a database without auditlog, a copy of `template0`, for
+    /// the tests of installing it: an older release, the SQL edition.
+    static func withoutAuditlog() async throws -> ScratchDatabase {
+        let server = try #require(TestDatabase.plain, "set AUDITLOG_TEST_DATABASE to a superuser's connection")
+        let database = ScratchDatabase(name: uniqueName(), server: server)
+        try await TestDatabase.connect().query("CREATE DATABASE \(database.name) TEMPLATE template0")
+        return database
+    }
+
+    private init(name: String, server: String) {
+        self.name = name
+        conninfo = Self.conninfo(server, setting: "dbname", to: name)
     }
 
     /// A new connection to the database.

@@ -8,13 +8,14 @@ struct StatusReportFetchTests {
     @Test func failsClearlyWithoutTheExtension() async throws {
         let db = try await TestDatabase.connect()
         try #require(
-            try await Auditlog.installedExtensionVersion(on: db) == nil,
-            "AUDITLOG_TEST_DATABASE must name a database without the auditlog extension"
+            try await Auditlog.installed(on: db) == nil,
+            "AUDITLOG_TEST_DATABASE must name a database without auditlog"
         )
         await #expect(throws: AuditlogError.extensionNotInstalled) { try await StatusReport.fetch(from: db) }
         #expect(
             AuditlogError.extensionNotInstalled.description
-                == "the auditlog extension is not installed in this database (CREATE EXTENSION auditlog)"
+                == "auditlog is not installed in this database (CREATE EXTENSION auditlog, "
+                + "or psql -v ON_ERROR_STOP=1 -f auditlog.sql for the SQL edition)"
         )
     }
 
@@ -98,7 +99,7 @@ struct StatusReportWithExtensionTests {
 
         let report = try await StatusReport.fetch(from: db)
 
-        #expect(report.extensionVersion == (try await Auditlog.installedExtensionVersion(on: db)))
+        #expect(report.extensionVersion == Auditlog.toolVersion && report.edition == .c)
         let pending = try await db.query("SELECT count(*) FROM auditlog.pending").singleRow(of: "auditlog.pending")
         #expect(report.health.pendingCount == 2)
         #expect(report.health.pendingCount == (try pending[0, as: Int64.self]))

@@ -8,7 +8,8 @@ import Testing
     static let may1 = Date(timeIntervalSince1970: 1_714_521_600)
 
     static let report = StatusReport(
-        extensionVersion: "0.1.0",
+        extensionVersion: "0.5.0",
+        edition: .sql,
         health: .init(
             pendingCount: 42,
             oldestPending: may1.addingTimeInterval(36_000.75),
@@ -70,6 +71,7 @@ import Testing
                       "status" : "running"
                     }
                   ],
+                  "edition" : "sql",
                   "export_jobs" : [
                     {
                       "attempts" : 1,
@@ -94,7 +96,7 @@ import Testing
                       "tenant_id" : "acme"
                     }
                   ],
-                  "extension_version" : "0.1.0",
+                  "extension_version" : "0.5.0",
                   "health" : {
                     "default_partition_rows" : 0,
                     "last_tick_at" : "2024-05-01T10:00:30Z",
@@ -150,7 +152,7 @@ import Testing
     @Test func textIsAligned() {
         #expect(
             Self.report.renderText() == """
-                extension version       0.1.0
+                extension               0.5.0 (SQL edition)
                 pending entries         42
                 oldest pending          2024-05-01 10:00:00Z
                 partitions              2

@@ -14,7 +14,7 @@ extension StatusReport {
     /// sinks, and backfills and export jobs when there are any, with times in UTC and sizes in binary units (KiB, MiB, …).
     public func renderText() -> String {
         let summary = TextTable.aligned([
-            ["extension version", extensionVersion],
+            ["extension", Auditlog.Installed(edition: edition, version: extensionVersion).description],
             ["pending entries", String(health.pendingCount)],
             ["oldest pending", Self.time(health.oldestPending)],
             ["partitions", String(health.partitionCount)],

@@ -4,8 +4,10 @@ public import Foundation
 ///
 /// All times are absolute instants; renderings show them in UTC.
 public struct StatusReport: Codable, Sendable, Equatable {
-    /// The installed version of the auditlog extension.
+    /// The installed release of auditlog (of either edition).
     public var extensionVersion: String
+    /// The installed edition of auditlog: with C, or the SQL edition.
+    public var edition: Auditlog.Edition
     /// Overall health, from the view `auditlog.health`.
     public var health: Health
     /// The log's partitions, oldest first, from the view `auditlog.partitions`.
@@ -21,6 +23,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
     /// Creates a report.
     public init(
         extensionVersion: String,
+        edition: Auditlog.Edition,
         health: Health,
         partitions: [Partition],
         sinks: [SinkStatus] = [],
@@ -28,6 +31,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         exportJobs: [ExportJobStatus] = []
     ) {
         self.extensionVersion = extensionVersion
+        self.edition = edition
         self.health = health
         self.partitions = partitions
         self.sinks = sinks
@@ -158,6 +162,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case extensionVersion = "extension_version"
+        case edition
         case health
         case partitions
         case sinks
@@ -170,13 +175,15 @@ extension StatusReport {
     /// Reads the report from a database.
     ///
     /// - Throws: ``AuditlogError/extensionNotInstalled`` when the database has
-    ///   no auditlog extension, and ``PostgresError`` when a query fails.
+    ///   neither edition of auditlog (see ``Auditlog/installed(on:)``), and
+    ///   ``PostgresError`` when a query fails.
     public static func fetch(from connection: PostgresConnection) async throws -> StatusReport {
-        guard let version = try await Auditlog.installedExtensionVersion(on: connection) else {
+        guard let installed = try await Auditlog.installed(on: connection) else {
             throw AuditlogError.extensionNotInstalled
         }
         return StatusReport(
-            extensionVersion: version,
+            extensionVersion: installed.version,
+            edition: installed.edition,
             health: try await Health.fetch(from: connection),
             partitions: try await Partition.fetchAll(from: connection),
             sinks: try await SinkStatus.fetchAll(from: connection),
