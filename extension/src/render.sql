@@ -1,0 +1,221 @@
+-- render.sql: the SQL edition's twins of what render.c implements: an
+-- entry's NDJSON line and CSV line, a CSV cell, and the page renderer. Every
+-- byte is the C's: pages pinned by one edition render again to the same
+-- SHA-256 under the other (extension/test/render_twins.sh compares them).
+--
+-- Speed comes from the planner inlining SQL functions into the page query:
+-- the helpers below are single-expression LANGUAGE sql functions with a body
+-- parsed at CREATE (RETURN ...), so they need no SET search_path (which would
+-- stop inlining, as would STRICT or IMMUTABLE over to_char()/to_json(): they
+-- are STABLE). The public functions keep the C's signatures and wrap them.
+-- A PL/pgSQL function runs only to raise an error.
+--
+-- The C aggregate render_entries() has no twin: a PL/pgSQL aggregate's state
+-- is copied at every row (20,000 rows took 23 s). render_query() renders
+-- with window functions instead, the same page whatever order rows come in.
+
+-- sql edition: without auditlog_internal.render_step
+-- sql edition: without auditlog_internal.render_final
+-- sql edition: without auditlog_internal.render_entries
+
+-- The C renderer's errors, raised in the middle of an expression. STABLE,
+-- so that it can sit in an inlined STABLE function; it takes the row value
+-- that caused the error so that the planner, seeing a non-constant argument,
+-- never evaluates it ahead of the row that needs it.
+CREATE FUNCTION auditlog_internal.render_error(sqlstate text, message text, detail text, hint text, culprit anyelement)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF hint IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = sqlstate, MESSAGE = message, HINT = hint;
+  ELSIF detail IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = sqlstate, MESSAGE = message, DETAIL = detail;
+  END IF;
+  RAISE EXCEPTION USING ERRCODE = sqlstate, MESSAGE = message;
+END
+$$;
+COMMENT ON FUNCTION auditlog_internal.render_error IS
+  'Internal (SQL edition): raises an error of the page renderer from within an expression.';
+
+-- A time as the NDJSON writes it: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" of
+-- its UTC fields, the year as kept (0 for 1 BC, -1 for 2 BC), and an error
+-- for infinity.
+CREATE FUNCTION auditlog_internal.ndjson_time(t timestamptz)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE
+  WHEN t >= '0001-01-01 00:00:00+00' AND t < 'infinity'
+    THEN to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+  WHEN t IS NULL THEN NULL
+  WHEN NOT isfinite(t)
+    THEN auditlog_internal.render_error('22008', 'audit entry time out of range', NULL, NULL, t)
+  -- BC: to_char() writes 1 BC as 0001, the C as 0000 (what %04d makes of the
+  -- year it keeps, extract(year) + 1), 44 BC as -043, 4713 BC as -4712.
+  ELSE CASE WHEN extract(year FROM t AT TIME ZONE 'UTC') = -1 THEN '0000'
+            WHEN extract(year FROM t AT TIME ZONE 'UTC') > -101
+              THEN '-' || lpad((-1 - extract(year FROM t AT TIME ZONE 'UTC')::int)::text, 3, '0')
+            ELSE (extract(year FROM t AT TIME ZONE 'UTC')::int + 1)::text END
+       || to_char(t AT TIME ZONE 'UTC', '-MM-DD"T"HH24:MI:SS.US"Z"')
+END;
+COMMENT ON FUNCTION auditlog_internal.ndjson_time IS
+  'Internal (SQL edition): a time as NDJSON lines write it, in UTC with microseconds.';
+
+-- The fields of an NDJSON line, by name and in table order (writer_xid left
+-- out), typed so that to_json() writes each as the C does: strings (text,
+-- uuid, inet as inet_out() writes it, enum) quoted and escaped as
+-- escape_json() does, int bare, jsonb as its text, times preformatted.
+CREATE TYPE auditlog_internal.ndjson_fields AS (
+  id            uuid,
+  stream        text,
+  logged_at     text,
+  started_at    text,
+  operation     text,
+  actor_type    text,
+  actor_id      text,
+  tenant_id     text,
+  resource_type text,
+  resource_id   text,
+  request_id    text,
+  request_uri   text,
+  source_ip     inet,
+  user_agent    text,
+  auth_method   text,
+  credential_id text,
+  result        auditlog.result,
+  http_status   int,
+  error_code    text,
+  error_message text,
+  details       jsonb
+);
+COMMENT ON TYPE auditlog_internal.ndjson_fields IS
+  'Internal (SQL edition): the fields of an entry''s NDJSON line, in order.';
+
+CREATE FUNCTION auditlog_internal.ndjson_text(e auditlog.entry)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN row_to_json(ROW(e.id, e.stream, auditlog_internal.ndjson_time(e.logged_at), auditlog_internal.ndjson_time(e.started_at),
+                       e.operation, e.actor_type, e.actor_id, e.tenant_id, e.resource_type, e.resource_id, e.request_id,
+                       e.request_uri, e.source_ip, e.user_agent, e.auth_method, e.credential_id, e.result, e.http_status,
+                       e.error_code, e.error_message, e.details)::auditlog_internal.ndjson_fields)::text;
+COMMENT ON FUNCTION auditlog_internal.ndjson_text IS
+  'Internal (SQL edition): an entry''s NDJSON line, inlined into the page query.';
+
+CREATE FUNCTION auditlog.ndjson_line(e auditlog.entry)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN auditlog_internal.ndjson_text(e);
+
+-- Inlined wherever it is called (everything in it is immutable). strpos()
+-- and LIKE rather than one regular expression: a third of the time, and a
+-- page has hundreds of thousands of cells.
+CREATE FUNCTION auditlog.csv_cell(value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+  WHEN strpos(value, '"') > 0 OR strpos(value, ',') > 0 OR strpos(value, E'\r') > 0 OR strpos(value, E'\n') > 0
+       OR ascii(value) = 32 OR value LIKE '% '
+    THEN '"' || CASE WHEN ascii(value) IN (61, 43, 45, 64, 9, 13) THEN '''' ELSE '' END || replace(value, '"', '""') || '"'
+  WHEN ascii(value) IN (61, 43, 45, 64, 9, 13) THEN '''' || value  -- = + - @ tab CR
+  ELSE coalesce(value, '')
+END;
+
+-- An entry's CSV line: the columns of csv_header(), each through csv_cell()
+-- but those whose text can never need quoting nor start like a formula
+-- (uuid, times, inet, the result's labels).
+CREATE FUNCTION auditlog_internal.csv_text(e auditlog.entry)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN coalesce(e.id::text, '') || ',' || auditlog.csv_cell(e.stream) || ','
+  -- to_char() of infinity is null: an empty cell
+  || coalesce(to_char(e.logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '') || ','
+  || coalesce(to_char(e.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '') || ','
+  || auditlog.csv_cell(e.operation) || ',' || auditlog.csv_cell(e.actor_type) || ',' || auditlog.csv_cell(e.actor_id) || ','
+  || auditlog.csv_cell(e.tenant_id) || ',' || auditlog.csv_cell(e.resource_type) || ',' || auditlog.csv_cell(e.resource_id) || ','
+  || auditlog.csv_cell(e.request_id) || ',' || auditlog.csv_cell(e.request_uri) || ','
+  || coalesce(e.source_ip::text, '') || ','  -- inet::text: with its netmask
+  || auditlog.csv_cell(e.user_agent) || ',' || auditlog.csv_cell(e.auth_method) || ',' || auditlog.csv_cell(e.credential_id) || ','
+  || coalesce(e.result::text, '') || ','
+  || coalesce(CASE WHEN e.http_status < 0 THEN '''' ELSE '' END || e.http_status::text, '') || ','
+  || auditlog.csv_cell(e.error_code) || ',' || auditlog.csv_cell(e.error_message) || ','
+  || auditlog.csv_cell(e.details::text);
+COMMENT ON FUNCTION auditlog_internal.csv_text IS
+  'Internal (SQL edition): an entry''s CSV line, inlined into the page query.';
+
+-- (No entry: every column null, a line of empty cells, as in C.)
+CREATE FUNCTION auditlog.entry_csv(e auditlog.entry)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN auditlog_internal.csv_text(e);
+
+-- The page renderer. The query renders each entry of query once, in
+-- (logged_at, id) order, sums in a window the bytes of the body up to each
+-- line, and keeps the prefix that fits: the same rows whatever order query
+-- yields them in. The C aggregate's checks become expressions that raise on
+-- the row that fails them: a bad format or max_bytes at any row (no row, no
+-- error, as in C), an entry without its key, an entry twice while its first
+-- copy is in the page, a body past 1 GB.
+--
+-- string_agg() is given the lines in the window's order without an ORDER BY
+-- of its own: on Postgres 15 that would sort the page's text again (on disk
+-- past work_mem). An aggregate takes its rows in the order of the subquery
+-- below it, and a window's rows can never be gathered from parallel workers
+-- out of order; should a plan ever do otherwise, the row numbers, taken in the
+-- same order, say so and the page is an error, never a wrong body.
+--
+-- The lines are rendered in a subquery of their own, fenced by OFFSET 0:
+-- pulled up, each line would be rendered again for each window function
+-- that reads it. Its ORDER BY (which query mostly satisfies already) hands
+-- the window its rows in order. e::auditlog.entry takes query's columns by
+-- position, whatever their names, as the aggregate's argument did.
+CREATE FUNCTION auditlog_internal.render_query(query text, format text, max_bytes int, head text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO'
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+RETURN format(
+  $q$SELECT r.rows, r.first_logged_at, r.ids[1] AS first_id, r.last_logged_at, r.ids[r.rows] AS last_id,
+       CASE WHEN r.rows = 0 OR r.ns = ARRAY(SELECT pg_catalog.generate_series(1::bigint, r.rows)) THEN r.body
+            ELSE auditlog_internal.render_error('XX000', 'auditlog: the lines of a page were joined out of order', NULL, NULL, r.ns) END AS body
+FROM (SELECT pg_catalog.count(*)::int AS rows, pg_catalog.min(p.logged_at) AS first_logged_at, pg_catalog.max(p.logged_at) AS last_logged_at,
+             pg_catalog.array_agg(p.id) AS ids, pg_catalog.array_agg(p.n) AS ns,
+             %3$s pg_catalog.string_agg(
+               CASE WHEN p.again THEN auditlog_internal.render_error('23505', pg_catalog.format('render_entries() got the entry %%s twice', p.id), NULL, NULL, p.id)%5$s
+                    ELSE p.line END, E'\n') || E'\n' AS body
+      FROM (SELECT l.logged_at, l.id, l.line, pg_catalog.row_number() OVER w AS n,
+                   pg_catalog.sum(pg_catalog.octet_length(l.line) + 1) OVER w AS bytes,
+                   pg_catalog.lag(l.logged_at) OVER w = l.logged_at AND pg_catalog.lag(l.id) OVER w = l.id AS again
+            FROM (SELECT (e::auditlog.entry).logged_at, (e::auditlog.entry).id,
+                         CASE WHEN (e::auditlog.entry).logged_at IS NULL OR (e::auditlog.entry).id IS NULL
+                              THEN auditlog_internal.render_error('22004', 'render_entries() got an entry without its logged_at or id', NULL, NULL, (e::auditlog.entry).id)
+                              ELSE %2$s END AS line
+                  FROM (%1$s) e
+                  ORDER BY 1, 2 OFFSET 0) l
+            WINDOW w AS (ORDER BY l.logged_at, l.id ROWS UNBOUNDED PRECEDING)) p%4$s) r$q$,
+  query,
+  CASE
+    WHEN format IS NULL
+      THEN $$auditlog_internal.render_error('22004', 'render_entries() needs a format', NULL, NULL, (e::auditlog.entry).id)$$
+    WHEN format NOT IN ('ndjson', 'csv')
+      THEN pg_catalog.format($$auditlog_internal.render_error('22023', %L, NULL, 'Use ndjson or csv.', (e::auditlog.entry).id)$$,
+                             pg_catalog.format('unsupported page format "%s"', format))
+    WHEN max_bytes <= 0
+      THEN $$auditlog_internal.render_error('22023', 'max_bytes must be positive, or null for no bound', NULL, NULL, (e::auditlog.entry).id)$$
+    WHEN format = 'ndjson' THEN 'auditlog_internal.ndjson_text(e)'
+    ELSE 'auditlog_internal.csv_text(e)'
+  END,
+  -- the head, counted in the bytes of the body
+  CASE WHEN head IS NOT NULL THEN quote_literal(head) || ' ||' END,
+  -- the longest prefix that fits, at least one row, and the second copy of a
+  -- row whose first copy is in (to raise its error)
+  CASE WHEN max_bytes > 0 THEN pg_catalog.format(
+    E'\n      WHERE p.n = 1 OR p.bytes <= %1$s OR (p.again AND (p.n = 2 OR p.bytes - pg_catalog.octet_length(p.line) - 1 <= %1$s))',
+    max_bytes::bigint - coalesce(octet_length(head), 0)) END,
+  -- no more than a text can hold: MaxAllocSize less a varlena header
+  CASE WHEN max_bytes IS NULL OR max_bytes > 1073741819 THEN pg_catalog.format(
+    $$
+                    WHEN p.bytes > %s THEN auditlog_internal.render_error('54000', 'page body would exceed 1 GB', 'Render pages with a bound on their bytes.', NULL, p.bytes)$$,
+    1073741819 - coalesce(octet_length(head), 0)) END);
