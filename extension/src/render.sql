@@ -149,26 +149,34 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN auditlog_internal.csv_text(e);
 
--- The page renderer. The query renders each entry of query once, in
--- (logged_at, id) order, sums in a window the bytes of the body up to each
--- line, and keeps the prefix that fits: the same rows whatever order query
--- yields them in. The C aggregate's checks become expressions that raise on
--- the row that fails them: a bad format or max_bytes at any row (no row, no
--- error, as in C), an entry without its key, an entry twice while its first
--- copy is in the page, a body past 1 GB.
+-- The page renderer. The query renders each entry of query in (logged_at,
+-- id) order, sums in a window the bytes of the body up to each line, and
+-- keeps the prefix that fits: the same rows whatever order query yields
+-- them in. The C aggregate's checks become expressions that raise on the row
+-- that fails them: a bad format or max_bytes at any row (no row, no error, as
+-- in C), an entry without its key, an entry twice while its first copy is in
+-- the page, a body past 1 GB.
 --
--- string_agg() is given the lines in the window's order without an ORDER BY
+-- Bounded, the rendering stops at the first line that does not fit, as the
+-- C's does: a second window counts the lines past the bound, and its
+-- condition (none yet) becomes the window's run condition, which ends the
+-- scan below it, so that entries past the page are never rendered (a page
+-- of large entries would otherwise render all of its 10,000 candidates).
+-- (count(*) FILTER: Postgres 15 knows that count(*) never decreases, not
+-- count(expression).)
+
+-- The lines are rendered in a subquery of their own, fenced by OFFSET 0:
+-- pulled up, each line would be rendered again for each window function
+-- that reads it. Its ORDER BY (which query mostly satisfies already) hands
+-- the windows their rows in order. e::auditlog.entry takes query's columns
+-- by position, whatever their names, as the aggregate's argument did.
+--
+-- string_agg() is given the lines in the windows' order without an ORDER BY
 -- of its own: on Postgres 15 that would sort the page's text again (on disk
 -- past work_mem). An aggregate takes its rows in the order of the subquery
 -- below it, and a window's rows can never be gathered from parallel workers
 -- out of order; should a plan ever do otherwise, the row numbers, taken in the
 -- same order, say so and the page is an error, never a wrong body.
---
--- The lines are rendered in a subquery of their own, fenced by OFFSET 0:
--- pulled up, each line would be rendered again for each window function
--- that reads it. Its ORDER BY (which query mostly satisfies already) hands
--- the window its rows in order. e::auditlog.entry takes query's columns by
--- position, whatever their names, as the aggregate's argument did.
 CREATE FUNCTION auditlog_internal.render_query(query text, format text, max_bytes int, head text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
@@ -182,10 +190,31 @@ RETURN format(
             ELSE auditlog_internal.render_error('XX000', 'auditlog: the lines of a page were joined out of order', NULL, NULL, r.ns) END AS body
 FROM (SELECT pg_catalog.count(*)::int AS rows, pg_catalog.min(p.logged_at) AS first_logged_at, pg_catalog.max(p.logged_at) AS last_logged_at,
              pg_catalog.array_agg(p.id) AS ids, pg_catalog.array_agg(p.n) AS ns,
-             %3$s pg_catalog.string_agg(
-               CASE WHEN p.again THEN auditlog_internal.render_error('23505', pg_catalog.format('render_entries() got the entry %%s twice', p.id), NULL, NULL, p.id)%5$s
+             %1$s pg_catalog.string_agg(
+               CASE WHEN p.again THEN auditlog_internal.render_error('23505', pg_catalog.format('render_entries() got the entry %%s twice', p.id), NULL, NULL, p.id)%2$s
                     ELSE p.line END, E'\n') || E'\n' AS body
-      FROM (SELECT l.logged_at, l.id, l.line, pg_catalog.row_number() OVER w AS n,
+      FROM %3$s) r$q$,
+  -- the head, counted in the bytes of the body
+  CASE WHEN head IS NOT NULL THEN quote_literal(head) || ' ||' END,
+  -- no more than a text can hold: MaxAllocSize less a varlena header
+  CASE WHEN max_bytes IS NULL OR max_bytes > 1073741819 THEN pg_catalog.format(
+    $$
+                    WHEN p.bytes > %s THEN auditlog_internal.render_error('54000', 'page body would exceed 1 GB', 'Render pages with a bound on their bytes.', NULL, p.bytes)$$,
+    1073741819 - coalesce(octet_length(head), 0)) END,
+  -- Bounded: the lines up to the first that does not fit (at least one),
+  -- which is left out, unless it is the second copy of the last one in (its
+  -- error).
+  pg_catalog.format(
+    CASE WHEN max_bytes > 0 THEN $q$(SELECT w.*, pg_catalog.count(*) FILTER (
+                   WHERE CASE WHEN w.n = 1 OR w.bytes <= %2$s THEN false
+                              WHEN w.again THEN auditlog_internal.render_error('23505', pg_catalog.format('render_entries() got the entry %%s twice', w.id), NULL, NULL, w.id) IS NULL
+                              ELSE true END) OVER (ORDER BY w.logged_at, w.id ROWS UNBOUNDED PRECEDING) AS past
+            FROM (%1$s) w) p
+      WHERE p.past < 1$q$
+         ELSE '(%1$s) p' END,
+    -- the lines, numbered and summed in key order
+    pg_catalog.format(
+      $q$SELECT l.logged_at, l.id, l.line, pg_catalog.row_number() OVER w AS n,
                    pg_catalog.sum(pg_catalog.octet_length(l.line) + 1) OVER w AS bytes,
                    pg_catalog.lag(l.logged_at) OVER w = l.logged_at AND pg_catalog.lag(l.id) OVER w = l.id AS again
             FROM (SELECT (e::auditlog.entry).logged_at, (e::auditlog.entry).id,
@@ -194,28 +223,17 @@ FROM (SELECT pg_catalog.count(*)::int AS rows, pg_catalog.min(p.logged_at) AS fi
                               ELSE %2$s END AS line
                   FROM (%1$s) e
                   ORDER BY 1, 2 OFFSET 0) l
-            WINDOW w AS (ORDER BY l.logged_at, l.id ROWS UNBOUNDED PRECEDING)) p%4$s) r$q$,
-  query,
-  CASE
-    WHEN format IS NULL
-      THEN $$auditlog_internal.render_error('22004', 'render_entries() needs a format', NULL, NULL, (e::auditlog.entry).id)$$
-    WHEN format NOT IN ('ndjson', 'csv')
-      THEN pg_catalog.format($$auditlog_internal.render_error('22023', %L, NULL, 'Use ndjson or csv.', (e::auditlog.entry).id)$$,
-                             pg_catalog.format('unsupported page format "%s"', format))
-    WHEN max_bytes <= 0
-      THEN $$auditlog_internal.render_error('22023', 'max_bytes must be positive, or null for no bound', NULL, NULL, (e::auditlog.entry).id)$$
-    WHEN format = 'ndjson' THEN 'auditlog_internal.ndjson_text(e)'
-    ELSE 'auditlog_internal.csv_text(e)'
-  END,
-  -- the head, counted in the bytes of the body
-  CASE WHEN head IS NOT NULL THEN quote_literal(head) || ' ||' END,
-  -- the longest prefix that fits, at least one row, and the second copy of a
-  -- row whose first copy is in (to raise its error)
-  CASE WHEN max_bytes > 0 THEN pg_catalog.format(
-    E'\n      WHERE p.n = 1 OR p.bytes <= %1$s OR (p.again AND (p.n = 2 OR p.bytes - pg_catalog.octet_length(p.line) - 1 <= %1$s))',
-    max_bytes::bigint - coalesce(octet_length(head), 0)) END,
-  -- no more than a text can hold: MaxAllocSize less a varlena header
-  CASE WHEN max_bytes IS NULL OR max_bytes > 1073741819 THEN pg_catalog.format(
-    $$
-                    WHEN p.bytes > %s THEN auditlog_internal.render_error('54000', 'page body would exceed 1 GB', 'Render pages with a bound on their bytes.', NULL, p.bytes)$$,
-    1073741819 - coalesce(octet_length(head), 0)) END);
+            WINDOW w AS (ORDER BY l.logged_at, l.id ROWS UNBOUNDED PRECEDING)$q$,
+      query,
+      CASE
+        WHEN format IS NULL
+          THEN $$auditlog_internal.render_error('22004', 'render_entries() needs a format', NULL, NULL, (e::auditlog.entry).id)$$
+        WHEN format NOT IN ('ndjson', 'csv')
+          THEN pg_catalog.format($$auditlog_internal.render_error('22023', %L, NULL, 'Use ndjson or csv.', (e::auditlog.entry).id)$$,
+                                 pg_catalog.format('unsupported page format "%s"', format))
+        WHEN max_bytes <= 0
+          THEN $$auditlog_internal.render_error('22023', 'max_bytes must be positive, or null for no bound', NULL, NULL, (e::auditlog.entry).id)$$
+        WHEN format = 'ndjson' THEN 'auditlog_internal.ndjson_text(e)'
+        ELSE 'auditlog_internal.csv_text(e)'
+      END),
+    max_bytes::bigint - coalesce(octet_length(head), 0)));

@@ -226,6 +226,19 @@ FROM (SELECT format('SELECT * FROM corpus WHERE %s ORDER BY %s', w, o) AS query
      (VALUES (NULL::int), (1), (100), (700), (5000), (65536), (300000), (2000000), (2147483647)) b(max_bytes),
      (VALUES (NULL::text), (auditlog.csv_header() || E'\n'), (E'h\u00e9ad\U0001F600\n')) h(head)
 UNION ALL
+-- bounds met to the byte, and missed by one either way
+SELECT NULL, format('SELECT * FROM corpus WHERE stream = %L ORDER BY md5(id::text)', l.stream), f.format,
+       (l.upto + coalesce(octet_length(h.head), 0) + d)::int, h.head
+FROM (VALUES ('ndjson'), ('csv')) f(format),
+     (VALUES (NULL::text), (E'h\u00e9ad\U0001F600\n')) h(head),
+     LATERAL (SELECT stream, row_number() OVER w AS k,
+                     sum(octet_length(CASE f.format WHEN 'csv' THEN auditlog.entry_csv(ROW(c.*)::auditlog.entry)
+                                                    ELSE auditlog.ndjson_line(ROW(c.*)::auditlog.entry) END) + 1) OVER w AS upto
+              FROM corpus c WHERE stream IN ('ctl', 'big', 'csv')
+              WINDOW w AS (PARTITION BY stream ORDER BY logged_at, id)) l,
+     (VALUES (-1), (0), (1)) v(d)
+WHERE l.k IN (1, 2, 5, 13)
+UNION ALL
 SELECT NULL, q, f, b, h FROM (VALUES
   ('SELECT * FROM corpus', 'xml', NULL::int, NULL::text), ('SELECT * FROM corpus', 'NDJSON', 10, NULL), ('SELECT * FROM corpus', NULL, 10, NULL),
   ('SELECT * FROM corpus', 'ndjson', 0, NULL), ('SELECT * FROM corpus', 'csv', -5, 'h'), ('SELECT * FROM corpus', 'xml', 0, NULL),
@@ -243,7 +256,7 @@ SELECT NULL, q, f, b, h FROM (VALUES
 SQL
 "${psql[@]}" -d "$db" -c "
   CREATE TABLE page_result AS
-  SELECT n, format('render_query(%L, %L, %s, %L)', query, format, coalesce(max_bytes::text, 'NULL'), head) AS call,
+  SELECT n, format('render_query(%L, %L, %s, %s)', query, format, coalesce(max_bytes::text, 'NULL'), coalesce(to_json(head)::text, 'NULL')) AS call,
          page(auditlog_internal.render_query(query, format, max_bytes, head)) AS c, page(twin.render_query(query, format, max_bytes, head)) AS t
   FROM page_case" >/dev/null
 first_difference "pages" "SELECT call, c, t FROM page_result WHERE c IS DISTINCT FROM t ORDER BY n"
