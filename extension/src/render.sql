@@ -109,22 +109,24 @@ RETURN auditlog_internal.ndjson_text(e);
 
 -- Inlined wherever it is called (everything in it is immutable). strpos()
 -- and LIKE rather than one regular expression: a third of the time, and a
--- page has hundreds of thousands of cells.
+-- page has hundreds of thousands of cells. quote_ident() quotes and doubles
+-- quotes as CSV does, and a value that needs quoting is never an identifier.
 CREATE FUNCTION auditlog.csv_cell(value text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE
   WHEN strpos(value, '"') > 0 OR strpos(value, ',') > 0 OR strpos(value, E'\r') > 0 OR strpos(value, E'\n') > 0
        OR ascii(value) = 32 OR value LIKE '% '
-    THEN '"' || CASE WHEN ascii(value) IN (61, 43, 45, 64, 9, 13) THEN '''' ELSE '' END || replace(value, '"', '""') || '"'
+    THEN quote_ident(CASE WHEN ascii(value) IN (61, 43, 45, 64, 9, 13) THEN '''' ELSE '' END || value)
   WHEN ascii(value) IN (61, 43, 45, 64, 9, 13) THEN '''' || value  -- = + - @ tab CR
   ELSE coalesce(value, '')
 END;
 
--- An entry's CSV line: the columns of csv_header(), each through csv_cell()
--- but those whose text can never need quoting nor start like a formula
--- (uuid, times, inet, the result's labels).
-CREATE FUNCTION auditlog_internal.csv_text(e auditlog.entry)
+-- The cells of an entry's CSV line but details (which the page query takes
+-- from a column of its own, so as to write the jsonb as text once): each
+-- through csv_cell() but those whose text can never need quoting nor start
+-- like a formula (uuid, times, inet, the result's labels).
+CREATE FUNCTION auditlog_internal.csv_cells(e auditlog.entry)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN coalesce(e.id::text, '') || ',' || auditlog.csv_cell(e.stream) || ','
@@ -138,16 +140,41 @@ RETURN coalesce(e.id::text, '') || ',' || auditlog.csv_cell(e.stream) || ','
   || auditlog.csv_cell(e.user_agent) || ',' || auditlog.csv_cell(e.auth_method) || ',' || auditlog.csv_cell(e.credential_id) || ','
   || coalesce(e.result::text, '') || ','
   || coalesce(CASE WHEN e.http_status < 0 THEN '''' ELSE '' END || e.http_status::text, '') || ','
-  || auditlog.csv_cell(e.error_code) || ',' || auditlog.csv_cell(e.error_message) || ','
-  || auditlog.csv_cell(e.details::text);
-COMMENT ON FUNCTION auditlog_internal.csv_text IS
-  'Internal (SQL edition): an entry''s CSV line, inlined into the page query.';
+  || auditlog.csv_cell(e.error_code) || ',' || auditlog.csv_cell(e.error_message);
+COMMENT ON FUNCTION auditlog_internal.csv_cells IS
+  'Internal (SQL edition): an entry''s CSV cells but details, each quoted as needed.';
+
+-- The same cells as they are, the fast way for the page query: when
+-- csv_plain_ok() says no cell of them needs quoting nor an apostrophe, they
+-- are what csv_cells() writes. (format() writes null as nothing.)
+CREATE FUNCTION auditlog_internal.csv_plain(e auditlog.entry)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN format('%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s',
+              e.id, e.stream, to_char(e.logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+              to_char(e.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), e.operation, e.actor_type,
+              e.actor_id, e.tenant_id, e.resource_type, e.resource_id, e.request_id, e.request_uri,
+              e.source_ip::text, e.user_agent, e.auth_method, e.credential_id, e.result, e.http_status,
+              e.error_code, e.error_message);
+COMMENT ON FUNCTION auditlog_internal.csv_plain IS
+  'Internal (SQL edition): an entry''s CSV cells but details, as they are.';
+
+-- 19 commas: none in a cell, so that a cell's start and end show beside a
+-- comma (one regular expression: cheaper here than strpos() of two
+-- characters, which sets up a search table each call).
+CREATE FUNCTION auditlog_internal.csv_plain_ok(cells text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN octet_length(cells) - octet_length(replace(cells, ',', '')) = 19
+  AND cells !~ '["\r\n]|^[-=+@\t ]|,[-=+@\t ]| ,| $';
+COMMENT ON FUNCTION auditlog_internal.csv_plain_ok IS
+  'Internal (SQL edition): whether csv_plain() wrote what csv_cells() would.';
 
 -- (No entry: every column null, a line of empty cells, as in C.)
 CREATE FUNCTION auditlog.entry_csv(e auditlog.entry)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN auditlog_internal.csv_text(e);
+RETURN auditlog_internal.csv_cells(e) || ',' || auditlog.csv_cell(e.details::text);
 
 -- The page renderer. The query renders each entry of query in (logged_at,
 -- id) order, sums in a window the bytes of the body up to each line, and
@@ -164,12 +191,14 @@ RETURN auditlog_internal.csv_text(e);
 -- of large entries would otherwise render all of its 10,000 candidates).
 -- (count(*) FILTER: Postgres 15 knows that count(*) never decreases, not
 -- count(expression).)
-
+--
 -- The lines are rendered in a subquery of their own, fenced by OFFSET 0:
 -- pulled up, each line would be rendered again for each window function
 -- that reads it. Its ORDER BY (which query mostly satisfies already) hands
 -- the windows their rows in order. e::auditlog.entry takes query's columns
--- by position, whatever their names, as the aggregate's argument did.
+-- by position, whatever their names, as the aggregate's argument did. A CSV
+-- line is the cells as they are (csv_plain()) when they need no quoting,
+-- which a line of ordinary entries never does, and cell by cell otherwise.
 --
 -- string_agg() is given the lines in the windows' order without an ORDER BY
 -- of its own: on Postgres 15 that would sort the page's text again (on disk
@@ -217,23 +246,28 @@ FROM (SELECT pg_catalog.count(*)::int AS rows, pg_catalog.min(p.logged_at) AS fi
       $q$SELECT l.logged_at, l.id, l.line, pg_catalog.row_number() OVER w AS n,
                    pg_catalog.sum(pg_catalog.octet_length(l.line) + 1) OVER w AS bytes,
                    pg_catalog.lag(l.logged_at) OVER w = l.logged_at AND pg_catalog.lag(l.id) OVER w = l.id AS again
-            FROM (SELECT (e::auditlog.entry).logged_at, (e::auditlog.entry).id,
-                         CASE WHEN (e::auditlog.entry).logged_at IS NULL OR (e::auditlog.entry).id IS NULL
-                              THEN auditlog_internal.render_error('22004', 'render_entries() got an entry without its logged_at or id', NULL, NULL, (e::auditlog.entry).id)
+            FROM (SELECT e.logged_at, e.id,
+                         CASE WHEN e.logged_at IS NULL OR e.id IS NULL
+                              THEN auditlog_internal.render_error('22004', 'render_entries() got an entry without its logged_at or id', NULL, NULL, e.id)
                               ELSE %2$s END AS line
-                  FROM (%1$s) e
+                  FROM (SELECT (e::auditlog.entry).*%3$s FROM (%1$s) e ORDER BY 3, 1 OFFSET 0) e
                   ORDER BY 1, 2 OFFSET 0) l
             WINDOW w AS (ORDER BY l.logged_at, l.id ROWS UNBOUNDED PRECEDING)$q$,
       query,
       CASE
         WHEN format IS NULL
-          THEN $$auditlog_internal.render_error('22004', 'render_entries() needs a format', NULL, NULL, (e::auditlog.entry).id)$$
+          THEN $$auditlog_internal.render_error('22004', 'render_entries() needs a format', NULL, NULL, e.id)$$
         WHEN format NOT IN ('ndjson', 'csv')
-          THEN pg_catalog.format($$auditlog_internal.render_error('22023', %L, NULL, 'Use ndjson or csv.', (e::auditlog.entry).id)$$,
+          THEN pg_catalog.format($$auditlog_internal.render_error('22023', %L, NULL, 'Use ndjson or csv.', e.id)$$,
                                  pg_catalog.format('unsupported page format "%s"', format))
         WHEN max_bytes <= 0
-          THEN $$auditlog_internal.render_error('22023', 'max_bytes must be positive, or null for no bound', NULL, NULL, (e::auditlog.entry).id)$$
-        WHEN format = 'ndjson' THEN 'auditlog_internal.ndjson_text(e)'
-        ELSE 'auditlog_internal.csv_text(e)'
-      END),
+          THEN $$auditlog_internal.render_error('22023', 'max_bytes must be positive, or null for no bound', NULL, NULL, e.id)$$
+        WHEN format = 'ndjson'
+          THEN 'auditlog_internal.ndjson_text(ROW(e.id, e.stream, e.logged_at, e.started_at, e.operation, e.actor_type, e.actor_id, e.tenant_id, e.resource_type, e.resource_id, e.request_id, e.request_uri, e.source_ip, e.user_agent, e.auth_method, e.credential_id, e.result, e.http_status, e.error_code, e.error_message, e.details, e.writer_xid)::auditlog.entry)'
+        -- each cell quoted as needed only when the cells as they are would not do
+        ELSE $$CASE WHEN auditlog_internal.csv_plain_ok(e.plain) THEN e.plain
+                              ELSE auditlog_internal.csv_cells(ROW(e.id, e.stream, e.logged_at, e.started_at, e.operation, e.actor_type, e.actor_id, e.tenant_id, e.resource_type, e.resource_id, e.request_id, e.request_uri, e.source_ip, e.user_agent, e.auth_method, e.credential_id, e.result, e.http_status, e.error_code, e.error_message, e.details, e.writer_xid)::auditlog.entry) END
+                         || ',' || auditlog.csv_cell(e.details_text)$$
+      END,
+      CASE WHEN format = 'csv' THEN ', auditlog_internal.csv_plain(e) AS plain, (e::auditlog.entry).details::text AS details_text' ELSE '' END),
     max_bytes::bigint - coalesce(octet_length(head), 0)));

@@ -9,7 +9,8 @@
 # for formulas, and random entries built from all of those. Compared:
 # ndjson_line(), entry_csv() and csv_cell() of each, errors included (SQLSTATE
 # and message), and pages rendered by render_query() (rows, keys, SHA-256 of
-# the body, errors) for several bounds, heads and orders of the rows.
+# the body, errors) for several bounds, heads and orders of the rows. Then
+# prints what a page of 10,000 ordinary entries costs with each.
 #
 #   extension/test/render_twins.sh [DATABASE]
 #
@@ -264,6 +265,46 @@ first_difference "pages" "SELECT call, c, t FROM page_result WHERE c IS DISTINCT
 "${psql[@]}" -d "$db" -At -F ' ' -c "
   SELECT count(*) FILTER (WHERE c LIKE 'rows %'), count(DISTINCT c), count(*) FILTER (WHERE c LIKE 'ERROR%') FROM page_result" |
   { read -r pages distinct errors; log "pages: $pages rendered ($distinct distinct results), $errors errors, all the same"; }
+
+# What a page costs: 10,000 ordinary entries (those bench/ writes) rendered
+# as next_page() renders them, by each renderer in turn, interleaved.
+"${psql[@]}" -d "$db" -At <<'SQL' | while read -r line; do log "$line"; done
+SET client_min_messages = warning;
+DO $$
+BEGIN
+  PERFORM auditlog.ensure_partitions(1);
+  PERFORM auditlog.record(operation => 'project.update', actor_type => 'user', actor_id => 'u-' || n,
+                          tenant_id => 'tenant-' || (n % 1000), resource_type => 'project', resource_id => 'p-' || n,
+                          request_uri => '/v1/projects', source_ip => '192.0.2.1', details => '{"k": 1}')
+  FROM generate_series(1, 10000) AS n;
+END
+$$;
+VACUUM ANALYZE auditlog.entry;
+CREATE FUNCTION timed(format text, runs int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  query text := 'SELECT e.* FROM auditlog.entry e WHERE true AND e.stream = ''audit'' ORDER BY e.logged_at, e.id LIMIT 10000';
+  c_query text := auditlog_internal.render_query(query, format, auditlog_internal.max_page_bytes(), NULL);
+  twin_query text := twin.render_query(query, format, auditlog_internal.max_page_bytes(), NULL);
+  c auditlog.rendered_page; t auditlog.rendered_page; start timestamptz; c_ms float8[] := '{}'; t_ms float8[] := '{}';
+BEGIN
+  FOR i IN 1..runs LOOP
+    start := clock_timestamp(); EXECUTE c_query INTO c; c_ms := c_ms || extract(epoch FROM clock_timestamp() - start) * 1000;
+    start := clock_timestamp(); EXECUTE twin_query INTO t; t_ms := t_ms || extract(epoch FROM clock_timestamp() - start) * 1000;
+  END LOOP;
+  IF c IS DISTINCT FROM t THEN
+    RAISE EXCEPTION 'the page of 10,000 entries differs';
+  END IF;
+  RETURN format('a page of %s entries as %s (%s bytes): C %s ms, SQL %s ms (medians of %s), %sx',
+                c.rows, format, octet_length(c.body),
+                round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(c_ms) x)::numeric, 1),
+                round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(t_ms) x)::numeric, 1), runs,
+                round(((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(t_ms) x)
+                       / (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(c_ms) x))::numeric, 2));
+END
+$$;
+SELECT timed('ndjson', 15);
+SELECT timed('csv', 15);
+SQL
 
 "${psql[@]}" -d postgres -c "DROP DATABASE $db" >/dev/null
 log "the twins of $(basename "$twins") render as the C does"
