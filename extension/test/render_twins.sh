@@ -36,6 +36,9 @@ rename=$(grep -oE '^CREATE (FUNCTION|TYPE) auditlog(_internal)?\.[a-z_0-9]+' "$t
 [ -n "$rename" ] || die "$twins defines nothing"
 { echo 'CREATE SCHEMA twin;'; sed -E "$rename" "$twins"; } | "${psql[@]}" -d "$db" >/dev/null
 log "twins of $(basename "$twins") loaded into schema twin"
+# Whatever the session's settings, the same bytes (pin_page() pins TimeZone
+# alone, and the query it runs is written elsewhere).
+export PGOPTIONS="${PGOPTIONS:-} -c TimeZone=America/St_Johns -c DateStyle=SQL,DMY -c IntervalStyle=sql_standard"
 
 "${psql[@]}" -d "$db" <<'SQL'
 SET client_min_messages = warning;
