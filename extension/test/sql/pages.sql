@@ -127,7 +127,7 @@ SELECT * FROM auditlog.next_page('pages', max_rows => 0);
 SELECT * FROM auditlog.next_page('pages', max_rows => 1000000);
 SELECT * FROM auditlog.next_page('pages', max_rows => NULL);
 BEGIN;
-SELECT * FROM auditlog.next_page('pages');
+SELECT count(*) FROM auditlog.next_page('pages');
 ROLLBACK;
 BEGIN;
 SELECT auditlog.ack('pages', '00000000-0000-7000-8000-000000000000');
