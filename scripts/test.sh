@@ -4,9 +4,12 @@
 # extension and auditlogctl, starts a throwaway Postgres 15 cluster, runs the
 # extension's pg_regress and isolation tests (also each file alone, in reverse
 # order, on servers whose clock starts at two fixed instants, and on Postgres
-# 16 and 18), the pg_dump round trip, the upgrade test, the randomized export
-# test and `swift test`, then stops the cluster; last, the chaos suite at a
-# small size, on a cluster of its own. Python packages go into .tmp/venv.
+# 16 and 18), the pg_dump round trip, the upgrade test, the SQL edition (both
+# suites on a server without the C module, its installs and pg_dump round
+# trip, its renderer against the C's, the randomized export on it), the
+# randomized export test and `swift test`, then stops the cluster; last, the
+# chaos suite at a small size, on a cluster of its own, on each edition.
+# Python packages go into .tmp/venv.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -71,6 +74,14 @@ python_venv psycopg 'psycopg[binary]' moto.server,boto3 'moto[server] boto3' duc
 # The same suites on Postgres 16 and 18 (servers from PyPI, into the venv).
 extension/test/versions.sh
 
+# The SQL edition, for servers that load no C module: on a copy of this
+# Postgres without auditlog's C, installed by a role that is not a superuser.
+extension/test/sql_edition.sh
+log "extension: the SQL edition's renderer writes the C edition's bytes"
+extension/test/render_twins.sh
+log "extension: randomized exactly-once export on the SQL edition, installed with psql -f"
+"$PYTHON" extension/test/random_export.py --seeds 1 2 3 --steps 1500 --sql-edition extension/sql-edition/auditlog.sql
+
 log "extension: randomized exactly-once export, fixed seeds"
 "$PYTHON" extension/test/random_export.py --seeds 1 2 3 4 5 --steps 1500
 
@@ -99,3 +110,5 @@ swift test --skip-build
 
 log "chaos: exactly-once export under kills, storage faults and a Postgres crash (small)"
 Tests/chaos/run.sh --runs 2 --seconds 12
+log "chaos: the same on the SQL edition, installed with psql -f"
+Tests/chaos/run.sh --runs 1 --seconds 12 --sql-edition "$ROOT/extension/sql-edition/auditlog.sql"

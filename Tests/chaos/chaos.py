@@ -431,10 +431,20 @@ def create_database(args, dbname):
     """A database with the extension, and the roles writers and exporters log in as."""
     with psycopg.connect(f"host=127.0.0.1 port={args.port} user=postgres dbname=postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {dbname}")
+        if args.sql_edition:
+            # As a managed service's admin installs it: the database's owner,
+            # with CREATEROLE, not a superuser, runs the script with psql.
+            if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'auditlog_owner'").fetchone() is None:
+                admin.execute("CREATE ROLE auditlog_owner LOGIN CREATEROLE")
+            admin.execute(f"CREATE DATABASE {dbname} OWNER auditlog_owner")
+            subprocess.run(["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(args.port), "-U", "auditlog_owner",
+                            "-d", dbname, "-v", "ON_ERROR_STOP=1", "-f", args.sql_edition], check=True)
+        else:
+            admin.execute(f"CREATE DATABASE {dbname}")
     with psycopg.connect(f"host=127.0.0.1 port={args.port} user=postgres dbname={dbname}", autocommit=True) as conn:
         conn.execute("SET client_min_messages = warning")
-        conn.execute("CREATE EXTENSION auditlog")
+        if not args.sql_edition:
+            conn.execute("CREATE EXTENSION auditlog")
         for role, group in (("chaos_writer", "auditlog_writer"), ("chaos_exporter", "auditlog_admin")):
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
                 conn.execute(f"CREATE ROLE {role} LOGIN IN ROLE {group}")
@@ -487,6 +497,8 @@ def main():
     parser.add_argument("--fault-rate", type=float, default=0.12, help="the fraction of storage requests that fail")
     parser.add_argument("--statement-timeout", metavar="DURATION",
                         help="the statement_timeout of the writer and exporter roles, such as 1s")
+    parser.add_argument("--sql-edition", metavar="FILE",
+                        help="install the SQL edition with psql -f FILE (by a role that is not a superuser)")
     parser.add_argument("--prefill", type=int, default=0, metavar="ENTRIES",
                         help="first fill the log with this many entries of history; all runs then share that database")
     args = parser.parse_args()

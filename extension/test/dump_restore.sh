@@ -5,15 +5,19 @@
 # log. Sinks come back too, without their export state (ticks and xids mean
 # nothing in another cluster): they re-anchor, never export a restored entry
 # again, and export what is written after. Uses the cluster in
-# PGHOST/PGPORT/PGUSER.
+# PGHOST/PGPORT/PGUSER. With OWNER=role (the SQL edition, extension/test/
+# sql_edition.sh), that role owns both databases, creates the extension and
+# dumps and restores them, as on a managed service, where nobody is a
+# superuser.
 set -euo pipefail
 psql=(psql -X -q -v ON_ERROR_STOP=1)
 dump=$(mktemp)
 trap 'rm -f "$dump"' EXIT
+owner=${OWNER:-$PGUSER}
 
 "${psql[@]}" -d postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS dump_source' -c 'DROP DATABASE IF EXISTS dump_target' \
-  -c 'CREATE DATABASE dump_source' -c 'CREATE DATABASE dump_target'
-"${psql[@]}" -o /dev/null -d dump_source <<'SQL'
+  -c "CREATE DATABASE dump_source OWNER $owner" -c "CREATE DATABASE dump_target OWNER $owner"
+"${psql[@]}" -o /dev/null -U "$owner" -d dump_source <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION auditlog;
 SELECT auditlog.ensure_partitions(2);
@@ -43,8 +47,8 @@ fingerprint() {
            (SELECT count(*) || ' in default' FROM ONLY auditlog.entry_default)"
 }
 
-pg_dump -Fc -d dump_source -f "$dump"
-pg_restore --exit-on-error -d dump_target "$dump"
+pg_dump -Fc -U "$owner" -d dump_source -f "$dump"
+pg_restore --exit-on-error -U "$owner" -d dump_target "$dump"
 
 before=$(fingerprint dump_source)
 after=$(fingerprint dump_target)

@@ -2,7 +2,9 @@
 # The extension's pg_regress and isolation suites on the SQL edition: every
 # test that runs on the C edition, on a server that has no C module of
 # auditlog, with the extension created by a role that owns the database, has
-# CREATEROLE and is not a superuser.
+# CREATEROLE and is not a superuser. Before them, the installs (psql -f makes
+# what CREATE EXTENSION makes; an owner that may not make roles is refused)
+# and the pg_dump round trip, by that role.
 #
 # The server is a copy of the Postgres of PG_CONFIG with auditlog's C module
 # and scripts taken out and the SQL edition's put in (make sql-edition), as
@@ -144,6 +146,8 @@ installs() {
     diff "$work/by_extension.catalog" "$work/by_psql.catalog" ||
       die "psql -f made other objects than CREATE EXTENSION"
     log "SQL edition: psql -f installs what CREATE EXTENSION does ($(wc -l <"$work/by_psql.catalog") functions and columns), and refuses an owner that may not make roles"
+    log "SQL edition: pg_dump and pg_restore by the owner keep every entry"
+    OWNER=auditlog_owner extension/test/dump_restore.sh
   )
 }
 installs
