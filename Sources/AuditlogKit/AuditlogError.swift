@@ -7,6 +7,9 @@ public enum AuditlogError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSuchSink(String)
     /// There is no export job with this id.
     case exportJobNotFound(Int64)
+    /// The connection's statements do not all reach one server session: a
+    /// pooler in transaction mode, most likely (``SessionCheck``).
+    case notOneSession(String)
 
     public var description: String {
         switch self {
@@ -17,6 +20,9 @@ public enum AuditlogError: Error, Sendable, Equatable, CustomStringConvertible {
             return "sink \"\(name)\" does not exist"
         case .exportJobNotFound(let id):
             return "export job \(id) does not exist"
+        case .notOneSession(let problem):
+            return "the connection does not keep one server session (\(problem)): a pooler in transaction mode? "
+                + "auditlogctl needs a session of its own: connect directly or through a session-mode pooler"
         }
     }
 }

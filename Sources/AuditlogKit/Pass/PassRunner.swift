@@ -60,8 +60,11 @@ public struct PassRunner: Sendable {
     /// - Parameter connection: A connection outside any transaction block;
     ///   pages are read and acknowledged in statements of their own.
     /// - Throws: ``PostgresError`` of kind ``PostgresError/Kind/connection``
-    ///   when the connection is lost, which ends the pass.
+    ///   when the connection is lost, which ends the pass, and
+    ///   ``AuditlogError/notOneSession(_:)`` before anything is done when the
+    ///   connection goes through a pooler in transaction mode.
     public func run(on connection: PostgresConnection) async throws -> PassSummary {
+        try await SessionCheck.require(on: connection)
         var summary = PassSummary()
         _ = try await step("tick", &summary) { try await connection.query("SELECT auditlog.tick()") }
         summary.timedOutEntries = try await count("timeout_pending", &summary) {
