@@ -145,6 +145,28 @@ RETURN CASE family(source_ip) WHEN 4 THEN 6 WHEN 6 THEN 18 ELSE 0 END;
 COMMENT ON FUNCTION auditlog_internal.stored_size(inet) IS
   'Internal (SQL edition): the bytes of a source_ip value as an entry''s size counts them.';
 
+-- The bytes of text and details an entry's arguments add up to, as log.c
+-- counts them (an argument a function does not take is null). (An
+-- expression, inlined where it is used.)
+CREATE FUNCTION auditlog_internal.entry_size(
+  operation text, stream text, actor_type text, actor_id text, tenant_id text, resource_type text,
+  resource_id text, request_id text, request_uri text, source_ip inet, user_agent text, auth_method text,
+  credential_id text, error_code text, error_message text, details jsonb)
+RETURNS bigint
+LANGUAGE sql STABLE
+AS $$
+  SELECT coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0)
+         + coalesce(octet_length(actor_type), 0) + coalesce(octet_length(actor_id), 0)
+         + coalesce(octet_length(tenant_id), 0) + coalesce(octet_length(resource_type), 0)
+         + coalesce(octet_length(resource_id), 0) + coalesce(octet_length(request_id), 0)
+         + coalesce(octet_length(request_uri), 0) + auditlog_internal.stored_size(source_ip)
+         + coalesce(octet_length(user_agent), 0) + coalesce(octet_length(auth_method), 0)
+         + coalesce(octet_length(credential_id), 0) + coalesce(octet_length(error_code), 0)
+         + coalesce(octet_length(error_message), 0) + auditlog_internal.stored_size(details)
+$$;
+COMMENT ON FUNCTION auditlog_internal.entry_size IS
+  'Internal (SQL edition): the bytes of text and details an entry''s arguments add up to.';
+
 -- record() and record_internal() differ only in the stream they allow and
 -- in who may call them; their bodies are the same, written twice because a
 -- call from one PL/pgSQL function to another would cost record() a third of
@@ -175,14 +197,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  size bigint := coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0)
-    + coalesce(octet_length(actor_type), 0) + coalesce(octet_length(actor_id), 0)
-    + coalesce(octet_length(tenant_id), 0) + coalesce(octet_length(resource_type), 0)
-    + coalesce(octet_length(resource_id), 0) + coalesce(octet_length(request_id), 0)
-    + coalesce(octet_length(request_uri), 0) + auditlog_internal.stored_size(source_ip)
-    + coalesce(octet_length(user_agent), 0) + coalesce(octet_length(auth_method), 0)
-    + coalesce(octet_length(credential_id), 0) + coalesce(octet_length(error_code), 0)
-    + coalesce(octet_length(error_message), 0) + auditlog_internal.stored_size(details);
+  size bigint := auditlog_internal.entry_size(operation, stream, actor_type, actor_id, tenant_id, resource_type, resource_id,
+    request_id, request_uri, source_ip, user_agent, auth_method, credential_id, error_code, error_message, details);
   writer xid8;
   at timestamptz;
   new_id uuid;
@@ -228,14 +244,8 @@ RETURNS uuid
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  size bigint := coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0)
-    + coalesce(octet_length(actor_type), 0) + coalesce(octet_length(actor_id), 0)
-    + coalesce(octet_length(tenant_id), 0) + coalesce(octet_length(resource_type), 0)
-    + coalesce(octet_length(resource_id), 0) + coalesce(octet_length(request_id), 0)
-    + coalesce(octet_length(request_uri), 0) + auditlog_internal.stored_size(source_ip)
-    + coalesce(octet_length(user_agent), 0) + coalesce(octet_length(auth_method), 0)
-    + coalesce(octet_length(credential_id), 0) + coalesce(octet_length(error_code), 0)
-    + coalesce(octet_length(error_message), 0) + auditlog_internal.stored_size(details);
+  size bigint := auditlog_internal.entry_size(operation, stream, actor_type, actor_id, tenant_id, resource_type, resource_id,
+    request_id, request_uri, source_ip, user_agent, auth_method, credential_id, error_code, error_message, details);
   writer xid8;
   at timestamptz;
   new_id uuid;
@@ -283,13 +293,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  size bigint := coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0) + coalesce(octet_length(actor_type), 0)
-    + coalesce(octet_length(actor_id), 0) + coalesce(octet_length(tenant_id), 0)
-    + coalesce(octet_length(resource_type), 0) + coalesce(octet_length(resource_id), 0)
-    + coalesce(octet_length(request_id), 0) + coalesce(octet_length(request_uri), 0)
-    + auditlog_internal.stored_size(source_ip) + coalesce(octet_length(user_agent), 0)
-    + coalesce(octet_length(auth_method), 0) + coalesce(octet_length(credential_id), 0)
-    + auditlog_internal.stored_size(details);
+  size bigint := auditlog_internal.entry_size(operation, stream, actor_type, actor_id, tenant_id, resource_type,
+    resource_id, request_id, request_uri, source_ip, user_agent, auth_method, credential_id, NULL, NULL, details);
   at timestamptz;
   new_id uuid;
 BEGIN
@@ -338,9 +343,8 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''success'' or ''error''.';
   END IF;
   PERFORM auditlog_internal.check_completion(http_status, details,
-    coalesce(octet_length(error_code), 0) + coalesce(octet_length(error_message), 0)
-    + auditlog_internal.stored_size(details) + coalesce(octet_length(resource_type), 0)
-    + coalesce(octet_length(resource_id), 0));
+    auditlog_internal.entry_size(NULL, NULL, NULL, NULL, NULL, resource_type, resource_id, NULL, NULL, NULL, NULL,
+                                 NULL, NULL, error_code, error_message, details));
   writer := pg_current_xact_id();
   at := auditlog_internal.clock();
   WITH moved AS (DELETE FROM auditlog.pending p WHERE p.id = complete.id RETURNING p.*)
@@ -423,14 +427,8 @@ BEGIN
       RAISE EXCEPTION 'id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM auditlog_internal.check_entry(operation, stream, false, result, true, http_status, details,
-      coalesce(octet_length(operation), 0) + coalesce(octet_length(stream), 0) + coalesce(octet_length(actor_type), 0)
-      + coalesce(octet_length(actor_id), 0) + coalesce(octet_length(tenant_id), 0)
-      + coalesce(octet_length(resource_type), 0) + coalesce(octet_length(resource_id), 0)
-      + coalesce(octet_length(request_id), 0) + coalesce(octet_length(request_uri), 0)
-      + auditlog_internal.stored_size(source_ip) + coalesce(octet_length(user_agent), 0)
-      + coalesce(octet_length(auth_method), 0) + coalesce(octet_length(credential_id), 0)
-      + coalesce(octet_length(error_code), 0) + coalesce(octet_length(error_message), 0)
-      + auditlog_internal.stored_size(details));
+      auditlog_internal.entry_size(operation, stream, actor_type, actor_id, tenant_id, resource_type, resource_id,
+        request_id, request_uri, source_ip, user_agent, auth_method, credential_id, error_code, error_message, details));
     IF logged_at IS NULL THEN
       RAISE EXCEPTION 'logged_at must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
