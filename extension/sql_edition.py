@@ -25,6 +25,7 @@ Writes, into the output directory:
   python3 sql_edition.py VERSION OUTDIR ../sql/*.sql -- src/*.sql
 """
 
+import os
 import re
 import sys
 
@@ -89,11 +90,6 @@ def key(statement):
     return ('COMMENT ' + m.group(2).upper(), m.group(3))
 
 
-def defined(k):
-    """The object a key names, comment or not: (kind, name)."""
-    return (k[0].replace('COMMENT ', ''), k[1]) if k else None
-
-
 def assemble(script_text, twin_texts):
     script = statements(script_text)
     keys = [key(s) for s in script]
@@ -141,7 +137,6 @@ def main(argv):
     # The release this is, for auditlog.edition() (src/auditlog.sql).
     edition = edition.replace('@VERSION@', version)
 
-    import os
     os.makedirs(os.path.join(outdir, 'extension'), exist_ok=True)
     with open(os.path.join(outdir, 'extension', f'auditlog--{version}.sql'), 'w') as f:
         f.write(edition)
