@@ -38,9 +38,9 @@ BEGIN
   END;
   -- The subtransaction's 32-bit xid in the top one's epoch (or the next,
   -- had the counter wrapped in between).
-  mark := ((top::text::numeric - (top::text::numeric % 4294967296) + sub::text::numeric))::text::xid8;
+  mark := ((top::text::bigint >> 32 << 32) | sub::text::bigint)::text::xid8;
   IF mark < top THEN
-    mark := (mark::text::numeric + 4294967296)::text::xid8;
+    mark := (mark::text::bigint + (1::bigint << 32))::text::xid8;
   END IF;
 END
 $$;
