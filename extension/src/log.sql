@@ -69,15 +69,7 @@ BEGIN
             DETAIL = 'Entries of stream ''auditlog'' record what the extension itself did, such as a forced purge or import.',
             HINT = 'Log to another stream.';
   END IF;
-  IF result IS NULL AND allow_timeout IS NOT NULL THEN
-    RAISE EXCEPTION 'result must not be null'
-      USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''success'' or ''error''.';
-  END IF;
-  IF result = 'timeout' AND NOT allow_timeout THEN
-    RAISE EXCEPTION 'result ''timeout'' is reserved for entries timed out by auditlog.timeout_pending()'
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''success'' or ''error''.';
-  END IF;
-  PERFORM auditlog_internal.check_completion(http_status, details, size);
+  PERFORM auditlog_internal.check_outcome(result, allow_timeout, http_status, details, size);
 END
 $$;
 COMMENT ON FUNCTION auditlog_internal.check_entry IS
@@ -101,11 +93,22 @@ $$;
 COMMENT ON FUNCTION auditlog_internal.entry_ok IS
   'Internal (SQL edition): whether check_entry() passes for these arguments.';
 
-CREATE FUNCTION auditlog_internal.check_completion(http_status int, details jsonb, size bigint)
+-- The checks of what an entry says of its outcome, the rest of check_entry()
+-- and all of complete()'s (allow_timeout null: no result is given).
+CREATE FUNCTION auditlog_internal.check_outcome(result auditlog.result, allow_timeout boolean, http_status int,
+                                                details jsonb, size bigint)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
+  IF result IS NULL AND allow_timeout IS NOT NULL THEN
+    RAISE EXCEPTION 'result must not be null'
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''success'' or ''error''.';
+  END IF;
+  IF result = 'timeout' AND NOT allow_timeout THEN
+    RAISE EXCEPTION 'result ''timeout'' is reserved for entries timed out by auditlog.timeout_pending()'
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''success'' or ''error''.';
+  END IF;
   IF http_status < 100 OR http_status > 599 THEN
     RAISE EXCEPTION 'http_status % is out of range', http_status
       USING ERRCODE = 'invalid_parameter_value', DETAIL = 'An HTTP status code lies between 100 and 599.';
@@ -123,8 +126,8 @@ BEGIN
   END IF;
 END
 $$;
-COMMENT ON FUNCTION auditlog_internal.check_completion IS
-  'Internal (SQL edition): the checks complete() applies to its arguments: http_status, details and the size of the entry.';
+COMMENT ON FUNCTION auditlog_internal.check_outcome IS
+  'Internal (SQL edition): the checks of an entry''s result, http_status, details and size, which check_entry() and complete() apply.';
 
 -- The bytes a value of details or source_ip adds to an entry, as log.c
 -- counts them: those of the stored form without its header (an inet is its
@@ -334,15 +337,7 @@ BEGIN
     RAISE EXCEPTION 'id must not be null'
       USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the id that auditlog.begin() returned.';
   END IF;
-  IF result IS NULL THEN
-    RAISE EXCEPTION 'result must not be null'
-      USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''success'' or ''error''.';
-  END IF;
-  IF result = 'timeout' THEN
-    RAISE EXCEPTION 'result ''timeout'' is reserved for entries timed out by auditlog.timeout_pending()'
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''success'' or ''error''.';
-  END IF;
-  PERFORM auditlog_internal.check_completion(http_status, details,
+  PERFORM auditlog_internal.check_outcome(result, false, http_status, details,
     auditlog_internal.entry_size(NULL, NULL, NULL, NULL, NULL, resource_type, resource_id, NULL, NULL, NULL, NULL,
                                  NULL, NULL, error_code, error_message, details));
   writer := pg_current_xact_id();
@@ -418,17 +413,27 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
+  size bigint := auditlog_internal.entry_size(operation, stream, actor_type, actor_id, tenant_id, resource_type,
+    resource_id, request_id, request_uri, source_ip, user_agent, auth_method, credential_id, error_code,
+    error_message, details);
   message text;
   state text;
   detail text;
 BEGIN
+  -- A row that passes every check costs one expression; only one that fails
+  -- one goes through the checks below, which say which (in a block of its
+  -- own, a subtransaction, which every row would otherwise pay for).
+  IF id IS NOT NULL
+     AND auditlog_internal.entry_ok(operation, stream, false, result, true, http_status, details, size)
+     AND isfinite(logged_at) AND isfinite(started_at) AND started_at <= logged_at
+     AND logged_at >= range_start AND logged_at <= range_end AND NOT duplicate THEN
+    RETURN;
+  END IF;
   BEGIN
     IF id IS NULL THEN
       RAISE EXCEPTION 'id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM auditlog_internal.check_entry(operation, stream, false, result, true, http_status, details,
-      auditlog_internal.entry_size(operation, stream, actor_type, actor_id, tenant_id, resource_type, resource_id,
-        request_id, request_uri, source_ip, user_agent, auth_method, credential_id, error_code, error_message, details));
+    PERFORM auditlog_internal.check_entry(operation, stream, false, result, true, http_status, details, size);
     IF logged_at IS NULL THEN
       RAISE EXCEPTION 'logged_at must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
