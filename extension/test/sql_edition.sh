@@ -21,7 +21,9 @@
 #   extension/test/sql_edition.sh pages      # some pg_regress tests only
 #
 # On the Postgres of PG_CONFIG (Debian's 15 by default; versions.sh runs it
-# on 16 and 18), whose C edition must be installed (build_extension).
+# on 16 and 18), whose C edition must be installed (build_extension). With
+# INSTANT='2027-12-31 23:52:00', every server's clock starts there
+# (libfaketime, as start_cluster does it).
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$ROOT"
@@ -86,7 +88,7 @@ run() {
     PG_BIN=$bin
     cluster="$work/cluster-$edition"
     trap 'stop_cluster "$cluster"' EXIT
-    start_cluster "$cluster"
+    start_cluster "$cluster" ${INSTANT:+"$INSTANT"}
     psql -X -q -d postgres -v ON_ERROR_STOP=1 \
       -c "CREATE ROLE auditlog_owner LOGIN CREATEROLE" \
       -c "CREATE DATABASE contrib_regression OWNER auditlog_owner" \
@@ -136,7 +138,7 @@ installs() {
     PG_BIN=$sql_bin
     cluster="$work/cluster-installs"
     trap 'stop_cluster "$cluster"' EXIT
-    start_cluster "$cluster"
+    start_cluster "$cluster" ${INSTANT:+"$INSTANT"}
     psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "CREATE ROLE plain_owner LOGIN" \
       -c "CREATE DATABASE plain_owned OWNER plain_owner" -c "CREATE ROLE auditlog_owner LOGIN CREATEROLE" \
       -c "CREATE DATABASE by_psql OWNER auditlog_owner" -c "CREATE DATABASE by_extension OWNER auditlog_owner"
